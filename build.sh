@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds everything; installs what is missing first. A second run with nothing changed takes seconds.
+#   ./build.sh            install missing dependencies, then build
+#   NETCON_NO_INSTALL=1   skip the dependency check (CI has already run it)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+[ "${NETCON_NO_INSTALL:-}" = 1 ] || bash scripts/install-deps.sh
+
+jobs=$(nproc 2>/dev/null || echo 2)
+# 1. lwIP compiled to WebAssembly (lwip/Makefile knows what is stale).
+[ ! -f lwip/Makefile ] || make -s -C lwip -j"$jobs"
+# 2. The native addon (node-addon-api): crypto batches, socketpairs, fd passing.
+if [ -f native/binding.gyp ] && { [ ! -f native/build/Release/netcon_native.node ] || [ -n "$(find native/src native/binding.gyp -newer native/build/Release/netcon_native.node 2>/dev/null | head -1)" ]; }; then
+  echo "build: native addon"
+  (cd native && ../node_modules/.bin/node-gyp rebuild --loglevel=error >/dev/null 2>native/build.log || { cat native/build.log >&2; exit 1; })
+fi
+# 3. The intercept library, also copied to the repo root as users expect.
+if [ -f intercept/Makefile ]; then
+  make -s -C intercept -j"$jobs"
+  cp -p intercept/build/libzerotierintercept.so .
+fi
+# 4. TypeScript (incremental).
+node_modules/.bin/tsc -p tsconfig.json

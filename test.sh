@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Builds what is stale, checks style and import directions, then runs the tests.
+#   ./test.sh             all tests
+#   ./test.sh SUBSTRING   only the test files whose path (under test/) contains SUBSTRING, e.g. stack, vl1, intercept
+set -euo pipefail
+cd "$(dirname "$0")"
+filter="${1:-}"
+
+./build.sh
+echo "test: lint and format (biome)"
+node_modules/.bin/biome check --reporter=summary . >/dev/null || node_modules/.bin/biome check .
+echo "test: import directions (dependency-cruiser)"
+node_modules/.bin/depcruise --config .dependency-cruiser.cjs --output-type err netcon service native bench test
+
+mapfile -t files < <(cd dist && find test -name '*.test.js' | sort | grep -F -- "$filter" | sed 's|^|dist/|')
+if [ ${#files[@]} -eq 0 ]; then
+  echo "test: no test file matches '$filter'" >&2
+  exit 1
+fi
+echo "test: ${#files[@]} test files"
+node_modules/.bin/ava "${files[@]}"
