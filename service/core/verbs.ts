@@ -7,9 +7,21 @@
 // returned as raw fields plus their byte range, so this module does not depend on identity.ts:
 //   address 5 | type 1 (0) | public key 64 | private length 1 (0 or 64) | private key 0/64
 import { ErrorCode, PACKET_IDX_PAYLOAD, VERB_MASK, Verb } from './constants.js';
-import { type InetAddress, readInetAddress, writeInetAddress } from './inet-address.js';
+import { type InetAddress, readInetAddress, serializeInetAddress } from './inet-address.js';
 import { type Decoded, fail, ok } from './result.js';
 import { WireReader, WireWriter } from './wire.js';
+
+/** Reads an InetAddress at the reader's cursor; undefined (and the reader failed) when malformed. */
+function readInet(r: WireReader): InetAddress | null | undefined {
+  const res = readInetAddress(r.bytes.subarray(0, r.end), r.pos);
+  if (!res.ok) {
+    r.failed = true;
+    r.pos = r.end;
+    return undefined;
+  }
+  r.skip(res.length);
+  return res.address;
+}
 
 // ---- Identity (binary form, raw) ----------------------------------------------------------------------------
 
@@ -87,7 +99,7 @@ export function decodeHello(p: Uint8Array): Decoded<Hello> {
   let planetWorldTimestamp: bigint | undefined;
   let tailOffset: number | undefined;
   if (r.remaining > 0) {
-    physicalDestination = readInetAddress(r);
+    physicalDestination = readInet(r);
     if (r.failed) return fail('malformed');
   }
   if (r.remaining >= 16) {
@@ -137,7 +149,7 @@ export function encodeHello(h: HelloInit): { payload: Uint8Array; tailOffset: nu
   const w = new WireWriter(128 + h.moons.length * 17);
   w.u8(h.protocolVersion).u8(h.versionMajor).u8(h.versionMinor).u16(h.versionRevision).u64(h.timestamp);
   writeRawIdentity(w, h.identity);
-  writeInetAddress(w, h.physicalDestination);
+  w.bytes(serializeInetAddress(h.physicalDestination));
   w.u64(h.planetWorldId).u64(h.planetWorldTimestamp);
   const tailOffset = w.length;
   w.u16(h.moons.length);
@@ -195,7 +207,7 @@ export function decodeOk(p: Uint8Array): Decoded<Ok> {
       const versionRevision = r.u16();
       if (r.failed) return fail('malformed');
       let physicalAddress: InetAddress | null | undefined;
-      if (r.remaining > 0) physicalAddress = readInetAddress(r);
+      if (r.remaining > 0) physicalAddress = readInet(r);
       let worlds: Uint8Array = new Uint8Array(0);
       if (r.remaining >= 2) worlds = r.bytesView(r.u16());
       if (r.failed) return fail('malformed');
@@ -231,7 +243,7 @@ export function encodeOkHello(inRePacketId: bigint, h: OkHello): Uint8Array {
   const w = new WireWriter(40 + h.worlds.length);
   w.u8(Verb.HELLO).u64(inRePacketId).u64(h.timestamp);
   w.u8(h.protocolVersion).u8(h.versionMajor).u8(h.versionMinor).u16(h.versionRevision);
-  writeInetAddress(w, h.physicalAddress ?? null);
+  w.bytes(serializeInetAddress(h.physicalAddress ?? null));
   w.u16(h.worlds.length).bytes(h.worlds);
   return w.finish();
 }
