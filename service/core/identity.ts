@@ -18,6 +18,8 @@
 //
 // Stricter than ZeroTier One: validateIdentity() also requires that a private key produces
 // exactly the public key it is stored with.
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import {
   ADDRESS_LENGTH,
   type Address,
@@ -126,11 +128,39 @@ export class Identity {
 let scratchMem: Uint8Array | undefined;
 let scratchKs: Uint8Array | undefined;
 
+type NativeHash = (pub: Uint8Array, out: Uint8Array) => void;
+
+/** The native addon's part "identity" (native/src/identity.cc), if the addon is built. */
+function loadNativeHash(): NativeHash | undefined {
+  if (process.env.NETCON_IDENTITY_JS === '1') return undefined;
+  try {
+    const path = fileURLToPath(new URL('../../../native/build/Release/netcon_native.node', import.meta.url));
+    const addon = createRequire(import.meta.url)(path) as { identity?: { memoryHardHash?: NativeHash } };
+    return addon.identity?.memoryHardHash;
+  } catch {
+    return undefined;
+  }
+}
+const nativeHash = loadNativeHash();
+
+/** Which implementation memoryHardHash uses: 'native' (the addon) or 'js' (no addon, or NETCON_IDENTITY_JS=1). */
+export const memoryHardHashImplementation: 'native' | 'js' = nativeHash ? 'native' : 'js';
+
 /**
  * The 64-byte digest of ZeroTier's memory-hard hash over a 64-byte public key (see the top of
- * this file). Costs 2 MiB of scratch memory (kept between calls) and ~164k Salsa20/20 blocks.
+ * this file): 2 MiB of memory and ~164k Salsa20/20 blocks. Native when the addon is built.
  */
 export function memoryHardHash(publicKey: Uint8Array): Uint8Array {
+  if (publicKey.length !== C25519_PUBLIC_KEY_LENGTH)
+    throw new RangeError(`public key must be ${C25519_PUBLIC_KEY_LENGTH} bytes`);
+  if (!nativeHash) return memoryHardHashJs(publicKey);
+  const out = new Uint8Array(64);
+  nativeHash(publicKey, out);
+  return out;
+}
+
+/** The same hash in JavaScript (with sodium-native's Salsa20/20): the reference and the fallback. */
+export function memoryHardHashJs(publicKey: Uint8Array): Uint8Array {
   if (publicKey.length !== C25519_PUBLIC_KEY_LENGTH)
     throw new RangeError(`public key must be ${C25519_PUBLIC_KEY_LENGTH} bytes`);
   const words = MEMORY_HARD_BYTES / 8; // 262144 eight-byte words

@@ -20,6 +20,8 @@ import {
   IdentityError,
   locallyValidate,
   memoryHardHash,
+  memoryHardHashImplementation,
+  memoryHardHashJs,
   parseIdentity,
   readIdentity,
   serializeIdentity,
@@ -76,6 +78,20 @@ test('memory-hard hash reproduces the full digest of node R', (t) => {
     toHex(memoryHardHash(r.publicKey)),
     '0a28651f4a73c5d883181e304def75cb1599d519b1caedf26ffbb383f75602c6e6450099a0d64c8dc60201de76d3a9aca57f031bb3741d9da8710229077f37cd',
   );
+});
+
+test('the native and JavaScript memory-hard hashes agree (JS is the reference)', (t) => {
+  const r = parseIdentity(byName.get('node-R')!.public);
+  t.is(toHex(memoryHardHashJs(r.publicKey)), toHex(memoryHardHash(r.publicKey)));
+  for (const v of identities.slice(3)) {
+    const pub = parseIdentity(v.public).publicKey;
+    t.is(toHex(memoryHardHashJs(pub)), toHex(memoryHardHash(pub)), v.name);
+  }
+  const zero = new Uint8Array(64);
+  t.is(toHex(memoryHardHashJs(zero)), toHex(memoryHardHash(zero)));
+  t.throws(() => memoryHardHash(new Uint8Array(63)), { instanceOf: RangeError });
+  t.log(`memoryHardHash implementation: ${memoryHardHashImplementation}`);
+  t.is(memoryHardHashImplementation, 'native', 'the addon (native/src/identity.cc) is built by ./build.sh');
 });
 
 test('every vector identity parses, validates and derives its address (public and secret forms)', (t) => {
