@@ -40,10 +40,11 @@ import {
 import { armor, cryptField, dearmor, dearmorReason, lz4Compress, lz4Decompress, type PeerKey } from './crypto.js';
 import { decodeFragment, type FragmentHeader } from './fragment.js';
 import { type Decoded, type DropReason, fail, ok } from './result.js';
+import { decodeHello, type Hello } from './verbs.js';
 import { readAddress, readU64, writeAddress, writeU64 } from './wire.js';
 
 export type { Decoded, DropReason } from './result.js';
-export { fail, ok } from './result.js';
+export { DropCounter, fail, ok } from './result.js';
 
 export interface PacketHeader {
   /** Wire bytes 0-7 as an unsigned 64-bit value: the IV for suites 0/1, the SIV tag half for suite 3. */
@@ -224,4 +225,20 @@ export function sealHello(
 export function decryptHelloTail(key: PeerKey, b: Uint8Array, tailOffset: number): void {
   const start = PACKET_IDX_PAYLOAD + tailOffset;
   if (start < b.length) cryptField(key, b, 0, start, b.length - start);
+}
+
+/**
+ * Reads a HELLO before it can be authenticated (the sender may be unknown): suite 0 leaves the verb and payload
+ * in the clear, so the identity can be taken out, its key agreed, and the packet then checked with openPacket.
+ * Fails for anything that is not a whole suite-0 HELLO whose identity address equals the header's source.
+ */
+export function peekHello(b: Uint8Array): Decoded<{ header: PacketHeader; hello: Hello }> {
+  const h = decodeHeader(b);
+  if (!h.ok) return h;
+  if (h.value.cipher !== CIPHER_POLY1305_NONE || (b[PACKET_IDX_VERB]! & VERB_MASK) !== 0x01) return fail('malformed');
+  if ((b[PACKET_IDX_VERB]! & VERB_FLAG_COMPRESSED) !== 0) return fail('malformed');
+  const hello = decodeHello(b.subarray(PACKET_IDX_PAYLOAD));
+  if (!hello.ok) return hello;
+  if (hello.value.identity.address !== h.value.source) return fail('malformed');
+  return ok({ header: h.value, hello: hello.value });
 }

@@ -27,3 +27,23 @@ export function ok<T>(value: T): Decoded<T> {
 export function fail<T = never>(reason: DropReason): Decoded<T> {
   return { ok: false, reason };
 }
+
+/** Counts drops by reason (what the receive path does with every failure instead of throwing). */
+export class DropCounter {
+  private readonly counts = new Map<DropReason, number>();
+  total = 0;
+
+  count(reason: DropReason, n = 1): void {
+    this.counts.set(reason, (this.counts.get(reason) ?? 0) + n);
+    this.total += n;
+  }
+
+  get(reason: DropReason): number {
+    return this.counts.get(reason) ?? 0;
+  }
+
+  /** A plain object for logs and the JSON API, sorted by reason. */
+  snapshot(): Record<string, number> {
+    return Object.fromEntries([...this.counts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  }
+}

@@ -5,7 +5,7 @@
 // ≥ 1,000,000 inputs; no exception may escape and memory must stay bounded.
 import test from 'ava';
 import { verbName } from '../../service/core/constants.js';
-import { armor, createPeerKey, dearmor, type PeerKey } from '../../service/core/crypto.js';
+import { armor, createPeerKey, dearmor, dearmorBatch, type PeerKey } from '../../service/core/crypto.js';
 import { Reassembler } from '../../service/core/fragment.js';
 import { classifyDatagram, decryptHelloTail, openPacket } from '../../service/core/packet.js';
 import { decodeHelloTail, decodeMessage } from '../../service/core/verbs.js';
@@ -107,6 +107,33 @@ function mutate(rnd: () => number, src: Uint8Array, buf: Uint8Array, from: numbe
   return len;
 }
 
+/** A batch of mutated packets (random offsets and lengths, some out of range) gives the single-call results. */
+const batchBuf = new Uint8Array(64 * 1500);
+const batchOffs = new Uint32Array(32);
+const batchLens = new Uint32Array(32);
+const batchResults = new Int32Array(32);
+let batchMismatches = 0;
+function batchAgrees(rnd: () => number, seeds: Seed[]): void {
+  let pos = 0;
+  const keysUsed: PeerKey[] = [];
+  for (let j = 0; j < 32; j++) {
+    const s = seeds[rnd() % seeds.length]!;
+    const len = mutate(rnd, s.wire.subarray(0, 1400), batchBuf.subarray(pos), 0);
+    batchOffs[j] = pos;
+    batchLens[j] = rnd() % 50 === 0 ? len + 100000 : len;
+    keysUsed.push(s.key);
+    pos += len;
+  }
+  const copy = batchBuf.slice();
+  dearmorBatch(keysUsed, batchBuf, batchOffs, batchLens, batchResults);
+  for (let j = 0; j < 32; j++) {
+    const off = batchOffs[j]!;
+    const len = batchLens[j]!;
+    const single = off + len > copy.length ? -1 : dearmor(keysUsed[j]!, copy, off, len);
+    if (single !== batchResults[j]) batchMismatches++;
+  }
+}
+
 test(`fuzz: ${ITERATIONS.toLocaleString('en')} mutated inputs through classify → reassemble → dearmor → LZ4 → verb decode`, (t) => {
   const seeds = loadSeeds();
   const plains = seeds.filter((s) => s.plain !== undefined);
@@ -164,6 +191,7 @@ test(`fuzz: ${ITERATIONS.toLocaleString('en')} mutated inputs through classify �
         decodeFull(buf.subarray(0, len), s.key);
       }
       if ((i & 0xffff) === 0) rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+      if ((i & 0x3ff) === 0) batchAgrees(rnd, seeds);
     }
   } catch (err) {
     t.fail(`iteration ${i} (seed ${SEED}) threw on input ${toHex(buf.subarray(0, 64))}…: ${(err as Error).stack}`);
@@ -179,5 +207,6 @@ test(`fuzz: ${ITERATIONS.toLocaleString('en')} mutated inputs through classify �
   t.true(ok > ITERATIONS / 10, 'the verb decoders were reached often');
   t.true((outcomes.get('drop:bad-mac') ?? 0) > ITERATIONS / 10, 'the MAC check rejected mutated wire bytes');
   t.true(reasm.pending <= 32, 'reassembly state bounded');
+  t.is(batchMismatches, 0, 'dearmorBatch agrees with dearmor on mutated batches');
   t.true(rssPeak - rssStart < 256e6, 'memory bounded');
 });

@@ -14,9 +14,11 @@ import {
 import {
   buildPacket,
   classifyDatagram,
+  DropCounter,
   decodeHeader,
   decryptHelloTail,
   openPacket,
+  peekHello,
   sealHello,
   sealPacket,
   setPacketHops,
@@ -266,4 +268,35 @@ test('buildPacket sets the fragmented flag from the MTU before armoring', (t) =>
   );
   t.is(bigMtu[18]! & 0x40, 0);
   t.deepEqual(splitPacket(bigMtu, 2900), [bigMtu]);
+});
+
+test('peekHello reads an unauthenticated HELLO (golden#0) so the key can be agreed first', (t) => {
+  const g0 = hex(`b12bd98b4adc2beb29077f37cd664dc8ba71000b6f1d3cd287504e010c010e00
+    01000001a200460bab664dc8ba7100d8f8254762a76c3dc8451a4375c19d5d22
+    d735901ded78ebf588bb36bbff7639c939284a0af51fc1975acaadc0ab1f10ac
+    85265fec7eaf5225d7059474d4891800040a63000127090000000008eac90a00
+    0001a200459617adab`);
+  const p = peekHello(g0);
+  t.true(
+    p.ok &&
+      p.value.header.source === A &&
+      p.value.hello.identity.address === A &&
+      p.value.hello.timestamp === 1795300920235n,
+  );
+  const spoofed = g0.slice();
+  spoofed[17]! ^= 1; // header source no longer matches the identity
+  t.deepEqual(peekHello(spoofed), { ok: false, reason: 'malformed' });
+  const g4 = hex('d2cf0ec61d1f243329077f37cd664dc8ba7118f5a270d6e92a3b8636389e5b2e61');
+  t.deepEqual(peekHello(g4), { ok: false, reason: 'malformed' }, 'suite 3 is not a HELLO');
+  t.deepEqual(peekHello(g0.subarray(0, 60)), { ok: false, reason: 'malformed' });
+});
+
+test('DropCounter counts by reason', (t) => {
+  const c = new DropCounter();
+  c.count('bad-mac');
+  c.count('bad-mac');
+  c.count('too-short', 3);
+  t.is(c.get('bad-mac'), 2);
+  t.is(c.total, 5);
+  t.deepEqual(c.snapshot(), { 'bad-mac': 2, 'too-short': 3 });
 });
