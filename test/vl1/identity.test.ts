@@ -238,6 +238,17 @@ test('binary form rejects truncation, unknown type, bad key length, reserved add
   t.deepEqual(readIdentity(reserved), { ok: false, error: 'reserved address' });
   t.deepEqual(readIdentity(full, -1), { ok: false, error: 'truncated' });
   t.throws(() => deserializeIdentity(badType), { instanceOf: IdentityError });
+  // Random mutations and lengths never throw.
+  let seed = 7;
+  const rnd = () => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed;
+  };
+  for (let i = 0; i < 5000; i++) {
+    const b = full.slice(0, rnd() % (full.length + 4));
+    for (let k = 0; k < 3; k++) if (b.length) b[rnd() % b.length] = rnd() & 0xff;
+    t.notThrows(() => readIdentity(b, rnd() % 3));
+  }
 });
 
 test('signature vector: ours is byte-identical and verifies', (t) => {

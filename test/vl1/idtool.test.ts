@@ -83,14 +83,15 @@ test('generate: to stdout, and to files with modes 0600/0644, never overwriting'
 });
 
 test('generate with a vanity prefix', async (t) => {
-  const r = await run(['generate', '', '', '5']);
-  // An empty secret path cannot be written; use a real folder instead.
-  t.is(r.exitCode, 1);
   const dir = await workdir(t);
   const v = await run(['generate', 's', 'p', '5'], dir);
   t.is(v.exitCode, 0);
   t.regex(v.stderr, /vanity address: found 5[0-9a-f]{9} !/);
   t.true((await readFile(join(dir, 'p'), 'utf8')).startsWith('5'));
+  t.true((await readFile(join(dir, 's'), 'utf8')).startsWith('5'));
+  const bad = await run(['generate', 's2', 'p2', 'xyz'], dir);
+  t.is(bad.exitCode, 1);
+  t.regex(bad.stderr, /^zerotier-idtool version/);
 });
 
 test('validate: every vector identity (file and literal) is valid', async (t) => {
