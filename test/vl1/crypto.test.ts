@@ -94,6 +94,17 @@ test('our Salsa20/12 equals libsodium for many lengths and keeps counting across
   const from2 = new Uint8Array(64 * 3);
   salsa2012Xor(key, nonce, from2, 2);
   t.is(toHex(from2), toHex(ref.subarray(128)), 'starting counter');
+  // The 8-block (AVX2) path against the block-at-a-time path, from odd counters and across a 32-bit carry.
+  for (const start of [0, 2, 7, 0xfffffffc]) {
+    const long = new Uint8Array(64 * 21 + 5);
+    salsa2012Xor(key, nonce, long, start);
+    const pieces = new Uint8Array(long.length);
+    for (let b = 0; b * 64 < pieces.length; b++) {
+      const chunk = pieces.subarray(b * 64, b * 64 + 64);
+      salsa2012Xor(key, nonce, chunk, start + b);
+    }
+    t.is(toHex(long), toHex(pieces), `counter ${start}`);
+  }
 });
 
 test('Poly1305: RFC 8439 §2.5.2 vector', (t) => {
