@@ -147,6 +147,27 @@ export function buildPacket(spec: PacketSpec, mtu = DEFAULT_PHYSMTU): Uint8Array
   return b;
 }
 
+/**
+ * Writes a plaintext header and verb byte in place at b[off..off+28) for batch building on the data path
+ * (the packet ID bytes 0-7 are left for the caller to fill with random bytes, e.g. many at once). Flags get
+ * the hop count and the fragmented bit; armoring sets the suite bits.
+ */
+export function writeHeader(
+  b: Uint8Array,
+  off: number,
+  destination: number,
+  source: number,
+  verb: number,
+  fragmented = false,
+  hops = 0,
+): void {
+  writeAddress(b, off + PACKET_IDX_DEST, destination);
+  writeAddress(b, off + PACKET_IDX_SOURCE, source);
+  b[off + PACKET_IDX_FLAGS] = (hops & FLAGS_HOPS_MASK) | (fragmented ? FLAG_FRAGMENTED : 0);
+  b.fill(0, off + 19, off + PACKET_IDX_VERB);
+  b[off + PACKET_IDX_VERB] = verb;
+}
+
 /** Builds and armors a packet (suite 0 for HELLO only, 1 before the peer's version is known, else 3). */
 export function sealPacket(key: PeerKey, spec: PacketSpec, suite: 0 | 1 | 3, mtu = DEFAULT_PHYSMTU): Uint8Array {
   const b = buildPacket(spec, mtu);

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import test from 'ava';
 import { MAX_PACKET_LENGTH, Verb } from '../../service/core/constants.js';
-import { armor, createPeerKey } from '../../service/core/crypto.js';
+import { armor, armorBatch, createPeerKey } from '../../service/core/crypto.js';
 import {
   decodeFragment,
   fragmentCount,
@@ -22,6 +22,7 @@ import {
   sealHello,
   sealPacket,
   setPacketHops,
+  writeHeader,
 } from '../../service/core/packet.js';
 import { decodeHello, decodeHelloTail, encodeHello } from '../../service/core/verbs.js';
 import { fromHex, toHex } from '../../service/core/wire.js';
@@ -299,4 +300,23 @@ test('DropCounter counts by reason', (t) => {
   t.is(c.get('bad-mac'), 2);
   t.is(c.total, 5);
   t.deepEqual(c.snapshot(), { 'bad-mac': 2, 'too-short': 3 });
+});
+
+test('writeHeader builds packets in place in one buffer; a batch armor then opens each one', (t) => {
+  const n = 8;
+  const len = 28 + 10 + 100;
+  const buf = new Uint8Array(n * len);
+  const offs = new Uint32Array(n);
+  const lens = new Uint32Array(n).fill(len);
+  for (let i = 0; i < n; i++) {
+    offs[i] = i * len;
+    buf.set(randomBytes(8), offs[i]!);
+    writeHeader(buf, offs[i]!, B, A, Verb.FRAME);
+    buf.fill(i, offs[i]! + 28, offs[i]! + len);
+  }
+  t.is(armorBatch(keyAB, buf, offs, lens, 3), 0);
+  for (let i = 0; i < n; i++) {
+    const o = openPacket(keyAB, buf.subarray(offs[i]!, offs[i]! + len));
+    t.true(o.ok && o.value.verb === Verb.FRAME && o.value.payload.every((x) => x === i));
+  }
 });
