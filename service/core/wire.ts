@@ -110,7 +110,8 @@ export class WireWriter {
   }
 
   u8(v: number): this {
-    this.buf[this.room(1)] = v & 0xff;
+    const p = this.room(1); // grow first: room() may replace this.buf
+    this.buf[p] = v & 0xff;
     return this;
   }
 
@@ -122,22 +123,26 @@ export class WireWriter {
   }
 
   u32(v: number): this {
-    writeU32(this.buf, this.room(4), v);
+    const p = this.room(4);
+    writeU32(this.buf, p, v);
     return this;
   }
 
   u64(v: bigint): this {
-    writeU64(this.buf, this.room(8), v);
+    const p = this.room(8);
+    writeU64(this.buf, p, v);
     return this;
   }
 
   address(a: number): this {
-    writeAddress(this.buf, this.room(5), a);
+    const p = this.room(5);
+    writeAddress(this.buf, p, a);
     return this;
   }
 
   bytes(b: Uint8Array): this {
-    this.buf.set(b, this.room(b.length));
+    const p = this.room(b.length);
+    this.buf.set(b, p);
     return this;
   }
 

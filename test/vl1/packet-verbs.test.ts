@@ -241,3 +241,74 @@ test('decodeMessage dispatches VL1 verbs, passes VL2 verbs raw, refuses unknown 
   t.true(decodeMessage(Verb.NOP, new Uint8Array(0)).ok);
   t.false(decodeMessage(Verb.RENDEZVOUS, new Uint8Array(3)).ok);
 });
+
+test('randomized encode → decode → encode round trips for every VL1 verb', async (t) => {
+  const { randomBytes, randomInt } = await import('node:crypto');
+  const u64 = () => BigInt(`0x${randomBytes(8).toString('hex')}`);
+  const addr = () => randomInt(1, 2 ** 40 - 1);
+  const endpoint = (): InetAddress =>
+    randomInt(2) === 0
+      ? { family: 4, ip: new Uint8Array(randomBytes(4)), port: randomInt(65536) }
+      : { family: 6, ip: new Uint8Array(randomBytes(16)), port: randomInt(65536) };
+  for (let i = 0; i < 200; i++) {
+    const moons = Array.from({ length: randomInt(4) }, () => ({ type: 0x7f, id: u64(), timestamp: u64() }));
+    const hello = {
+      protocolVersion: randomInt(256),
+      versionMajor: randomInt(256),
+      versionMinor: randomInt(256),
+      versionRevision: randomInt(65536),
+      timestamp: u64(),
+      identity: { address: addr(), publicKey: new Uint8Array(randomBytes(64)) },
+      physicalDestination: randomInt(3) === 0 ? null : endpoint(),
+      planetWorldId: u64(),
+      planetWorldTimestamp: u64(),
+      moons,
+    };
+    const he = encodeHello(hello);
+    const hd = decodeHello(he.payload);
+    t.true(hd.ok);
+    if (hd.ok) {
+      t.is(hd.value.timestamp, hello.timestamp);
+      t.deepEqual(hd.value.physicalDestination, hello.physicalDestination);
+      t.deepEqual(decodeHelloTail(he.payload.subarray(hd.value.tailOffset!)), { ok: true, value: moons });
+      const again = encodeHello({
+        ...hd.value,
+        physicalDestination: hd.value.physicalDestination!,
+        planetWorldId: hd.value.planetWorldId!,
+        planetWorldTimestamp: hd.value.planetWorldTimestamp!,
+        moons,
+      });
+      t.is(toHex(again.payload), toHex(he.payload));
+    }
+    const okh = {
+      timestamp: u64(),
+      protocolVersion: randomInt(256),
+      versionMajor: randomInt(256),
+      versionMinor: randomInt(256),
+      versionRevision: randomInt(65536),
+      physicalAddress: randomInt(2) === 0 ? null : endpoint(),
+      worlds: new Uint8Array(randomBytes(randomInt(300))),
+    };
+    const id = u64();
+    const od = decodeOk(encodeOkHello(id, okh));
+    t.deepEqual(od, { ok: true, value: { inReVerb: Verb.HELLO, inRePacketId: id, kind: 'hello', hello: okh } });
+    const rv = { flags: randomInt(256), address: addr(), endpoint: endpoint() };
+    t.deepEqual(decodeRendezvous(encodeRendezvous(rv)), { ok: true, value: rv });
+    const wh = { addresses: Array.from({ length: 1 + randomInt(5) }, addr) };
+    t.deepEqual(decodeWhois(encodeWhois(wh)), { ok: true, value: wh });
+    const paths = Array.from({ length: randomInt(5) }, () => ({
+      flags: randomInt(256),
+      extension: new Uint8Array(randomBytes(randomInt(4))),
+      address: endpoint(),
+    }));
+    const pd = decodePushDirectPaths(encodePushDirectPaths({ paths }));
+    t.deepEqual(pd, { ok: true, value: { paths: paths.map((p) => ({ ...p, addressType: p.address.family })) } });
+    const um = { typeId: u64(), data: new Uint8Array(randomBytes(randomInt(100))) };
+    t.deepEqual(decodeUserMessage(encodeUserMessage(um)), { ok: true, value: um });
+    const err = { code: randomInt(10), data: new Uint8Array(randomBytes(randomInt(20))) };
+    const ed = decodeError(encodeError(Verb.FRAME, id, err.code, err.data));
+    t.true(
+      ed.ok && ed.value.code === err.code && toHex(ed.value.data) === toHex(err.data) && ed.value.inRePacketId === id,
+    );
+  }
+});

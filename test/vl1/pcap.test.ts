@@ -7,7 +7,22 @@ import { Verb, verbName } from '../../service/core/constants.js';
 import { armor, createPeerKey, type PeerKey } from '../../service/core/crypto.js';
 import { decodeFragment, Reassembler } from '../../service/core/fragment.js';
 import { classifyDatagram, decodeHeader, decryptHelloTail, openPacket } from '../../service/core/packet.js';
-import { decodeHelloTail, decodeMessage } from '../../service/core/verbs.js';
+import {
+  decodeHelloTail,
+  decodeMessage,
+  encodeEcho,
+  encodeError,
+  encodeHello,
+  encodeOk,
+  encodeOkHello,
+  encodeOkWhois,
+  encodePushDirectPaths,
+  encodeRendezvous,
+  encodeUserMessage,
+  encodeWhois,
+  type HelloMoon,
+  type Message,
+} from '../../service/core/verbs.js';
 import { toHex } from '../../service/core/wire.js';
 import { readPcap, type UdpDatagram } from '../helpers/pcap.js';
 import { type DecodedEntry, loadDecoded, loadSharedKeys, vectorPath } from '../helpers/vl1-vectors.js';
@@ -39,11 +54,48 @@ function innerIv(k1: Uint8Array, wire: Uint8Array): Uint8Array {
   return Buffer.concat([d.update(t), d.final()]).subarray(0, 8);
 }
 
+/** Re-encodes a decoded VL1 message (payload bytes); undefined for raw VL2 verbs. */
+function reencode(m: Message, moons: HelloMoon[]): Uint8Array | undefined {
+  switch (m.kind) {
+    case 'hello': {
+      const h = m.hello;
+      return encodeHello({
+        ...h,
+        physicalDestination: h.physicalDestination ?? null,
+        planetWorldId: h.planetWorldId ?? 0n,
+        planetWorldTimestamp: h.planetWorldTimestamp ?? 0n,
+        moons,
+      }).payload;
+    }
+    case 'ok': {
+      const o = m.ok;
+      if (o.kind === 'hello') return encodeOkHello(o.inRePacketId, o.hello);
+      if (o.kind === 'whois') return encodeOkWhois(o.inRePacketId, o.identities);
+      return encodeOk(o.inReVerb, o.inRePacketId, o.data);
+    }
+    case 'error':
+      return encodeError(m.error.inReVerb, m.error.inRePacketId, m.error.code, m.error.data);
+    case 'whois':
+      return encodeWhois(m.whois);
+    case 'rendezvous':
+      return encodeRendezvous(m.rendezvous);
+    case 'echo':
+      return encodeEcho(m.echo);
+    case 'push-direct-paths':
+      return encodePushDirectPaths({ paths: m.push.paths.map((p) => ({ ...p, address: p.address! })) });
+    case 'user-message':
+      return encodeUserMessage(m.message);
+    default:
+      return undefined;
+  }
+}
+
 function checkCapture(t: import('ava').ExecutionContext, name: string): void {
   const datagrams = readPcap(vectorPath(`pcap/${name}.pcap`));
   const decoded = loadDecoded(`pcap/${name}.decoded.txt`);
   t.is(datagrams.length, decoded.length, 'one decoded entry per datagram');
   let checked = 0;
+  let reencoded = 0;
   const suites = new Map<number, number>();
   for (const d of datagrams) {
     const e: DecodedEntry = decoded[d.index]!;
@@ -81,6 +133,23 @@ function checkCapture(t: import('ava').ExecutionContext, name: string): void {
 
     const m = decodeMessage(o.verb, o.payload);
     t.true(m.ok, `${where} ${e.verb} decodes`);
+    if (m.ok) {
+      // decode → encode gives the captured payload back (HELLO: with its tail decrypted).
+      let want = o.payload;
+      let moons: HelloMoon[] = [];
+      if (m.value.kind === 'hello') {
+        const copy = Uint8Array.from(buf);
+        decryptHelloTail(key, copy, m.value.hello.tailOffset!);
+        want = copy.subarray(28);
+        const tail = decodeHelloTail(want.subarray(m.value.hello.tailOffset!));
+        moons = tail.ok ? tail.value : [];
+      }
+      const again = reencode(m.value, moons);
+      if (again) {
+        t.is(toHex(again), toHex(want), `${where} ${e.verb} re-encodes byte for byte`);
+        reencoded++;
+      }
+    }
     if (m.ok && m.value.kind === 'hello') {
       const tailOffset = m.value.hello.tailOffset!;
       t.is(m.value.hello.identity.address, h.source, `${where} HELLO identity address = source`);
@@ -108,7 +177,9 @@ function checkCapture(t: import('ava').ExecutionContext, name: string): void {
     t.is(toHex(again), toHex(d.payload), `${where} re-armors byte for byte`);
     checked++;
   }
-  t.log(`${name}: ${checked} packets authenticated, decoded and re-armored; suites ${JSON.stringify([...suites])}`);
+  t.log(
+    `${name}: ${checked} packets authenticated, decoded and re-armored (${reencoded} VL1 payloads re-encoded byte for byte); suites ${JSON.stringify([...suites])}`,
+  );
   t.is(checked, decoded.filter((e) => !e.junk).length);
 }
 
