@@ -191,15 +191,22 @@ let decompressScratch: Uint8Array | undefined;
 /**
  * The receive path for a whole (reassembled) packet addressed to us, from a known peer: dearmor in place with
  * the peer's key, then decompress. Suite 2 (trusted path) is refused here; the caller handles it where it
- * knows the physical path. Never throws on wire input.
+ * knows the physical path. Pass the header from classifyDatagram to skip decoding it twice. Never throws on
+ * wire input.
  */
-export function openPacket(key: PeerKey, b: Uint8Array): Decoded<OpenedPacket> {
-  const h = decodeHeader(b);
-  if (!h.ok) return h;
-  if (h.value.cipher === CIPHER_NONE_TRUSTED_PATH) return fail('trusted-path');
+export function openPacket(key: PeerKey, b: Uint8Array, header?: PacketHeader): Decoded<OpenedPacket> {
+  let h: PacketHeader;
+  if (header !== undefined && header.length === b.length) {
+    h = header; // already decoded by classifyDatagram
+  } else {
+    const d = decodeHeader(b);
+    if (!d.ok) return d;
+    h = d.value;
+  }
+  if (h.cipher === CIPHER_NONE_TRUSTED_PATH) return fail('trusted-path');
   const suite = dearmor(key, b);
   if (suite < 0) return fail(dearmorReason(suite));
-  return decodeBody(h.value, suite, b);
+  return decodeBody(h, suite, b);
 }
 
 /** After authentication: reads the verb byte and decompresses the payload if flagged. */

@@ -162,7 +162,7 @@ test(`fuzz: ${ITERATIONS.toLocaleString('en')} mutated inputs through classify â
       if (r.kind !== 'complete') return count(`head:${r.kind}`);
       pkt = r.packet;
     }
-    const o = openPacket(key, pkt);
+    const o = openPacket(key, pkt, c.kind === 'packet' && pkt === input ? c.header : undefined);
     if (!o.ok) return count(`drop:${o.reason}`);
     const m = decodeMessage(o.value.verb, o.value.payload);
     if (!m.ok) return count(`verb:${m.reason}`);
