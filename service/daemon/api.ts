@@ -1,0 +1,132 @@
+// The local JSON API, compatible with ZeroTier One's: on 127.0.0.1 and ::1 at the service port,
+// authenticated by the X-ZT1-Auth header or ?auth=. Routes are registered by the parts that own them.
+import { timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+
+export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+export interface ApiRequest {
+  method: Method;
+  /** Path segments after the leading slash, e.g. ['peer', '29077f37cd']. */
+  segments: string[];
+  body: unknown;
+}
+
+export interface ApiResponse {
+  status: number;
+  body: unknown;
+}
+
+export type Handler = (req: ApiRequest) => Promise<ApiResponse | undefined> | ApiResponse | undefined;
+
+/** A JSON error with an HTTP status, e.g. `new ApiError(404)`. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: unknown = {},
+  ) {
+    super(`HTTP ${status}`);
+  }
+}
+
+const MAX_BODY = 1 << 20;
+
+function isLoopback(addr: string | undefined): boolean {
+  return addr === '127.0.0.1' || addr === '::1' || addr === '::ffff:127.0.0.1';
+}
+
+export class ApiServer {
+  private readonly servers: Server[] = [];
+  private readonly handlers: Handler[] = [];
+
+  constructor(private readonly token: string) {}
+
+  /** Handlers are tried in order; the first that returns a response wins. */
+  use(h: Handler): void {
+    this.handlers.push(h);
+  }
+
+  /** Listens on 127.0.0.1 and ::1 (the latter only where IPv6 loopback exists). */
+  async listen(port: number): Promise<void> {
+    for (const host of ['127.0.0.1', '::1']) {
+      const server = createServer((req, res) => void this.serve(req, res));
+      server.keepAliveTimeout = 5000;
+      try {
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(port, host, () => resolve());
+        });
+        this.servers.push(server);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (host === '::1' && (code === 'EADDRNOTAVAIL' || code === 'EAFNOSUPPORT')) continue;
+        await this.close();
+        throw e;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(
+      this.servers.splice(0).map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            s.close(() => resolve());
+            s.closeAllConnections();
+          }),
+      ),
+    );
+  }
+
+  private authorized(req: IncomingMessage, url: URL): boolean {
+    const given = (req.headers['x-zt1-auth'] as string | undefined) ?? url.searchParams.get('auth') ?? '';
+    const a = Buffer.from(given);
+    const b = Buffer.from(this.token);
+    return a.length === b.length && timingSafeEqual(a, b);
+  }
+
+  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!isLoopback(req.socket.remoteAddress)) {
+      req.socket.destroy();
+      return;
+    }
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (!this.authorized(req, url)) return send(res, 401, {});
+    let body: unknown;
+    try {
+      body = await readBody(req);
+    } catch {
+      return send(res, 400, { error: 'request body is not valid JSON' });
+    }
+    const method = (req.method ?? 'GET').toUpperCase() as Method;
+    const segments = url.pathname.split('/').filter((s) => s.length > 0);
+    try {
+      for (const h of this.handlers) {
+        const r = await h({ method, segments, body });
+        if (r) return send(res, r.status, r.body);
+      }
+      send(res, 404, {});
+    } catch (e) {
+      if (e instanceof ApiError) return send(res, e.status, e.body);
+      send(res, 500, { error: (e as Error).message });
+    }
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body, (_k, v) => (typeof v === 'bigint' ? Number(v) : v), 1);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function readBody(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of req) {
+    n += (c as Buffer).length;
+    if (n > MAX_BODY) throw new Error('body too large');
+    chunks.push(c as Buffer);
+  }
+  if (n === 0) return undefined;
+  return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+}

@@ -1,0 +1,232 @@
+// zerotier-netcon-service: the node as a long-running process. It owns the home folder, the UDP sockets,
+// the local API and the persisted state; the protocol lives in the pure core.
+import { addressToString, parseAddress } from '../core/address.js';
+import { formatIdentity } from '../core/identity.js';
+import { formatInetAddress } from '../core/inet-address.js';
+import type { PeerInfo } from '../core/node.js';
+import { parseWorldId, WORLD_TYPE_PLANET, type World, worldIdToHex } from '../core/world.js';
+import { ApiError, type ApiRequest, type ApiResponse, ApiServer } from './api.js';
+import { DEFAULT_PORT, loadOrCreateAuthToken, lockHome, prepareHome, readLocalConf, writePortFile } from './home.js';
+import { deleteMoon, loadOrCreateIdentity, readMoons, readPlanet, writeMoon, writePlanet } from './state-files.js';
+import { UdpNode } from './udp-host.js';
+
+export const NETCON_VERSION = { major: 0, minor: 1, revision: 0, text: '0.1.0' };
+
+export interface Logger {
+  info(msg: string): void;
+  warn(msg: string): void;
+  debug(msg: string): void;
+}
+
+export interface ServiceOptions {
+  home: string;
+  /** UDP and API port; undefined = local.conf's primaryPort or 9993. */
+  port?: number;
+  log: Logger;
+}
+
+export class Service {
+  private constructor(
+    readonly home: string,
+    readonly port: number,
+    readonly udp: UdpNode,
+    private readonly api: ApiServer,
+    private readonly unlock: () => Promise<void>,
+    private readonly log: Logger,
+  ) {}
+
+  static async start(opts: ServiceOptions): Promise<Service> {
+    const { home, log } = opts;
+    await prepareHome(home);
+    const unlock = await lockHome(home);
+    try {
+      const conf = await readLocalConf(home);
+      for (const w of conf.warnings) log.warn(w);
+      const port = opts.port ?? conf.primaryPort ?? DEFAULT_PORT;
+      const { identity, created } = await loadOrCreateIdentity(home);
+      if (created) log.info(`generated a new identity ${addressToString(identity.address)}`);
+      const planet = await readPlanet(home);
+      const { moons, errors } = await readMoons(home);
+      for (const e of errors) log.warn(e.message);
+      if (!planet && moons.length === 0)
+        log.warn(`no planet or moon in ${home}: running with no roots (make one with zerotier-idtool genplanet)`);
+      const token = await loadOrCreateAuthToken(home);
+      const udp = await UdpNode.start(
+        { identity, planet, moons, port },
+        {
+          worldUpdated: (w) => void Service.persistWorld(home, w, log),
+          log: (level, msg) => log[level](msg),
+        },
+      );
+      const api = new ApiServer(token);
+      const service = new Service(home, udp.port(), udp, api, unlock, log);
+      api.use((req) => service.route(req));
+      try {
+        await api.listen(service.port);
+      } catch (e) {
+        udp.close();
+        throw e;
+      }
+      await writePortFile(home, service.port);
+      log.info(`node ${addressToString(identity.address)} up on port ${service.port}, home ${home}`);
+      return service;
+    } catch (e) {
+      await unlock();
+      throw e;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.udp.close();
+    await this.api.close();
+    await this.unlock();
+    this.log.info('stopped');
+  }
+
+  private static async persistWorld(home: string, w: World, log: Logger): Promise<void> {
+    try {
+      if (w.type === WORLD_TYPE_PLANET) await writePlanet(home, w);
+      else await writeMoon(home, w);
+    } catch (e) {
+      log.warn(`could not store world ${worldIdToHex(w.id)}: ${(e as Error).message}`);
+    }
+  }
+
+  // ---- API ------------------------------------------------------------------------------------------------------
+
+  private async route(req: ApiRequest): Promise<ApiResponse | undefined> {
+    const [head, arg, ...rest] = req.segments;
+    if (rest.length > 0) return undefined;
+    const node = this.udp.node;
+    const now = Date.now();
+    switch (head) {
+      case 'status':
+        return arg === undefined && req.method === 'GET' ? { status: 200, body: this.status(now) } : undefined;
+      case 'config':
+        return arg === undefined ? { status: 200, body: { settings: this.settings() } } : undefined;
+      case 'peer': {
+        if (req.method !== 'GET') return undefined;
+        const peers = node.peerInfo(now).map((p) => peerJson(p, now));
+        if (arg === undefined) return { status: 200, body: peers };
+        const found = peers.find((p) => p.address === arg.toLowerCase());
+        if (!found) throw new ApiError(404);
+        return { status: 200, body: found };
+      }
+      case 'moon':
+        return this.moonRoute(req, arg, now);
+      default:
+        return undefined;
+    }
+  }
+
+  private async moonRoute(req: ApiRequest, arg: string | undefined, now: number): Promise<ApiResponse | undefined> {
+    if (arg === undefined) return req.method === 'GET' ? { status: 200, body: this.moons() } : undefined;
+    const id = parseWorldId(arg);
+    if (id === undefined) throw new ApiError(400, { error: `bad moon id ${arg}` });
+    if (req.method === 'GET') {
+      const m = this.moons().find((x) => x.id === worldIdToHex(id));
+      if (!m) throw new ApiError(404);
+      return { status: 200, body: m };
+    }
+    if (req.method === 'POST') {
+      const seedText = (req.body as { seed?: unknown } | undefined)?.seed;
+      const seed = typeof seedText === 'string' ? parseAddress(seedText) : 0;
+      if (seed === undefined) throw new ApiError(400, { error: `bad seed ${String(seedText)}` });
+      this.udp.node.orbit(now, id, seed);
+      this.udp.kick();
+      return { status: 200, body: this.moons().find((x) => x.id === worldIdToHex(id)) ?? {} };
+    }
+    if (req.method === 'DELETE') {
+      const had = this.udp.node.deorbit(id);
+      await deleteMoon(this.home, id);
+      return { status: 200, body: { result: had } };
+    }
+    return undefined;
+  }
+
+  private settings() {
+    return {
+      allowSecondaryPort: false,
+      allowTcpFallbackRelay: false,
+      forceTcpRelay: false,
+      homeDir: this.home,
+      listeningOn: [`0.0.0.0/${this.port}`, `::/${this.port}`],
+      portMappingEnabled: false,
+      primaryPort: this.port,
+      secondaryPort: 0,
+      softwareUpdate: 'disable',
+      softwareUpdateChannel: 'release',
+      surfaceAddresses: this.udp.node.externalAddresses().map(formatInetAddress),
+      tertiaryPort: 0,
+    };
+  }
+
+  private status(now: number) {
+    const node = this.udp.node;
+    const planet = node.topology.planet;
+    return {
+      address: addressToString(node.address),
+      clock: now,
+      config: { settings: this.settings() },
+      online: node.online(now),
+      planetWorldId: planet ? Number(planet.id) : 0,
+      planetWorldTimestamp: planet ? Number(planet.timestamp) : 0,
+      publicIdentity: formatIdentity(node.identity, false),
+      tcpFallbackActive: false,
+      version: NETCON_VERSION.text,
+      versionBuild: 0,
+      versionMajor: NETCON_VERSION.major,
+      versionMinor: NETCON_VERSION.minor,
+      versionRev: NETCON_VERSION.revision,
+    };
+  }
+
+  private moons() {
+    const topo = this.udp.node.topology;
+    const held = [...topo.moons.values()].map((m) => ({
+      id: worldIdToHex(m.id),
+      roots: m.roots.map((r) => ({
+        identity: formatIdentity(r.identity, false),
+        stableEndpoints: r.stableEndpoints.map(formatInetAddress),
+      })),
+      signature: Buffer.from(m.signature).toString('hex'),
+      timestamp: Number(m.timestamp),
+      updatesMustBeSignedBy: Buffer.from(m.updatesMustBeSignedBy).toString('hex'),
+      waiting: false,
+    }));
+    const wanted = [...topo.wantedMoons].map(([id, seed]) => ({
+      id: worldIdToHex(id),
+      roots: [],
+      seed: addressToString(seed),
+      timestamp: 0,
+      waiting: true,
+    }));
+    return [...held, ...wanted];
+  }
+}
+
+function peerJson(p: PeerInfo, _now: number) {
+  const known = p.versionMajor >= 0;
+  return {
+    address: addressToString(p.address),
+    isBonded: false,
+    latency: p.latency,
+    paths: p.paths.map((x) => ({
+      active: x.active,
+      address: formatInetAddress(x.address),
+      expired: x.expired,
+      lastReceive: x.lastReceive,
+      lastSend: x.lastSend,
+      localPort: 0,
+      localSocket: x.localSocket,
+      preferred: x.preferred,
+      trustedPathId: 0,
+    })),
+    role: p.role,
+    tunneled: false,
+    version: known ? `${p.versionMajor}.${p.versionMinor}.${p.versionRevision}` : '-1.-1.-1',
+    versionMajor: p.versionMajor,
+    versionMinor: p.versionMinor,
+    versionRev: p.versionRevision,
+  };
+}
