@@ -12,7 +12,7 @@ import { report } from './result.js';
 const FRAME = 2800;
 const PACKET = 28 + 8 + 2 + FRAME;
 const BATCH = 64;
-const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 1500);
+const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 1000);
 const ROUNDS = 3;
 
 const key = createPeerKey(randomBytes(48));
@@ -25,22 +25,17 @@ for (let i = 0; i < BATCH; i++) {
 }
 const results = new Int32Array(BATCH);
 
-/** Best rate (operations per second) over a few timed rounds; `step` performs `per` operations. */
-function rate(per: number, step: () => void): number {
-  for (let i = 0; i < 50; i++) step(); // warm up
-  let best = 0;
-  for (let r = 0; r < ROUNDS; r++) {
-    let ops = 0;
-    const start = performance.now();
-    let elapsed = 0;
-    while (elapsed < ROUND_MS) {
-      for (let k = 0; k < 16; k++) step();
-      ops += 16 * per;
-      elapsed = performance.now() - start;
-    }
-    best = Math.max(best, (ops * 1000) / elapsed);
+/** Operations per second over one timed round; `step` performs `per` operations. */
+function timedRound(per: number, step: () => void): number {
+  let ops = 0;
+  const start = performance.now();
+  let elapsed = 0;
+  while (elapsed < ROUND_MS) {
+    for (let k = 0; k < 16; k++) step();
+    ops += 16 * per;
+    elapsed = performance.now() - start;
   }
-  return best;
+  return (ops * 1000) / elapsed;
 }
 
 function batchRound(suite: 1 | 3): () => void {
@@ -71,11 +66,25 @@ function naiveGcm(): void {
   c.getAuthTag();
 }
 
-const baseline = rate(1, naiveGcm);
-const aesBatch = rate(BATCH, batchRound(3));
-const salsaBatch = rate(BATCH, batchRound(1));
-const aesSingle = rate(1, singleRound(3));
-const salsaSingle = rate(1, singleRound(1));
+// Rounds are interleaved (baseline, then each variant, ROUNDS times) and the best of each kept, so a change
+// in machine load during the run hits the baseline and the measured code alike.
+const cases: [string, number, () => void][] = [
+  ['baseline', 1, naiveGcm],
+  ['aesBatch', BATCH, batchRound(3)],
+  ['salsaBatch', BATCH, batchRound(1)],
+  ['aesSingle', 1, singleRound(3)],
+  ['salsaSingle', 1, singleRound(1)],
+];
+const best = new Map<string, number>();
+for (const [, , step] of cases) for (let i = 0; i < 50; i++) step(); // warm up
+for (let r = 0; r < ROUNDS; r++) {
+  for (const [name, per, step] of cases) best.set(name, Math.max(best.get(name) ?? 0, timedRound(per, step)));
+}
+const baseline = best.get('baseline')!;
+const aesBatch = best.get('aesBatch')!;
+const salsaBatch = best.get('salsaBatch')!;
+const aesSingle = best.get('aesSingle')!;
+const salsaSingle = best.get('salsaSingle')!;
 
 const round = (x: number) => Math.round(x);
 const mbit = (fps: number) => Math.round((fps * FRAME * 8) / 1e6);
