@@ -121,8 +121,12 @@ export function decodeHello(p: Uint8Array): Decoded<Hello> {
   });
 }
 
-/** Parses the HELLO tail after decryption: the moon list. */
+/**
+ * Parses the HELLO tail after decryption: the moon list (a tail shorter than the 2-byte count means none).
+ * Entries of every type are returned; only type 0x7f (moon) means anything to 1.14.1.
+ */
 export function decodeHelloTail(tail: Uint8Array): Decoded<HelloMoon[]> {
+  if (tail.length < 2) return ok([]);
   const r = new WireReader(tail);
   const count = r.u16();
   if (r.failed || count * 17 > r.remaining) return fail('malformed');
