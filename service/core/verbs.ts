@@ -223,12 +223,14 @@ export function decodeOk(p: Uint8Array): Decoded<Ok> {
       });
     }
     case Verb.WHOIS: {
+      // 1.14.1 uses only the first identity; trailing bytes that do not parse are ignored as it does.
       const identities: RawIdentity[] = [];
       while (r.remaining > 0) {
         const id = readRawIdentity(r);
-        if (id === undefined) return fail('malformed');
+        if (id === undefined) break;
         identities.push(id);
       }
+      if (identities.length === 0) return fail('malformed');
       return ok({ inReVerb, inRePacketId, kind: 'whois', identities });
     }
     case Verb.ECHO:

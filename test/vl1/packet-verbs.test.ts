@@ -134,6 +134,11 @@ test('OK(WHOIS): golden#5 gives R identity; encode reproduces it', (t) => {
   t.is(d.value.identities[0]!.address, 0x29077f37cd);
   t.is(toHex(encodeOkWhois(0xd2cf0ec61d1f2433n, d.value.identities)), toHex(g));
   t.false(decodeOk(g.subarray(0, 50)).ok);
+  const trailing = decodeOk(Uint8Array.from([...g, 1, 2, 3]));
+  t.true(
+    trailing.ok && trailing.value.kind === 'whois' && trailing.value.identities.length === 1,
+    'junk after it ignored',
+  );
 });
 
 test('OK(ECHO): pu#38 and other OKs pass their payload through', (t) => {
