@@ -1,0 +1,863 @@
+/* netcon glue: the narrow C ABI between one lwIP instance (one WebAssembly instance) and JavaScript.
+ *
+ * Frames cross the boundary in batches through buffers in wasm memory:
+ *   in:  JS writes [u32 len][bytes, padded to 4] × n into nc_in_buf(), then calls nc_input(n) once.
+ *   out: linkoutput appends [u32 len][bytes, padded to 4] to the out ring; when it is full it calls
+ *        js_out_full() (JS drains it synchronously); JS also drains it after each call into the module.
+ * Addresses cross through a scratch area: struct nc_addr (family, port, 16 address bytes).
+ * PCBs are identified by their pointer; each carries the JS id of its socket as callback_arg.
+ * Callbacks into JS are imports (js_*); every one of them may call back into the exports
+ * (write, recved, close, abort …), which lwIP's raw API allows from its callbacks.
+ */
+#include <string.h>
+#include <stdlib.h>
+#ifdef __EMSCRIPTEN__
+#include <emscripten.h>
+#define EXPORT EMSCRIPTEN_KEEPALIVE
+#else
+#define EXPORT /* native builds (debugging) */
+#endif
+
+#include "lwip/init.h"
+#include "lwip/netif.h"
+#include "lwip/pbuf.h"
+#include "lwip/tcp.h"
+#include "lwip/udp.h"
+#include "lwip/raw.h"
+#include "lwip/icmp.h"
+#include "lwip/icmp6.h"
+#include "lwip/ip.h"
+#include "lwip/ip4.h"
+#include "lwip/ip6.h"
+#include "lwip/inet_chksum.h"
+#include "lwip/timeouts.h"
+#include "lwip/stats.h"
+#include "lwip/etharp.h"
+#include "lwip/ethip6.h"
+#include "lwip/nd6.h"
+#include "lwip/priv/tcp_priv.h"
+#include "netif/ethernet.h"
+
+/* ---- imports (JavaScript) ---- */
+extern uint32_t js_now(void);
+extern void js_out_full(void);
+extern int js_tcp_accept(int listen_id, struct tcp_pcb *pcb);
+extern void js_tcp_connected(int id);
+extern void js_tcp_recv(int id, const uint8_t *data, int len); /* len 0: FIN */
+extern void js_tcp_sent(int id, int len);
+extern void js_tcp_err(int id, int err);
+extern void js_udp_recv(int id, const uint8_t *data, int len); /* source in scratch A */
+extern void js_ping_reply(int family, int seq, int len);
+extern void js_assert(const char *msg, int line, const char *file);
+
+/* ---- shared control block, read and written by JS through the heap views ---- */
+struct nc_addr {
+  uint8_t family; /* 4 or 6; 0 = none */
+  uint8_t prefix;
+  uint16_t port;
+  uint8_t addr[16];
+};
+
+#define IN_CAP (512 * 1024)
+#define OUT_CAP (512 * 1024)
+
+struct nc_ctl {
+  uint32_t out_used;  /* bytes in the out ring */
+  uint32_t out_count; /* frames in the out ring */
+  uint32_t loop_pending;
+  uint32_t reserved;
+  struct nc_addr a;
+  struct nc_addr b;
+  struct nc_addr c;
+};
+
+static struct nc_ctl ctl;
+static uint8_t *in_buf;
+static uint8_t *out_buf;
+static uint8_t *udp_tmp;
+
+static struct netif nif;
+static int mtu_cfg = 2800;
+static uint32_t rand_state = 0x9e3779b9u;
+
+/* Our own drop counters (lwIP's are in lwip_stats). */
+static uint32_t drop_not_for_us, drop_oom, tcp_rexmit_seen;
+static uint32_t frames_in, frames_out, bytes_in_lo, bytes_in_hi, bytes_out_lo, bytes_out_hi;
+
+/* ---- platform ---- */
+void nc_assert_fail(const char *msg, int line, const char *file) { js_assert(msg, line, file); abort(); }
+uint32_t nc_rand(void) {
+  uint32_t x = rand_state;
+  x ^= x << 13;
+  x ^= x >> 17;
+  x ^= x << 5;
+  return rand_state = x;
+}
+u32_t sys_now(void) { return js_now(); }
+
+/* Internet checksum over a byte stream: 32-bit words into a 64-bit accumulator. Same result as
+ * lwip_standard_chksum (the sum of the stream's 16-bit words as read in memory order). */
+uint16_t nc_chksum(const void *data, int len) {
+  const uint8_t *p = (const uint8_t *)data;
+  uint64_t acc = 0;
+  while (len >= 32) {
+    uint64_t a, b, c, d;
+    memcpy(&a, p, 8);
+    memcpy(&b, p + 8, 8);
+    memcpy(&c, p + 16, 8);
+    memcpy(&d, p + 24, 8);
+    acc += (a & 0xffffffffu) + (a >> 32) + (b & 0xffffffffu) + (b >> 32);
+    acc += (c & 0xffffffffu) + (c >> 32) + (d & 0xffffffffu) + (d >> 32);
+    p += 32;
+    len -= 32;
+  }
+  while (len >= 4) {
+    uint32_t w;
+    memcpy(&w, p, 4);
+    acc += w;
+    p += 4;
+    len -= 4;
+  }
+  if (len >= 2) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    acc += h;
+    p += 2;
+    len -= 2;
+  }
+  if (len) acc += *p;
+  acc = (acc & 0xffffffffu) + (acc >> 32);
+  acc = (acc & 0xffffffffu) + (acc >> 32);
+  acc = (acc & 0xffff) + (acc >> 16);
+  acc = (acc & 0xffff) + (acc >> 16);
+  acc = (acc & 0xffff) + (acc >> 16);
+  return (uint16_t)acc;
+}
+
+/* ---- addresses ---- */
+static int addr_from(const struct nc_addr *s, ip_addr_t *out) {
+  if (s->family == 4) {
+    uint32_t v;
+    memcpy(&v, s->addr, 4);
+    ip_addr_set_ip4_u32_val(*out, v);
+    return 1;
+  }
+  if (s->family == 6) {
+    uint32_t w[4];
+    memcpy(w, s->addr, 16);
+    IP_ADDR6(out, w[0], w[1], w[2], w[3]);
+#if LWIP_IPV6_SCOPES
+    ip6_addr_clear_zone(ip_2_ip6(out));
+    if (ip6_addr_has_scope(ip_2_ip6(out), IP6_UNKNOWN) && !ip6_addr_isloopback(ip_2_ip6(out)))
+      ip6_addr_assign_zone(ip_2_ip6(out), IP6_UNKNOWN, &nif);
+#endif
+    return 1;
+  }
+  return 0;
+}
+
+static void addr_to(struct nc_addr *d, const ip_addr_t *a, uint16_t port) {
+  memset(d, 0, sizeof(*d));
+  d->port = port;
+  if (a == NULL) return;
+  if (IP_IS_V6(a)) {
+    const ip6_addr_t *a6 = ip_2_ip6(a);
+    if (ip6_addr_isipv4mappedipv6(a6)) {
+      d->family = 4;
+      memcpy(d->addr, &a6->addr[3], 4);
+    } else {
+      d->family = 6;
+      memcpy(d->addr, a6->addr, 16);
+    }
+  } else {
+    d->family = 4;
+    memcpy(d->addr, &ip_2_ip4(a)->addr, 4);
+  }
+}
+
+/* ---- routes (beyond the on-link subnets of the assigned addresses) ---- */
+#define MAX_ROUTES 64
+struct nc_route {
+  uint8_t family, prefix, has_via;
+  ip_addr_t target, via;
+};
+static struct nc_route routes[MAX_ROUTES];
+static int n_routes;
+/* Assigned IPv6 prefixes: on-link by their real prefix length (lwIP alone assumes /64). */
+static struct nc_route ip6_onlink[LWIP_IPV6_NUM_ADDRESSES];
+static int n_ip6_onlink;
+
+static int prefix_match(const uint8_t *a, const uint8_t *b, int bits) {
+  int full = bits / 8, rest = bits % 8;
+  if (memcmp(a, b, full)) return 0;
+  if (rest) {
+    uint8_t m = (uint8_t)(0xff << (8 - rest));
+    if ((a[full] & m) != (b[full] & m)) return 0;
+  }
+  return 1;
+}
+
+static const struct nc_route *route_lookup(int family, const uint8_t *dest) {
+  const struct nc_route *best = NULL;
+  for (int i = 0; i < n_routes; i++) {
+    const struct nc_route *r = &routes[i];
+    if (r->family != family) continue;
+    const uint8_t *t = family == 4 ? (const uint8_t *)&ip_2_ip4(&r->target)->addr : (const uint8_t *)ip_2_ip6(&r->target)->addr;
+    if (prefix_match(t, dest, r->prefix) && (best == NULL || r->prefix > best->prefix)) best = r;
+  }
+  if (family == 6) {
+    for (int i = 0; i < n_ip6_onlink; i++) {
+      const struct nc_route *r = &ip6_onlink[i];
+      if (prefix_match((const uint8_t *)ip_2_ip6(&r->target)->addr, dest, r->prefix) && (best == NULL || r->prefix > best->prefix))
+        best = r;
+    }
+  }
+  return best;
+}
+
+struct netif *nc_ip4_route_src(const ip4_addr_t *src, const ip4_addr_t *dest) {
+  LWIP_UNUSED_ARG(src);
+  if (!netif_is_up(&nif) || ip4_addr_isany_val(*netif_ip4_addr(&nif))) return NULL;
+  return route_lookup(4, (const uint8_t *)&dest->addr) ? &nif : NULL;
+}
+
+const ip4_addr_t *nc_ip4_gw(struct netif *netif, const ip4_addr_t *dest) {
+  static ip4_addr_t gw;
+  LWIP_UNUSED_ARG(netif);
+  const struct nc_route *r = route_lookup(4, (const uint8_t *)&dest->addr);
+  if (r == NULL) return NULL;
+  if (r->has_via) ip4_addr_copy(gw, *ip_2_ip4(&r->via));
+  else ip4_addr_copy(gw, *dest);
+  return &gw;
+}
+
+struct netif *nc_ip6_route(const ip6_addr_t *src, const ip6_addr_t *dest) {
+  LWIP_UNUSED_ARG(src);
+  if (!netif_is_up(&nif)) return NULL;
+  return route_lookup(6, (const uint8_t *)dest->addr) ? &nif : NULL;
+}
+
+const ip6_addr_t *nc_ip6_gw(struct netif *netif, const ip6_addr_t *dest) {
+  static ip6_addr_t gw;
+  LWIP_UNUSED_ARG(netif);
+  const struct nc_route *r = route_lookup(6, (const uint8_t *)dest->addr);
+  if (r == NULL) return NULL;
+  if (r->has_via) ip6_addr_copy(gw, *ip_2_ip6(&r->via));
+  else ip6_addr_copy(gw, *dest);
+  ip6_addr_assign_zone(&gw, IP6_UNICAST, &nif);
+  return &gw;
+}
+
+/* ---- the link ---- */
+static err_t link_output(struct netif *netif, struct pbuf *p) {
+  LWIP_UNUSED_ARG(netif);
+  uint32_t len = p->tot_len;
+  uint32_t need = 4 + ((len + 3) & ~3u);
+  if (need > OUT_CAP) return ERR_MEM;
+  if (ctl.out_used + need > OUT_CAP) {
+    js_out_full(); /* JS drains the ring and sets out_used = out_count = 0 */
+    if (ctl.out_used + need > OUT_CAP) return ERR_MEM;
+  }
+  uint8_t *d = out_buf + ctl.out_used;
+  memcpy(d, &len, 4);
+  if (p->next == NULL) memcpy(d + 4, p->payload, len);
+  else pbuf_copy_partial(p, d + 4, (u16_t)len, 0);
+  ctl.out_used += need;
+  ctl.out_count++;
+  frames_out++;
+  uint32_t lo = bytes_out_lo + len;
+  if (lo < bytes_out_lo) bytes_out_hi++;
+  bytes_out_lo = lo;
+  return ERR_OK;
+}
+
+static err_t nif_init(struct netif *netif) {
+  netif->name[0] = 'z';
+  netif->name[1] = 't';
+  netif->output = etharp_output;
+  netif->output_ip6 = ethip6_output;
+  netif->linkoutput = link_output;
+  netif->mtu = (u16_t)mtu_cfg;
+  netif->hwaddr_len = 6;
+  netif->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET | NETIF_FLAG_LINK_UP;
+  return ERR_OK;
+}
+
+EXPORT struct nc_ctl *nc_ctl(void) { return &ctl; }
+EXPORT uint8_t *nc_in_buf(void) { return in_buf; }
+EXPORT uint8_t *nc_out_buf(void) { return out_buf; }
+EXPORT uint32_t nc_in_cap(void) { return IN_CAP; }
+
+EXPORT int nc_init(int mtu, uint32_t seed) {
+  in_buf = malloc(IN_CAP);
+  out_buf = malloc(OUT_CAP);
+  udp_tmp = malloc(65536);
+  if (!in_buf || !out_buf || !udp_tmp) return -1;
+  rand_state = seed ? seed : 0x9e3779b9u;
+  mtu_cfg = mtu;
+  lwip_init();
+  ip4_addr_t any;
+  ip4_addr_set_zero(&any);
+  if (netif_add(&nif, &any, &any, &any, NULL, nif_init, ethernet_input) == NULL) return -2;
+  netif_set_default(NULL);
+  return 0;
+}
+
+/* MAC (in scratch a.addr[0..5]) and MTU; brings the interface up and (re)makes the link-local address. */
+EXPORT void nc_set_link(int mtu) {
+  memcpy(nif.hwaddr, ctl.a.addr, 6);
+  mtu_cfg = mtu;
+  nif.mtu = (u16_t)mtu;
+  netif_set_up(&nif);
+  netif_set_link_up(&nif);
+  netif_create_ip6_linklocal_address(&nif, 1);
+  netif_ip6_addr_set_state(&nif, 0, IP6_ADDR_PREFERRED);
+}
+
+/* IPv4 address in a (prefix in a.prefix); family 0 clears. */
+EXPORT void nc_set_ip4(void) {
+  ip4_addr_t addr, mask, gw;
+  ip4_addr_set_zero(&gw);
+  if (ctl.a.family == 4) {
+    memcpy(&addr.addr, ctl.a.addr, 4);
+    uint32_t m = ctl.a.prefix == 0 ? 0 : lwip_htonl(0xffffffffu << (32 - ctl.a.prefix));
+    mask.addr = m;
+  } else {
+    ip4_addr_set_zero(&addr);
+    ip4_addr_set_zero(&mask);
+  }
+  netif_set_addr(&nif, &addr, &mask, &gw);
+}
+
+/* Removes all assigned IPv6 addresses except the link-local one (slot 0). */
+EXPORT void nc_clear_ip6(void) {
+  for (int i = 1; i < LWIP_IPV6_NUM_ADDRESSES; i++) {
+    if (!ip6_addr_isinvalid(netif_ip6_addr_state(&nif, i))) netif_ip6_addr_set_state(&nif, i, IP6_ADDR_INVALID);
+  }
+  n_ip6_onlink = 0;
+}
+
+/* Adds the IPv6 address in a (prefix in a.prefix). Returns 0 or -1 when full. */
+EXPORT int nc_add_ip6(void) {
+  ip_addr_t a;
+  if (!addr_from(&ctl.a, &a) || !IP_IS_V6(&a)) return -1;
+  s8_t idx = -1;
+  for (int i = 1; i < LWIP_IPV6_NUM_ADDRESSES; i++) {
+    if (ip6_addr_isinvalid(netif_ip6_addr_state(&nif, i))) {
+      idx = (s8_t)i;
+      break;
+    }
+  }
+  if (idx < 0) return -1;
+  netif_ip6_addr_set(&nif, idx, ip_2_ip6(&a));
+  netif_ip6_addr_set_state(&nif, idx, IP6_ADDR_PREFERRED);
+  if (n_ip6_onlink < LWIP_IPV6_NUM_ADDRESSES) {
+    struct nc_route *r = &ip6_onlink[n_ip6_onlink++];
+    r->family = 6;
+    r->prefix = ctl.a.prefix;
+    r->has_via = 0;
+    ip_addr_copy(r->target, a);
+  }
+  return 0;
+}
+
+EXPORT void nc_clear_routes(void) { n_routes = 0; }
+
+/* Route: target in a (prefix in a.prefix), gateway in b (family 0 = on-link). */
+EXPORT int nc_add_route(void) {
+  if (n_routes >= MAX_ROUTES) return -1;
+  struct nc_route *r = &routes[n_routes];
+  if (!addr_from(&ctl.a, &r->target)) return -1;
+  r->family = ctl.a.family;
+  r->prefix = ctl.a.prefix;
+  r->has_via = addr_from(&ctl.b, &r->via) ? 1 : 0;
+  n_routes++;
+  return 0;
+}
+
+/* ---- frames in ---- */
+static int for_us(const uint8_t *dst) {
+  if (dst[0] & 1) return 1; /* broadcast and multicast */
+  return memcmp(dst, nif.hwaddr, 6) == 0;
+}
+
+EXPORT void nc_input(int count) {
+  uint8_t *s = in_buf;
+  for (int i = 0; i < count; i++) {
+    uint32_t len;
+    memcpy(&len, s, 4);
+    const uint8_t *f = s + 4;
+    s += 4 + ((len + 3) & ~3u);
+    frames_in++;
+    uint32_t lo = bytes_in_lo + len;
+    if (lo < bytes_in_lo) bytes_in_hi++;
+    bytes_in_lo = lo;
+    if (!for_us(f)) {
+      drop_not_for_us++;
+      continue;
+    }
+    struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM);
+    if (p == NULL) {
+      drop_oom++;
+      continue;
+    }
+    memcpy(p->payload, f, len);
+    if (nif.input(p, &nif) != ERR_OK) pbuf_free(p);
+  }
+}
+
+/* ---- timers and the loopback queue ---- */
+EXPORT uint32_t nc_timers(void) {
+  sys_check_timeouts();
+  return sys_timeouts_sleeptime();
+}
+
+EXPORT uint32_t nc_sleeptime(void) { return sys_timeouts_sleeptime(); }
+
+/* Delivers packets the stack sent to itself; returns 1 when more are queued (call again later). */
+EXPORT int nc_poll_loop(void) {
+  for (int round = 0; round < 16; round++) {
+    int pending = 0;
+    struct netif *n;
+    NETIF_FOREACH(n) {
+      if (n->loop_first != NULL) {
+        pending = 1;
+        netif_poll(n);
+      }
+    }
+    if (!pending) return 0;
+  }
+  struct netif *n;
+  NETIF_FOREACH(n) {
+    if (n->loop_first != NULL) return 1;
+  }
+  return 0;
+}
+
+/* ---- TCP ---- */
+static struct tcp_pcb *cb_pcb; /* the pcb whose callback is running */
+static int cb_aborted;         /* JS aborted cb_pcb inside its callback */
+
+static int id_of(void *arg) { return (int)(intptr_t)arg; }
+
+static void detach(struct tcp_pcb *pcb) {
+  tcp_arg(pcb, NULL);
+  if (pcb->state != LISTEN) {
+    tcp_recv(pcb, NULL);
+    tcp_sent(pcb, NULL);
+    tcp_err(pcb, NULL);
+    tcp_poll(pcb, NULL, 0);
+  } else {
+    tcp_accept(pcb, NULL);
+  }
+}
+
+static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err) {
+  int id = id_of(arg);
+  LWIP_UNUSED_ARG(err);
+  if (id == 0) {
+    if (p) {
+      tcp_recved(pcb, p->tot_len);
+      pbuf_free(p);
+    }
+    return ERR_OK;
+  }
+  struct tcp_pcb *prev = cb_pcb;
+  int prev_aborted = cb_aborted;
+  cb_pcb = pcb;
+  cb_aborted = 0;
+  if (p == NULL) {
+    /* FIN. When our side has already sent its FIN, lwIP owns the pcb from now on (TIME_WAIT):
+       detach it and tell JS the connection is over. */
+    int done = pcb->state == TIME_WAIT || pcb->state == CLOSING;
+    if (done) detach(pcb);
+    js_tcp_recv(id, NULL, 0);
+    if (done && !cb_aborted) js_tcp_err(id, ERR_CLSD);
+  } else {
+    for (struct pbuf *q = p; q != NULL && !cb_aborted; q = q->next) js_tcp_recv(id, q->payload, q->len);
+    pbuf_free(p);
+  }
+  int aborted = cb_aborted;
+  cb_pcb = prev;
+  cb_aborted = prev_aborted;
+  return aborted ? ERR_ABRT : ERR_OK;
+}
+
+static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len) {
+  int id = id_of(arg);
+  if (id == 0) return ERR_OK;
+  struct tcp_pcb *prev = cb_pcb;
+  int prev_aborted = cb_aborted;
+  cb_pcb = pcb;
+  cb_aborted = 0;
+  js_tcp_sent(id, len);
+  int aborted = cb_aborted;
+  cb_pcb = prev;
+  cb_aborted = prev_aborted;
+  return aborted ? ERR_ABRT : ERR_OK;
+}
+
+static void on_err(void *arg, err_t err) {
+  int id = id_of(arg);
+  if (id != 0) js_tcp_err(id, err);
+}
+
+static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err) {
+  int id = id_of(arg);
+  LWIP_UNUSED_ARG(err);
+  if (id == 0) return ERR_OK;
+  struct tcp_pcb *prev = cb_pcb;
+  int prev_aborted = cb_aborted;
+  cb_pcb = pcb;
+  cb_aborted = 0;
+  js_tcp_connected(id);
+  int aborted = cb_aborted;
+  cb_pcb = prev;
+  cb_aborted = prev_aborted;
+  return aborted ? ERR_ABRT : ERR_OK;
+}
+
+/* RTO tuning. lwIP starts the RTT variance at 3 s, and with its integer update the variance never decays
+ * below 3 timer ticks: every timeout would cost at least 3 ticks plus the tick phase even on a sub-millisecond
+ * link. Starting it at one tick lets the estimator converge from below (the mean adapts within a few RTTs on
+ * slower paths). The first SYN's timeout is 1 s (RFC 6298) instead of lwIP's 3 s. */
+static void tune_rto(struct tcp_pcb *pcb, int initial) {
+  pcb->sv = 1;
+  if (initial) pcb->rto = 1000 / TCP_SLOW_INTERVAL;
+}
+
+static void attach(struct tcp_pcb *pcb, int id) {
+  tcp_arg(pcb, (void *)(intptr_t)id);
+  tcp_recv(pcb, on_recv);
+  tcp_sent(pcb, on_sent);
+  tcp_err(pcb, on_err);
+}
+
+static err_t on_accept(void *arg, struct tcp_pcb *newpcb, err_t err) {
+  int lid = id_of(arg);
+  if (err != ERR_OK || newpcb == NULL) return ERR_VAL;
+  if (lid == 0) {
+    tcp_abort(newpcb);
+    return ERR_ABRT;
+  }
+  tcp_arg(newpcb, NULL);
+  struct tcp_pcb *prev = cb_pcb;
+  int prev_aborted = cb_aborted;
+  cb_pcb = newpcb;
+  cb_aborted = 0;
+  int id = js_tcp_accept(lid, newpcb);
+  int aborted = cb_aborted;
+  cb_pcb = prev;
+  cb_aborted = prev_aborted;
+  if (aborted) return ERR_ABRT;
+  if (id == 0) {
+    tcp_abort(newpcb);
+    return ERR_ABRT;
+  }
+  attach(newpcb, id);
+  tune_rto(newpcb, 0);
+  return ERR_OK;
+}
+
+/* family: 4, 6, or 46 (dual stack: an IPv6 socket bound to :: that also serves IPv4). */
+static u8_t ip_type(int family) { return family == 4 ? IPADDR_TYPE_V4 : family == 6 ? IPADDR_TYPE_V6 : IPADDR_TYPE_ANY; }
+
+EXPORT struct tcp_pcb *nc_tcp_new(int id, int family) {
+  struct tcp_pcb *pcb = tcp_new_ip_type(ip_type(family));
+  if (pcb == NULL) return NULL;
+  attach(pcb, id);
+  tune_rto(pcb, 1);
+  return pcb;
+}
+
+/* Local address in a (family 0 = any of the pcb's type). */
+EXPORT int nc_tcp_bind(struct tcp_pcb *pcb, int reuse) {
+  ip_addr_t a;
+  if (reuse) ip_set_option(pcb, SOF_REUSEADDR);
+  if (!addr_from(&ctl.a, &a)) {
+    if (IP_IS_ANY_TYPE_VAL(pcb->local_ip)) ip_addr_copy(a, *IP_ANY_TYPE);
+    else if (IP_IS_V6_VAL(pcb->local_ip)) ip_addr_copy(a, *IP6_ADDR_ANY);
+    else ip_addr_copy(a, *IP4_ADDR_ANY);
+  }
+  return tcp_bind(pcb, &a, ctl.a.port);
+}
+
+/* Returns the listening pcb (the old one is freed) or NULL. */
+EXPORT struct tcp_pcb *nc_tcp_listen(struct tcp_pcb *pcb, int id, int backlog) {
+  err_t err;
+  struct tcp_pcb *lpcb = tcp_listen_with_backlog_and_err(pcb, (u8_t)(backlog < 1 ? 1 : backlog > 255 ? 255 : backlog), &err);
+  if (lpcb == NULL) return NULL;
+  tcp_arg(lpcb, (void *)(intptr_t)id);
+  tcp_accept(lpcb, on_accept);
+  return lpcb;
+}
+
+EXPORT void nc_tcp_backlog_delayed(struct tcp_pcb *pcb) { tcp_backlog_delayed(pcb); }
+EXPORT void nc_tcp_backlog_accepted(struct tcp_pcb *pcb) { tcp_backlog_accepted(pcb); }
+
+/* Remote address in a. */
+EXPORT int nc_tcp_connect(struct tcp_pcb *pcb) {
+  ip_addr_t a;
+  if (!addr_from(&ctl.a, &a)) return ERR_VAL;
+  return tcp_connect(pcb, &a, ctl.a.port, on_connected);
+}
+
+/* Local address → a, remote → b. */
+EXPORT void nc_tcp_addrs(struct tcp_pcb *pcb) {
+  addr_to(&ctl.a, &pcb->local_ip, pcb->local_port);
+  if (pcb->state == LISTEN) memset(&ctl.b, 0, sizeof(ctl.b));
+  else addr_to(&ctl.b, &pcb->remote_ip, pcb->remote_port);
+}
+
+EXPORT int nc_tcp_state(struct tcp_pcb *pcb) { return pcb->state; }
+
+static int can_write(struct tcp_pcb *pcb) {
+  return pcb->state == ESTABLISHED || pcb->state == CLOSE_WAIT || pcb->state == SYN_SENT || pcb->state == SYN_RCVD;
+}
+
+EXPORT uint32_t nc_tcp_writable(struct tcp_pcb *pcb) {
+  if (!can_write(pcb)) return 0;
+  if (pcb->snd_queuelen >= TCP_SND_QUEUELEN - 4) return 0;
+  return tcp_sndbuf(pcb);
+}
+
+/* Queues up to len bytes from ptr; returns how many were taken. */
+EXPORT int nc_tcp_write(struct tcp_pcb *pcb, const uint8_t *ptr, int len, int more) {
+  if (!can_write(pcb)) return -1;
+  int taken = 0;
+  while (taken < len) {
+    uint32_t room = tcp_sndbuf(pcb);
+    if (room == 0 || pcb->snd_queuelen >= TCP_SND_QUEUELEN - 4) break;
+    uint32_t n = (uint32_t)(len - taken);
+    if (n > room) n = room;
+    if (n > 0xfff0) n = 0xfff0;
+    u8_t flags = TCP_WRITE_FLAG_COPY;
+    if (more || taken + (int)n < len) flags |= TCP_WRITE_FLAG_MORE;
+    if (tcp_write(pcb, ptr + taken, (u16_t)n, flags) != ERR_OK) break;
+    taken += (int)n;
+  }
+  if (taken > 0) tcp_output(pcb);
+  return taken;
+}
+
+EXPORT void nc_tcp_output(struct tcp_pcb *pcb) { tcp_output(pcb); }
+
+EXPORT void nc_tcp_recved(struct tcp_pcb *pcb, uint32_t n) {
+  while (n > 0) {
+    u16_t k = n > 0xffff ? 0xffff : (u16_t)n;
+    tcp_recved(pcb, k);
+    n -= k;
+  }
+}
+
+EXPORT int nc_tcp_shutdown(struct tcp_pcb *pcb) { return tcp_shutdown(pcb, 0, 1); }
+
+/* Orderly close: lwIP owns the pcb afterwards; data still unread is acknowledged so no RST goes out. */
+EXPORT void nc_tcp_close(struct tcp_pcb *pcb) {
+  if (pcb->state != LISTEN && pcb->state != CLOSED && pcb->state != SYN_SENT) {
+    tcpwnd_size_t max = TCP_WND_MAX(pcb);
+    if (pcb->rcv_wnd < max) nc_tcp_recved(pcb, max - pcb->rcv_wnd);
+  }
+  detach(pcb);
+  if (tcp_close(pcb) != ERR_OK) {
+    tcp_abort(pcb);
+    if (pcb == cb_pcb) cb_aborted = 1;
+  }
+}
+
+EXPORT void nc_tcp_abort(struct tcp_pcb *pcb) {
+  detach(pcb);
+  if (pcb->state == LISTEN) {
+    tcp_close(pcb);
+    return;
+  }
+  tcp_abort(pcb);
+  if (pcb == cb_pcb) cb_aborted = 1;
+}
+
+EXPORT void nc_tcp_nodelay(struct tcp_pcb *pcb, int on) {
+  if (on) tcp_nagle_disable(pcb);
+  else tcp_nagle_enable(pcb);
+}
+
+EXPORT void nc_tcp_keepalive(struct tcp_pcb *pcb, int on, uint32_t idle, uint32_t intvl, uint32_t cnt) {
+  if (on) {
+    ip_set_option(pcb, SOF_KEEPALIVE);
+    if (idle) pcb->keep_idle = idle;
+    if (intvl) pcb->keep_intvl = intvl;
+    if (cnt) pcb->keep_cnt = cnt;
+  } else {
+    ip_reset_option(pcb, SOF_KEEPALIVE);
+  }
+}
+
+/* ---- UDP ---- */
+static void on_udp(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_addr_t *addr, u16_t port) {
+  LWIP_UNUSED_ARG(pcb);
+  int id = id_of(arg);
+  if (id == 0 || p == NULL) {
+    if (p) pbuf_free(p);
+    return;
+  }
+  addr_to(&ctl.a, addr, port);
+  if (p->next == NULL) {
+    js_udp_recv(id, p->payload, p->len);
+  } else {
+    u16_t n = pbuf_copy_partial(p, udp_tmp, p->tot_len > 65535 ? 65535 : p->tot_len, 0);
+    js_udp_recv(id, udp_tmp, n);
+  }
+  pbuf_free(p);
+}
+
+EXPORT struct udp_pcb *nc_udp_new(int id, int family) {
+  struct udp_pcb *pcb = udp_new_ip_type(ip_type(family));
+  if (pcb == NULL) return NULL;
+  udp_recv(pcb, on_udp, (void *)(intptr_t)id);
+  return pcb;
+}
+
+EXPORT int nc_udp_bind(struct udp_pcb *pcb, int reuse) {
+  ip_addr_t a;
+  if (reuse) ip_set_option(pcb, SOF_REUSEADDR);
+  if (!addr_from(&ctl.a, &a)) {
+    if (IP_IS_ANY_TYPE_VAL(pcb->local_ip)) ip_addr_copy(a, *IP_ANY_TYPE);
+    else if (IP_IS_V6_VAL(pcb->local_ip)) ip_addr_copy(a, *IP6_ADDR_ANY);
+    else ip_addr_copy(a, *IP4_ADDR_ANY);
+  }
+  return udp_bind(pcb, &a, ctl.a.port);
+}
+
+EXPORT int nc_udp_connect(struct udp_pcb *pcb) {
+  ip_addr_t a;
+  if (!addr_from(&ctl.a, &a)) return ERR_VAL;
+  return udp_connect(pcb, &a, ctl.a.port);
+}
+
+EXPORT void nc_udp_local(struct udp_pcb *pcb) { addr_to(&ctl.a, &pcb->local_ip, pcb->local_port); }
+
+/* Destination in a (family 0: the connected peer). */
+EXPORT int nc_udp_sendto(struct udp_pcb *pcb, const uint8_t *data, int len) {
+  if (len > 65535 - 8 - 40) return ERR_VAL;
+  struct pbuf *p = pbuf_alloc(PBUF_TRANSPORT, (u16_t)len, PBUF_RAM);
+  if (p == NULL) return ERR_MEM;
+  memcpy(p->payload, data, len);
+  err_t err;
+  ip_addr_t a;
+  if (addr_from(&ctl.a, &a)) err = udp_sendto(pcb, p, &a, ctl.a.port);
+  else err = udp_send(pcb, p);
+  pbuf_free(p);
+  return err;
+}
+
+EXPORT void nc_udp_remove(struct udp_pcb *pcb) { udp_remove(pcb); }
+
+/* ---- ping (ICMP/ICMPv6 echo) ---- */
+#define PING_ID 0x4e43
+static struct raw_pcb *ping4, *ping6;
+
+static u8_t on_raw(void *arg, struct raw_pcb *pcb, struct pbuf *p, const ip_addr_t *addr) {
+  LWIP_UNUSED_ARG(arg);
+  LWIP_UNUSED_ARG(addr);
+  uint8_t hdr[8];
+  if (pcb == ping4) {
+    if (p->tot_len < 20 + 8) return 0;
+    uint8_t vhl;
+    pbuf_copy_partial(p, &vhl, 1, 0);
+    u16_t ihl = (u16_t)((vhl & 0x0f) * 4);
+    if (p->tot_len < ihl + 8) return 0;
+    pbuf_copy_partial(p, hdr, 8, ihl);
+    if (hdr[0] != ICMP_ER || ((hdr[4] << 8) | hdr[5]) != PING_ID) return 0;
+    addr_to(&ctl.c, addr, 0);
+    js_ping_reply(4, (hdr[6] << 8) | hdr[7], p->tot_len - ihl - 8);
+  } else {
+    if (p->tot_len < 40 + 8) return 0;
+    pbuf_copy_partial(p, hdr, 8, 40);
+    if (hdr[0] != ICMP6_TYPE_EREP || ((hdr[4] << 8) | hdr[5]) != PING_ID) return 0;
+    addr_to(&ctl.c, addr, 0);
+    js_ping_reply(6, (hdr[6] << 8) | hdr[7], p->tot_len - 40 - 8);
+  }
+  pbuf_free(p);
+  return 1;
+}
+
+/* Sends one echo request with len payload bytes to a. */
+EXPORT int nc_ping(int seq, int len) {
+  ip_addr_t a;
+  if (!addr_from(&ctl.a, &a)) return ERR_VAL;
+  int v6 = IP_IS_V6(&a);
+  struct raw_pcb **slot = v6 ? &ping6 : &ping4;
+  if (*slot == NULL) {
+    *slot = raw_new_ip_type(v6 ? IPADDR_TYPE_V6 : IPADDR_TYPE_V4, v6 ? IP6_NEXTH_ICMP6 : IP_PROTO_ICMP);
+    if (*slot == NULL) return ERR_MEM;
+    if (v6) {
+      (*slot)->chksum_reqd = 1;
+      (*slot)->chksum_offset = 2;
+    }
+    raw_recv(*slot, on_raw, NULL);
+  }
+  struct pbuf *p = pbuf_alloc(PBUF_IP, (u16_t)(8 + len), PBUF_RAM);
+  if (p == NULL) return ERR_MEM;
+  uint8_t *h = p->payload;
+  h[0] = v6 ? ICMP6_TYPE_EREQ : ICMP_ECHO;
+  h[1] = 0;
+  h[2] = h[3] = 0;
+  h[4] = PING_ID >> 8;
+  h[5] = PING_ID & 0xff;
+  h[6] = (uint8_t)(seq >> 8);
+  h[7] = (uint8_t)seq;
+  for (int i = 0; i < len; i++) h[8 + i] = (uint8_t)i;
+  if (!v6) {
+    u16_t c = inet_chksum(h, (u16_t)(8 + len));
+    memcpy(h + 2, &c, 2);
+  }
+  err_t err = raw_sendto(*slot, p, &a);
+  pbuf_free(p);
+  return err;
+}
+
+/* ---- statistics ---- */
+EXPORT void nc_stats(uint32_t *o) {
+  o[0] = frames_in;
+  o[1] = frames_out;
+  o[2] = bytes_in_lo;
+  o[3] = bytes_in_hi;
+  o[4] = bytes_out_lo;
+  o[5] = bytes_out_hi;
+  o[6] = drop_not_for_us;
+  o[7] = drop_oom;
+  o[8] = lwip_stats.etharp.proterr; /* unknown ethertype */
+  o[9] = lwip_stats.etharp.drop;
+  o[10] = lwip_stats.ip.drop;
+  o[11] = lwip_stats.ip6.drop;
+  o[12] = lwip_stats.tcp.drop;
+  o[13] = lwip_stats.udp.drop;
+  o[14] = lwip_stats.icmp.drop;
+  o[15] = lwip_stats.icmp6.drop;
+  o[16] = lwip_stats.nd6.drop;
+  o[17] = lwip_stats.ip.chkerr + lwip_stats.tcp.chkerr + lwip_stats.udp.chkerr + lwip_stats.icmp.chkerr +
+          lwip_stats.icmp6.chkerr;
+  o[18] = lwip_stats.ip.rterr + lwip_stats.ip6.rterr;
+  o[19] = lwip_stats.mib2.tcpretranssegs;
+  int tcp = 0, udp = 0;
+  for (struct tcp_pcb *p = tcp_active_pcbs; p; p = p->next) tcp++;
+  for (struct tcp_pcb *p = tcp_tw_pcbs; p; p = p->next) tcp++;
+  for (struct tcp_pcb_listen *p = tcp_listen_pcbs.listen_pcbs; p; p = p->next) tcp++;
+  for (struct udp_pcb *p = udp_pcbs; p; p = p->next) udp++;
+  o[20] = (uint32_t)tcp;
+  o[21] = (uint32_t)udp;
+  o[22] = lwip_stats.ip_frag.drop + lwip_stats.ip6_frag.drop;
+  o[23] = tcp_rexmit_seen;
+}
+
+/* RTO retransmissions: tcp_out.c is compiled with its two RTO entry points renamed (see Makefile),
+   so every call from the rest of lwIP passes through here and is counted. */
+void nc_real_rexmit_rto_commit(struct tcp_pcb *pcb);
+void nc_real_rexmit_rto(struct tcp_pcb *pcb);
+void tcp_rexmit_rto_commit(struct tcp_pcb *pcb) {
+  tcp_rexmit_seen++;
+  nc_real_rexmit_rto_commit(pcb);
+}
+void tcp_rexmit_rto(struct tcp_pcb *pcb) {
+  tcp_rexmit_seen++;
+  nc_real_rexmit_rto(pcb);
+}

@@ -1,0 +1,1165 @@
+// The per-network user-space TCP/IP stack: one lwIP instance (WebAssembly) per ZeroTier network.
+//
+//   frames in:  stack.input(frames)          — one call into wasm per batch (frames staged in wasm memory)
+//   frames out: stack.onOutput(frames)        — a batch per JS task (microtask), or when the out ring fills
+//   sockets:    tcpListen / tcpConnect / udpOpen, implementing the contract in stack-types.ts
+//   timers:     lwIP's own, on the host clock; one unref'd setTimeout to the next lwIP deadline
+//
+// Re-entrancy: lwIP's raw API may be called from its own callbacks (a socket's onData may write, close …),
+// but frames and timers are never fed in while lwIP is running: input() during a callback is queued and
+// processed when the outermost call returns. Exceptions thrown by handlers are rethrown asynchronously
+// so they never unwind through lwIP.
+import { formatIp, parseIp } from './ipaddr.js';
+import { instantiate, type LwipExports, type LwipHost, type WasmMemory } from './lwip-module.js';
+import {
+  type ConnectOutcome,
+  type IpAssignment,
+  type Route,
+  type SockAddr,
+  type StackConfig,
+  StackError,
+  type StackStats,
+  type TcpHandlers,
+  type TcpListener,
+  type TcpSocket,
+  type UdpSocket,
+} from './stack-types.js';
+
+// lwIP err_t values (lwip/err.h)
+const ERR_MEM = -1;
+const ERR_RTE = -4;
+const ERR_VAL = -6;
+const ERR_USE = -8;
+const ERR_ISCONN = -10;
+const ERR_ABRT = -13;
+const ERR_RST = -14;
+const ERR_CLSD = -15;
+
+// tcp_state (lwip/tcpbase.h)
+const ESTABLISHED = 4;
+
+const TCP_SND_BUF = 256 * 1024;
+const TCP_SNDLOWAT = 32 * 1024;
+const STAGE_SIZE = TCP_SND_BUF;
+const INFINITE = 0xffffffff;
+
+// nc_ctl layout (glue.c struct nc_ctl): out_used, out_count, loop_pending, reserved, then nc_addr a, b, c
+const CTL_OUT_USED = 0;
+const CTL_OUT_COUNT = 4;
+const ADDR_A = 16;
+const ADDR_B = 36;
+
+function errName(err: number): string {
+  switch (err) {
+    case ERR_MEM:
+      return 'ENOBUFS';
+    case ERR_RTE:
+      return 'ENETUNREACH';
+    case ERR_VAL:
+      return 'EINVAL';
+    case ERR_USE:
+      return 'EADDRINUSE';
+    case ERR_ISCONN:
+      return 'EISCONN';
+    default:
+      return 'EIO';
+  }
+}
+
+function rethrowLater(e: unknown): void {
+  queueMicrotask(() => {
+    throw e;
+  });
+}
+
+export interface StackListenOptions {
+  backlog?: number;
+  /** An IPv6 wildcard listener also takes IPv4 connections unless v6only. */
+  v6only?: boolean;
+  reuseAddr?: boolean;
+}
+
+export interface StackConnectOptions {
+  /** Give up after this long with ETIMEDOUT (default: lwIP's own SYN retries, about a minute). */
+  timeoutMs?: number;
+  reuseAddr?: boolean;
+}
+
+export interface PendingConnect {
+  abort(): void;
+}
+
+/** A TCP listener; pause() holds new connections in the backlog (further SYNs wait) until resume(). */
+export interface StackTcpListener extends TcpListener {
+  pause(): void;
+  resume(): void;
+  /** Connections established and waiting in the backlog. */
+  readonly pending: number;
+}
+
+export interface PingOptions {
+  timeoutMs?: number;
+  size?: number;
+}
+
+export class Stack {
+  /** Receives the frames the stack sends, in batches; the arrays are the caller's to keep. */
+  onOutput?: (frames: Uint8Array[]) => void;
+
+  private readonly ex: LwipExports;
+  private readonly memory: WasmMemory;
+  private u8: Uint8Array;
+  private dv: DataView;
+  private readonly ctl: number;
+  private readonly inBuf: number;
+  private readonly inCap: number;
+  private readonly outBuf: number;
+  private readonly stage: number;
+  private readonly statsBuf: number;
+
+  private config: StackConfig;
+  private depth = 0;
+  private dead = false;
+  private pendingIn: Uint8Array[] = [];
+  private flushQueued = false;
+  private loopQueued = false;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Number.POSITIVE_INFINITY;
+  private nextId = 1;
+  private readonly tcp = new Map<number, StackTcpSocket>();
+  private readonly listeners = new Map<number, StackListener>();
+  private readonly udp = new Map<number, StackUdpSocket>();
+  private readonly pings = new Map<number, { resolve(rtt: number): void; t0: number; timer: NodeJS.Timeout }>();
+  private pingSeq = 0;
+  private jsDrops = { truncated: 0, oversized: 0 };
+
+  constructor(config: StackConfig) {
+    const host: LwipHost = {
+      now: () => Math.floor(performance.now()) >>> 0,
+      outFull: () => this.drainOut(),
+      tcpAccept: (lid, pcb) => this.onAccept(lid, pcb),
+      tcpConnected: (id) => this.tcp.get(id)?.connected(),
+      tcpRecv: (id, ptr, len) => this.tcp.get(id)?.received(ptr, len),
+      tcpSent: (id) => this.tcp.get(id)?.sent(),
+      tcpErr: (id, err) => this.tcp.get(id)?.failed(err),
+      udpRecv: (id, ptr, len) => this.udp.get(id)?.received(ptr, len),
+      pingReply: (_family, seq) => this.onPingReply(seq),
+      assertFail: (msg, line) => {
+        this.dead = true;
+        throw new Error(`lwIP assertion failed: ${this.cstr(msg)} (line ${line})`);
+      },
+    };
+    const inst = instantiate(host);
+    this.ex = inst.exports;
+    this.memory = inst.memory;
+    this.u8 = new Uint8Array(this.memory.buffer);
+    this.dv = new DataView(this.memory.buffer);
+    const rc = this.ex.nc_init(config.mtu, (Math.random() * 0x100000000) >>> 0);
+    if (rc !== 0) throw new Error(`lwip: init failed (${rc})`);
+    this.refresh();
+    this.ctl = this.ex.nc_ctl();
+    this.inBuf = this.ex.nc_in_buf();
+    this.inCap = this.ex.nc_in_cap();
+    this.outBuf = this.ex.nc_out_buf();
+    this.stage = this.ex.malloc(STAGE_SIZE);
+    this.statsBuf = this.ex.malloc(32 * 4);
+    this.config = config;
+    this.enter();
+    try {
+      this.applyConfig(config);
+    } finally {
+      this.leave();
+    }
+  }
+
+  // ---- configuration ----
+
+  get mac(): Uint8Array {
+    return this.config.mac;
+  }
+  get mtu(): number {
+    return this.config.mtu;
+  }
+  get addresses(): readonly IpAssignment[] {
+    return this.config.addresses;
+  }
+  get routes(): readonly Route[] {
+    return this.config.routes;
+  }
+
+  /** Applies a new configuration (a network's config can change at runtime); connections stay up. */
+  setConfig(config: StackConfig): void {
+    this.alive();
+    this.enter();
+    try {
+      this.applyConfig(config);
+      this.config = config;
+    } finally {
+      this.leave();
+    }
+  }
+
+  private applyConfig(c: StackConfig): void {
+    if (c.mac.length !== 6) throw new StackError('EINVAL', 'MAC must be 6 bytes');
+    if (!(c.mtu >= 1280 && c.mtu <= 10000)) throw new StackError('EINVAL', 'MTU must be 1280…10000');
+    this.heap().fill(0, this.ctl + ADDR_A, this.ctl + ADDR_A + 20);
+    this.heap().set(c.mac, this.ctl + ADDR_A + 4);
+    this.ex.nc_set_link(c.mtu);
+    const v4 = c.addresses.filter((a) => parseIp(a.address)?.family === 4);
+    const v6 = c.addresses.filter((a) => parseIp(a.address)?.family === 6);
+    if (v4.length > 0) this.putAddr(ADDR_A, { family: 4, address: v4[0]!.address, port: 0 }, v4[0]!.prefix);
+    else this.clearAddr(ADDR_A);
+    this.ex.nc_set_ip4();
+    this.ex.nc_clear_ip6();
+    for (const a of v6) {
+      this.putAddr(ADDR_A, { family: 6, address: a.address, port: 0 }, a.prefix);
+      if (this.ex.nc_add_ip6() !== 0) throw new StackError('ENOSPC', 'too many IPv6 addresses');
+    }
+    this.ex.nc_clear_routes();
+    for (const r of c.routes) {
+      const t = parseIp(r.target);
+      if (!t) throw new StackError('EINVAL', `bad route target ${r.target}`);
+      this.putAddr(ADDR_A, { family: t.family, address: r.target, port: 0 }, r.prefix);
+      if (r.via) this.putAddr(ADDR_B, { family: t.family, address: r.via, port: 0 });
+      else this.clearAddr(ADDR_B);
+      if (this.ex.nc_add_route() !== 0) throw new StackError('ENOSPC', 'too many routes');
+    }
+  }
+
+  // ---- frames ----
+
+  /** Ethernet frames from the network. Bad frames are counted as drops, never thrown. */
+  input(frames: readonly Uint8Array[]): void {
+    if (this.dead) return;
+    if (this.depth > 0) {
+      for (const f of frames) this.pendingIn.push(f);
+      return;
+    }
+    this.enter();
+    try {
+      this.stageInput(frames);
+    } finally {
+      this.leave();
+    }
+  }
+
+  private stageInput(frames: readonly Uint8Array[]): void {
+    const max = this.config.mtu + 14;
+    const end = this.inBuf + this.inCap;
+    let off = this.inBuf;
+    let count = 0;
+    let u8 = this.heap();
+    for (const f of frames) {
+      const len = f.length;
+      if (len < 14) {
+        this.jsDrops.truncated++;
+        continue;
+      }
+      if (len > max) {
+        this.jsDrops.oversized++;
+        continue;
+      }
+      const need = 4 + ((len + 3) & ~3);
+      if (off + need > end) {
+        this.ex.nc_input(count);
+        u8 = this.heap();
+        off = this.inBuf;
+        count = 0;
+      }
+      this.view().setUint32(off, len, true);
+      u8.set(f, off + 4);
+      off += need;
+      count++;
+    }
+    if (count > 0) this.ex.nc_input(count);
+  }
+
+  /** The out ring → onOutput, as one batch. */
+  private drainOut(): void {
+    const u8 = this.heap();
+    const dv = this.view();
+    const count = dv.getUint32(this.ctl + CTL_OUT_COUNT, true);
+    if (count === 0) return;
+    // One copy of the whole ring, then views into it: one allocation per batch, not per frame.
+    const used = dv.getUint32(this.ctl + CTL_OUT_USED, true);
+    const block = u8.slice(this.outBuf, this.outBuf + used);
+    const bv = new DataView(block.buffer);
+    const frames: Uint8Array[] = new Array(count);
+    let off = 0;
+    for (let i = 0; i < count; i++) {
+      const len = bv.getUint32(off, true);
+      frames[i] = block.subarray(off + 4, off + 4 + len);
+      off += 4 + ((len + 3) & ~3);
+    }
+    dv.setUint32(this.ctl + CTL_OUT_USED, 0, true);
+    dv.setUint32(this.ctl + CTL_OUT_COUNT, 0, true);
+    if (this.onOutput) {
+      try {
+        this.onOutput(frames);
+      } catch (e) {
+        rethrowLater(e);
+      }
+    }
+  }
+
+  // ---- the call discipline: every entry into wasm is bracketed by enter/leave ----
+
+  /** @internal */
+  enter(): void {
+    this.depth++;
+  }
+
+  /** @internal */
+  leave(): void {
+    if (this.depth > 1) {
+      this.depth--;
+      return;
+    }
+    try {
+      // Still inside (depth 1): loopback deliveries and queued input may call handlers that call us.
+      while (!this.dead) {
+        if (this.pendingIn.length > 0) {
+          const batch = this.pendingIn;
+          this.pendingIn = [];
+          this.stageInput(batch);
+          continue;
+        }
+        if (this.ex.nc_poll_loop() !== 0) {
+          this.scheduleLoop();
+        }
+        if (this.pendingIn.length === 0) break;
+      }
+    } finally {
+      this.depth--;
+    }
+    if (this.dead) return;
+    this.scheduleTimer(this.ex.nc_sleeptime());
+    if (!this.flushQueued && this.view().getUint32(this.ctl + CTL_OUT_COUNT, true) > 0) {
+      this.flushQueued = true;
+      queueMicrotask(() => {
+        this.flushQueued = false;
+        if (!this.dead && this.depth === 0) this.drainOut();
+      });
+    }
+  }
+
+  private scheduleLoop(): void {
+    if (this.loopQueued) return;
+    this.loopQueued = true;
+    setImmediate(() => {
+      this.loopQueued = false;
+      if (this.dead) return;
+      this.enter();
+      this.leave();
+    });
+  }
+
+  private scheduleTimer(sleep: number): void {
+    if (sleep === INFINITE) return;
+    const at = performance.now() + sleep;
+    if (!this.timer || this.timerAt > at + 1) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timerAt = at;
+      this.timer = setTimeout(() => this.fireTimers(), sleep);
+    }
+    // An idle stack never keeps the process alive; one with open connections or pings does, like net sockets.
+    if (this.tcp.size > 0 || this.pings.size > 0) this.timer.ref();
+    else this.timer.unref();
+  }
+
+  private fireTimers(): void {
+    this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
+    if (this.dead) return;
+    this.enter();
+    try {
+      this.ex.nc_timers();
+    } finally {
+      this.leave();
+    }
+  }
+
+  /** @internal Memory views, re-read after the wasm memory grew (growth detaches the old buffer). */
+  heap(): Uint8Array {
+    if (this.u8.byteLength === 0) this.refresh();
+    return this.u8;
+  }
+
+  private view(): DataView {
+    if (this.u8.byteLength === 0) this.refresh();
+    return this.dv;
+  }
+
+  private refresh(): void {
+    this.u8 = new Uint8Array(this.memory.buffer);
+    this.dv = new DataView(this.memory.buffer);
+  }
+
+  private cstr(ptr: number): string {
+    const u8 = this.heap();
+    let end = ptr;
+    while (end < u8.length && u8[end] !== 0) end++;
+    return Buffer.from(u8.subarray(ptr, end)).toString();
+  }
+
+  private alive(): void {
+    if (this.dead) throw new StackError('ENETDOWN', 'stack is closed');
+  }
+
+  /** Stops the stack: timers cleared, sockets forgotten (no callbacks), memory released with the instance. */
+  close(): void {
+    if (this.dead) return;
+    this.dead = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    for (const p of this.pings.values()) clearTimeout(p.timer);
+    this.pings.clear();
+    for (const s of this.tcp.values()) s.forget();
+    for (const l of this.listeners.values()) l.forget();
+    for (const u of this.udp.values()) u.forget();
+    this.tcp.clear();
+    this.listeners.clear();
+    this.udp.clear();
+    this.onOutput = undefined;
+  }
+
+  get closed(): boolean {
+    return this.dead;
+  }
+
+  // ---- addresses across the boundary ----
+
+  /** @internal */
+  putAddr(at: number, a: SockAddr | undefined, prefix = 0): void {
+    const base = this.ctl + at;
+    const u8 = this.heap();
+    u8.fill(0, base, base + 20);
+    if (!a) return;
+    let bytes: Uint8Array | undefined;
+    let family: 4 | 6 = a.family;
+    if (a.address === '' || a.address === undefined) {
+      bytes = undefined;
+    } else {
+      const p = parseIp(a.address);
+      if (!p) throw new StackError('EINVAL', `bad address ${a.address}`);
+      family = p.family;
+      bytes = p.bytes;
+      if (isAny(p.bytes)) bytes = undefined;
+    }
+    this.view().setUint16(base + 2, a.port, true);
+    if (!bytes) return; // family 0 = wildcard
+    u8[base] = family;
+    u8[base + 1] = prefix;
+    u8.set(bytes, base + 4);
+  }
+
+  private clearAddr(at: number): void {
+    this.heap().fill(0, this.ctl + at, this.ctl + at + 20);
+  }
+
+  /** @internal */
+  getAddr(at: number): SockAddr {
+    const base = this.ctl + at;
+    const u8 = this.heap();
+    const family = u8[base] === 6 ? 6 : 4;
+    const port = this.view().getUint16(base + 2, true);
+    if (u8[base] === 0) return { family: 4, address: '0.0.0.0', port };
+    return { family, address: formatIp(family, u8.subarray(base + 4, base + 4 + (family === 4 ? 4 : 16))), port };
+  }
+
+  // ---- TCP ----
+
+  /** Listens on local (address '' / '0.0.0.0' / '::' = any; port 0 = ephemeral). Throws StackError. */
+  tcpListen(
+    local: SockAddr,
+    opts: StackListenOptions = {},
+    onConnection?: (sock: TcpSocket) => void,
+  ): StackTcpListener {
+    this.alive();
+    const id = this.nextId++;
+    this.enter();
+    try {
+      const fam = socketFamily(local, opts.v6only);
+      let pcb = this.ex.nc_tcp_new(0, fam);
+      if (pcb === 0) throw new StackError('ENOMEM');
+      this.putAddr(ADDR_A, local);
+      const err = this.ex.nc_tcp_bind(pcb, opts.reuseAddr ? 1 : 0);
+      if (err !== 0) {
+        this.ex.nc_tcp_abort(pcb);
+        throw new StackError(errName(err), `bind ${local.address}:${local.port}`);
+      }
+      const lpcb = this.ex.nc_tcp_listen(pcb, id, opts.backlog ?? 128);
+      if (lpcb === 0) {
+        this.ex.nc_tcp_abort(pcb);
+        throw new StackError('ENOMEM');
+      }
+      pcb = lpcb;
+      this.ex.nc_tcp_addrs(pcb);
+      const l = new StackListener(this, id, pcb, this.getAddr(ADDR_A));
+      if (onConnection) l.onConnection = onConnection;
+      this.listeners.set(id, l);
+      return l;
+    } finally {
+      this.leave();
+    }
+  }
+
+  private onAccept(lid: number, pcb: number): number {
+    const l = this.listeners.get(lid);
+    if (!l) return 0;
+    const id = this.nextId++;
+    this.ex.nc_tcp_addrs(pcb);
+    const sock = new StackTcpSocket(this, id, pcb, 'open', this.getAddr(ADDR_A), this.getAddr(ADDR_B));
+    this.tcp.set(id, sock);
+    l.arrived(sock);
+    return id;
+  }
+
+  /**
+   * Connects to remote, from local when given (port 0 = ephemeral). done is called once, asynchronously,
+   * with 'connected' and the socket, or a failure. Throws StackError for a bad or busy local address.
+   */
+  tcpConnect(
+    local: SockAddr | undefined,
+    remote: SockAddr,
+    done: (outcome: ConnectOutcome, sock?: TcpSocket) => void,
+    opts: StackConnectOptions = {},
+  ): PendingConnect {
+    this.alive();
+    const id = this.nextId++;
+    const target = parseIp(remote.address);
+    if (!target) throw new StackError('EINVAL', `bad address ${remote.address}`);
+    this.enter();
+    try {
+      const pcb = this.ex.nc_tcp_new(id, target.family);
+      if (pcb === 0) throw new StackError('ENOMEM');
+      if (local && (local.port !== 0 || (local.address && !isAnyText(local.address)))) {
+        this.putAddr(ADDR_A, local);
+        const err = this.ex.nc_tcp_bind(pcb, opts.reuseAddr ? 1 : 0);
+        if (err !== 0) {
+          this.ex.nc_tcp_abort(pcb);
+          throw new StackError(errName(err), `bind ${local.address}:${local.port}`);
+        }
+      }
+      const sock = new StackTcpSocket(this, id, pcb, 'connecting', undefined, undefined);
+      sock.onOutcome = done;
+      this.tcp.set(id, sock);
+      this.putAddr(ADDR_A, remote);
+      const err = this.ex.nc_tcp_connect(pcb);
+      if (err !== 0) {
+        // No route (or no memory): lwIP has not taken the pcb.
+        sock.failConnect(err === ERR_RTE ? 'ENETUNREACH' : 'EHOSTUNREACH', true);
+      } else if (opts.timeoutMs !== undefined) {
+        sock.connectTimer = setTimeout(() => sock.failConnect('ETIMEDOUT', true), opts.timeoutMs);
+        sock.connectTimer.unref();
+      }
+      return { abort: () => sock.cancelConnect() };
+    } finally {
+      this.leave();
+    }
+  }
+
+  /** Promise form of tcpConnect: resolves with the socket, rejects with StackError(outcome). */
+  connect(remote: SockAddr, opts: StackConnectOptions & { local?: SockAddr } = {}): Promise<TcpSocket> {
+    return new Promise((resolve, reject) => {
+      try {
+        this.tcpConnect(
+          opts.local,
+          remote,
+          (outcome, sock) => {
+            if (outcome === 'connected' && sock) resolve(sock);
+            else reject(new StackError(outcome));
+          },
+          opts,
+        );
+      } catch (e) {
+        reject(e);
+      }
+    });
+  }
+
+  /** @internal */
+  forgetTcp(id: number): void {
+    this.tcp.delete(id);
+  }
+  /** @internal */
+  forgetListener(id: number): void {
+    this.listeners.delete(id);
+  }
+  /** @internal */
+  forgetUdp(id: number): void {
+    this.udp.delete(id);
+  }
+
+  /** @internal Copies data (≤ STAGE_SIZE bytes) into the staging buffer; returns its address. */
+  stageBytes(data: Uint8Array): number {
+    this.heap().set(data, this.stage);
+    return this.stage;
+  }
+
+  /** @internal */
+  get api(): LwipExports {
+    return this.ex;
+  }
+
+  // ---- UDP ----
+
+  /** Binds a UDP socket (port 0 = ephemeral). Throws StackError('EADDRINUSE' …). */
+  udpOpen(local: SockAddr, opts: { v6only?: boolean; reuseAddr?: boolean } = {}): StackUdpSocket {
+    this.alive();
+    const id = this.nextId++;
+    this.enter();
+    try {
+      const pcb = this.ex.nc_udp_new(id, socketFamily(local, opts.v6only));
+      if (pcb === 0) throw new StackError('ENOMEM');
+      this.putAddr(ADDR_A, local);
+      const err = this.ex.nc_udp_bind(pcb, opts.reuseAddr ? 1 : 0);
+      if (err !== 0) {
+        this.ex.nc_udp_remove(pcb);
+        throw new StackError(errName(err), `bind ${local.address}:${local.port}`);
+      }
+      this.ex.nc_udp_local(pcb);
+      const s = new StackUdpSocket(this, id, pcb, this.getAddr(ADDR_A), local.family);
+      this.udp.set(id, s);
+      return s;
+    } finally {
+      this.leave();
+    }
+  }
+
+  /** @internal the source address of the datagram being delivered */
+  udpSource(): SockAddr {
+    return this.getAddr(ADDR_A);
+  }
+
+  // ---- ICMP echo ----
+
+  /** Sends an echo request (ICMP or ICMPv6) and resolves with the round-trip time in ms. */
+  ping(address: string, opts: PingOptions = {}): Promise<number> {
+    this.alive();
+    this.pingSeq = (this.pingSeq + 1) & 0xffff;
+    const seq = this.pingSeq;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pings.delete(seq);
+        reject(new StackError('ETIMEDOUT', `no echo reply from ${address}`));
+      }, opts.timeoutMs ?? 2000);
+      this.pings.set(seq, { resolve, t0: performance.now(), timer });
+      this.enter();
+      try {
+        this.putAddr(ADDR_A, { family: 4, address, port: 0 });
+        const err = this.ex.nc_ping(seq, opts.size ?? 32);
+        if (err !== 0) {
+          clearTimeout(timer);
+          this.pings.delete(seq);
+          reject(new StackError(errName(err), `ping ${address}`));
+        }
+      } catch (e) {
+        clearTimeout(timer);
+        this.pings.delete(seq);
+        reject(e);
+      } finally {
+        this.leave();
+      }
+    });
+  }
+
+  private onPingReply(seq: number): void {
+    const p = this.pings.get(seq);
+    if (!p) return;
+    this.pings.delete(seq);
+    clearTimeout(p.timer);
+    p.resolve(performance.now() - p.t0);
+  }
+
+  // ---- statistics ----
+
+  stats(): StackStats {
+    this.alive();
+    this.ex.nc_stats(this.statsBuf);
+    const dv = new DataView(this.memory.buffer, this.statsBuf, 32 * 4);
+    const g = (i: number) => dv.getUint32(i * 4, true);
+    return {
+      framesIn: g(0),
+      framesOut: g(1),
+      bytesIn: g(2) + g(3) * 0x100000000,
+      bytesOut: g(4) + g(5) * 0x100000000,
+      drops: {
+        truncated: this.jsDrops.truncated,
+        oversized: this.jsDrops.oversized,
+        notForUs: g(6),
+        noMemory: g(7),
+        unknownEthertype: g(8),
+        arp: g(9) - g(8),
+        ip4: g(10),
+        ip6: g(11),
+        tcp: g(12),
+        udp: g(13),
+        icmp: g(14),
+        icmp6: g(15),
+        nd6: g(16),
+        fragments: g(22),
+        badChecksum: g(17),
+        noRoute: g(18),
+      },
+      tcpRetransmits: g(19) + g(23),
+      tcpPcbs: g(20),
+      udpPcbs: g(21),
+    };
+  }
+
+  /** @internal raw retransmission counters: fast (3 dup ACKs) and by timeout */
+  debugCounters(): { fast: number; rto: number } {
+    this.ex.nc_stats(this.statsBuf);
+    const dv = new DataView(this.memory.buffer, this.statsBuf, 32 * 4);
+    return { fast: dv.getUint32(19 * 4, true), rto: dv.getUint32(23 * 4, true) };
+  }
+
+  /** Total of all drop counters except the informational badChecksum (already in its layer's count). */
+  static totalDrops(s: StackStats): number {
+    let n = 0;
+    for (const [k, v] of Object.entries(s.drops)) if (k !== 'badChecksum' && k !== 'noRoute') n += v;
+    return n;
+  }
+}
+
+function isAny(b: Uint8Array): boolean {
+  for (const x of b) if (x !== 0) return false;
+  return true;
+}
+
+function isAnyText(a: string): boolean {
+  const p = parseIp(a);
+  return !p || isAny(p.bytes);
+}
+
+/** 4, 6, or 46 (an IPv6 wildcard socket that also serves IPv4, unless v6only). */
+function socketFamily(local: SockAddr, v6only?: boolean): number {
+  if (local.family === 4) return 4;
+  if (!v6only && (!local.address || isAnyText(local.address))) return 46;
+  return 6;
+}
+
+class StackListener implements StackTcpListener {
+  onConnection?: (sock: TcpSocket) => void;
+  closed = false;
+  private paused = false;
+  private readonly queue: StackTcpSocket[] = [];
+
+  constructor(
+    private readonly stack: Stack,
+    private readonly id: number,
+    private readonly pcb: number,
+    readonly local: SockAddr,
+  ) {}
+
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  /** @internal a connection completed the handshake (called from inside lwIP). */
+  arrived(sock: StackTcpSocket): void {
+    if (this.paused || this.queue.length > 0 || !this.onConnection) {
+      this.stack.api.nc_tcp_backlog_delayed(sock.pcb);
+      this.queue.push(sock);
+      return;
+    }
+    this.deliver(sock);
+  }
+
+  private deliver(sock: StackTcpSocket): void {
+    try {
+      this.onConnection?.(sock);
+    } catch (e) {
+      rethrowLater(e);
+    }
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.stack.enter();
+    try {
+      while (!this.paused && !this.closed && this.onConnection && this.queue.length > 0) {
+        const sock = this.queue.shift()!;
+        if (!sock.closed) this.stack.api.nc_tcp_backlog_accepted(sock.pcb);
+        this.deliver(sock);
+      }
+    } finally {
+      this.stack.leave();
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.stack.forgetListener(this.id);
+    this.stack.enter();
+    try {
+      this.stack.api.nc_tcp_close(this.pcb);
+      for (const s of this.queue) s.abort();
+      this.queue.length = 0;
+    } finally {
+      this.stack.leave();
+    }
+  }
+
+  forget(): void {
+    this.closed = true;
+  }
+}
+
+type TcpState = 'connecting' | 'open' | 'closed';
+
+class StackTcpSocket implements TcpSocket {
+  onOutcome?: (outcome: ConnectOutcome, sock?: TcpSocket) => void;
+  connectTimer?: NodeJS.Timeout;
+  private h: TcpHandlers = {};
+  private held: Uint8Array[] = [];
+  private heldEnd = false;
+  private heldClose: { err: string | undefined } | undefined;
+  private wantWritable = false;
+  private txShut = false;
+  private _local: SockAddr | undefined;
+  private _remote: SockAddr | undefined;
+
+  constructor(
+    private readonly stack: Stack,
+    private readonly id: number,
+    public pcb: number,
+    private state: TcpState,
+    local: SockAddr | undefined,
+    remote: SockAddr | undefined,
+  ) {
+    this._local = local;
+    this._remote = remote;
+  }
+
+  get closed(): boolean {
+    return this.state === 'closed';
+  }
+
+  get handlers(): TcpHandlers {
+    return this.h;
+  }
+
+  /** Installing handlers delivers what arrived before (data, EOF, close). */
+  set handlers(h: TcpHandlers) {
+    this.h = h;
+    if (h.onData && this.held.length > 0) {
+      const held = this.held;
+      this.held = [];
+      for (const c of held) this.call(() => h.onData?.(c));
+    }
+    if (h.onEnd && this.heldEnd) {
+      this.heldEnd = false;
+      this.call(() => h.onEnd?.());
+    }
+    if (h.onClose && this.heldClose && this.held.length === 0) {
+      const { err } = this.heldClose;
+      this.heldClose = undefined;
+      this.call(() => h.onClose?.(err));
+    }
+  }
+
+  get local(): SockAddr {
+    if (!this._local) return this.addrs().local;
+    return this._local;
+  }
+
+  get remote(): SockAddr {
+    if (!this._remote) return this.addrs().remote;
+    return this._remote;
+  }
+
+  private addrs(): { local: SockAddr; remote: SockAddr } {
+    if (this.state === 'closed') return { local: zero(), remote: zero() };
+    this.stack.api.nc_tcp_addrs(this.pcb);
+    const local = this.stack.getAddr(ADDR_A);
+    const remote = this.stack.getAddr(ADDR_B);
+    if (this.state === 'open') {
+      this._local = local;
+      this._remote = remote;
+    }
+    return { local, remote };
+  }
+
+  private call(f: () => void): void {
+    try {
+      f();
+    } catch (e) {
+      rethrowLater(e);
+    }
+  }
+
+  // ---- events from lwIP ----
+
+  connected(): void {
+    if (this.state !== 'connecting') return;
+    this.state = 'open';
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    this.addrs();
+    const done = this.onOutcome;
+    this.onOutcome = undefined;
+    // Asynchronous like every outcome; data that arrives meanwhile is held for the handlers.
+    if (done) queueMicrotask(() => done('connected', this));
+  }
+
+  received(ptr: number, len: number): void {
+    if (len === 0) {
+      if (this.h.onEnd) this.call(() => this.h.onEnd?.());
+      else this.heldEnd = true;
+      return;
+    }
+    const chunk = this.stack.heap().slice(ptr, ptr + len);
+    if (this.h.onData) {
+      const h = this.h;
+      this.call(() => h.onData?.(chunk));
+    } else this.held.push(chunk);
+  }
+
+  sent(): void {
+    if (!this.wantWritable || this.state !== 'open') return;
+    const room = this.stack.api.nc_tcp_writable(this.pcb);
+    if (room >= TCP_SNDLOWAT || room >= TCP_SND_BUF / 2) {
+      this.wantWritable = false;
+      this.call(() => this.h.onWritable?.());
+    }
+  }
+
+  failed(err: number): void {
+    // The pcb is gone (lwIP freed it).
+    const wasConnecting = this.state === 'connecting';
+    this.state = 'closed';
+    this.pcb = 0;
+    this.stack.forgetTcp(this.id);
+    if (wasConnecting) {
+      this.finishConnect(err === ERR_RST ? 'ECONNREFUSED' : 'ETIMEDOUT');
+      return;
+    }
+    const reason =
+      err === ERR_CLSD ? undefined : err === ERR_RST ? 'ECONNRESET' : err === ERR_ABRT ? 'ETIMEDOUT' : 'EIO';
+    if (this.h.onClose && this.held.length === 0) this.call(() => this.h.onClose?.(reason));
+    else this.heldClose = { err: reason };
+  }
+
+  private finishConnect(outcome: ConnectOutcome): void {
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    const done = this.onOutcome;
+    this.onOutcome = undefined;
+    if (done) queueMicrotask(() => done(outcome));
+  }
+
+  /** A connect that failed before lwIP took it, or that timed out: the pcb is aborted. */
+  failConnect(outcome: ConnectOutcome, abortPcb: boolean): void {
+    if (this.state !== 'connecting') return;
+    this.state = 'closed';
+    this.stack.forgetTcp(this.id);
+    if (abortPcb && this.pcb !== 0 && !this.stack.closed) {
+      this.stack.enter();
+      try {
+        this.stack.api.nc_tcp_abort(this.pcb);
+      } finally {
+        this.stack.leave();
+      }
+    }
+    this.pcb = 0;
+    this.finishConnect(outcome);
+  }
+
+  cancelConnect(): void {
+    if (this.state !== 'connecting') return;
+    this.onOutcome = undefined;
+    this.failConnect('ETIMEDOUT', true);
+  }
+
+  forget(): void {
+    this.state = 'closed';
+    this.pcb = 0;
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+  }
+
+  // ---- the owner's calls ----
+
+  private check(): void {
+    if (this.state === 'closed') throw new StackError('EPIPE', 'socket is closed');
+  }
+
+  writable(): number {
+    if (this.state === 'closed' || this.txShut || this.stack.closed) return 0;
+    return this.stack.api.nc_tcp_writable(this.pcb);
+  }
+
+  write(data: Uint8Array): number {
+    this.check();
+    if (this.txShut) throw new StackError('EPIPE', 'socket is shut down for writing');
+    const api = this.stack.api;
+    let taken = 0;
+    this.stack.enter();
+    try {
+      while (taken < data.length && this.state !== 'closed') {
+        const room = api.nc_tcp_writable(this.pcb);
+        if (room === 0) break;
+        const n = Math.min(data.length - taken, room, STAGE_SIZE);
+        const ptr = this.stack.stageBytes(taken === 0 && n === data.length ? data : data.subarray(taken, taken + n));
+        const k = api.nc_tcp_write(this.pcb, ptr, n, taken + n < data.length ? 1 : 0);
+        if (k <= 0) break;
+        taken += k;
+        if (k < n) break;
+      }
+    } finally {
+      this.stack.leave();
+    }
+    if (taken < data.length) this.wantWritable = true;
+    return taken;
+  }
+
+  consumed(n: number): void {
+    if (this.state === 'closed' || n <= 0) return;
+    this.stack.enter();
+    try {
+      this.stack.api.nc_tcp_recved(this.pcb, n);
+    } finally {
+      this.stack.leave();
+    }
+  }
+
+  shutdown(): void {
+    if (this.state === 'closed' || this.txShut) return;
+    this.txShut = true;
+    this.stack.enter();
+    try {
+      this.stack.api.nc_tcp_shutdown(this.pcb);
+    } finally {
+      this.stack.leave();
+    }
+  }
+
+  close(): void {
+    this.end(false);
+  }
+
+  abort(): void {
+    this.end(true);
+  }
+
+  private end(rst: boolean): void {
+    if (this.state === 'closed') return;
+    const pcb = this.pcb;
+    this.state = 'closed';
+    this.pcb = 0;
+    this.onOutcome = undefined;
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    this.stack.forgetTcp(this.id);
+    if (this.stack.closed) return;
+    this.stack.enter();
+    try {
+      if (rst) this.stack.api.nc_tcp_abort(pcb);
+      else this.stack.api.nc_tcp_close(pcb);
+    } finally {
+      this.stack.leave();
+    }
+  }
+
+  setNoDelay(on: boolean): void {
+    if (this.state === 'closed') return;
+    this.stack.api.nc_tcp_nodelay(this.pcb, on ? 1 : 0);
+  }
+
+  setKeepAlive(on: boolean, idleMs = 0, intervalMs = 0, count = 0): void {
+    if (this.state === 'closed') return;
+    this.stack.api.nc_tcp_keepalive(this.pcb, on ? 1 : 0, idleMs, intervalMs, count);
+  }
+
+  /** lwIP's TCP state (tcpbase.h enum tcp_state), for tests and diagnostics. */
+  tcpState(): number {
+    return this.state === 'closed' ? 0 : this.stack.api.nc_tcp_state(this.pcb);
+  }
+
+  get established(): boolean {
+    return this.tcpState() === ESTABLISHED;
+  }
+}
+
+function zero(): SockAddr {
+  return { family: 4, address: '0.0.0.0', port: 0 };
+}
+
+export class StackUdpSocket implements UdpSocket {
+  onMessage?: (data: Uint8Array, from: SockAddr) => void;
+  closed = false;
+
+  constructor(
+    private readonly stack: Stack,
+    private readonly id: number,
+    private pcb: number,
+    readonly local: SockAddr,
+    private readonly family: 4 | 6,
+  ) {}
+
+  received(ptr: number, len: number): void {
+    const from = this.stack.udpSource();
+    const data = this.stack.heap().slice(ptr, ptr + len);
+    if (this.onMessage) {
+      try {
+        this.onMessage(data, from);
+      } catch (e) {
+        rethrowLater(e);
+      }
+    }
+  }
+
+  private send0(data: Uint8Array, to: SockAddr | undefined): void {
+    if (this.closed) throw new StackError('EBADF', 'socket is closed');
+    if (data.length > 65535 - 8 - 40) throw new StackError('EMSGSIZE');
+    this.stack.enter();
+    try {
+      this.stack.putAddr(ADDR_A, to);
+      const ptr = this.stack.stageBytes(data);
+      const err = this.stack.api.nc_udp_sendto(this.pcb, ptr, data.length);
+      if (err !== 0) throw new StackError(err === ERR_VAL ? 'EMSGSIZE' : errName(err));
+    } finally {
+      this.stack.leave();
+    }
+  }
+
+  sendTo(data: Uint8Array, to: SockAddr): void {
+    this.send0(data, to);
+  }
+
+  connect(to: SockAddr): void {
+    if (this.closed) throw new StackError('EBADF', 'socket is closed');
+    this.stack.enter();
+    try {
+      this.stack.putAddr(ADDR_A, to);
+      const err = this.stack.api.nc_udp_connect(this.pcb);
+      if (err !== 0) throw new StackError(errName(err));
+    } finally {
+      this.stack.leave();
+    }
+  }
+
+  send(data: Uint8Array): void {
+    this.send0(data, undefined);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.stack.forgetUdp(this.id);
+    if (this.stack.closed) return;
+    this.stack.api.nc_udp_remove(this.pcb);
+    this.pcb = 0;
+  }
+
+  forget(): void {
+    this.closed = true;
+  }
+
+  get socketFamily(): 4 | 6 {
+    return this.family;
+  }
+}
