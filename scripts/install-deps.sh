@@ -41,8 +41,10 @@ SRC
   fi
   echo "build: fetching lwIP source (apt-get source lwip)"
   tmp=$(mktemp -d)
-  (cd "$tmp" && apt-get source -q --download-only lwip >/dev/null 2>&1 && dpkg-source -x --skip-patches lwip_*.dsc src >/dev/null)
+  (cd "$tmp" && apt-get source -q --download-only lwip >/dev/null 2>&1 && dpkg-source -x --skip-patches lwip_*.dsc src >/dev/null 2>&1) ||
+    { echo "build: could not fetch lwIP's source package (apt-get source lwip)" >&2; exit 1; }
   rm -rf "$LWIP_DIR"
+  mkdir -p "$(dirname "$LWIP_DIR")"
   mv "$tmp/src" "$LWIP_DIR"
   rm -rf "$tmp"
 fi
