@@ -301,7 +301,7 @@ static int ctl_ensure_locked(void) {
 
 /* One request/response exchange. Returns the response length, or -errno. If fd_out is not
  * NULL, an attached fd is stored there (close-on-exec), else any attached fd is closed. */
-static int rpc(const uint8_t *req, size_t reqlen, uint8_t *resp, size_t cap, int *fd_out) {
+static int rpc(const uint8_t *req, size_t reqlen, int fd_in, uint8_t *resp, size_t cap, int *fd_out) {
   if (fd_out) *fd_out = -1;
   if (!real.sendmsg || !real.recvmsg) return -ENOSYS;
   int saved = errno;
@@ -314,6 +314,20 @@ static int rpc(const uint8_t *req, size_t reqlen, uint8_t *resp, size_t cap, int
     struct msghdr mh = {0};
     mh.msg_iov = &iov;
     mh.msg_iovlen = 1;
+    union {
+      char buf[CMSG_SPACE(sizeof(int))];
+      struct cmsghdr align;
+    } sb;
+    if (fd_in >= 0) {
+      /* the socket itself travels with the request (CONNECT: RPC.md) */
+      mh.msg_control = sb.buf;
+      mh.msg_controllen = sizeof(sb.buf);
+      struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN(sizeof(int));
+      memcpy(CMSG_DATA(c), &fd_in, sizeof(int));
+    }
     ssize_t w;
     do w = real.sendmsg(ctl_fd, &mh, MSG_NOSIGNAL);
     while (w < 0 && errno == EINTR);
@@ -366,15 +380,15 @@ static int rpc(const uint8_t *req, size_t reqlen, uint8_t *resp, size_t cap, int
   return n;
 }
 
-/* Sends a request about socket `e` and refreshes `e` from the INFO in the answer.
- * Returns the result field (>= 0 or -errno). */
-static int rpc_sock(int fd, struct ncfd *e, uint16_t op, uint16_t flags, const uint8_t *body, size_t blen,
-                    int *fd_out) {
+/* Sends a request about socket `e` and refreshes `e` from the INFO in the answer; fd_in, if
+ * not -1, travels with the request. Returns the result field (>= 0 or -errno). */
+static int rpc_sock_fd(int fd, int fd_in, struct ncfd *e, uint16_t op, uint16_t flags, const uint8_t *body,
+                       size_t blen, int *fd_out) {
   uint8_t req[NC_MSG_MAX], resp[NC_MSG_MAX];
   size_t n = nc_put_hdr(req, op, flags, e ? e->id : 0);
   if (blen > sizeof(req) - n) return -EINVAL;
   memcpy(req + n, body, blen);
-  int len = rpc(req, n + blen, resp, sizeof(resp), fd_out);
+  int len = rpc(req, n + blen, fd_in, resp, sizeof(resp), fd_out);
   if (len < 0) return len;
   struct nc_resp r;
   if (nc_get_resp(resp, (size_t)len, &r) < 0 || r.op != op) {
@@ -399,6 +413,11 @@ static int rpc_sock(int fd, struct ncfd *e, uint16_t op, uint16_t flags, const u
     }
   }
   return r.result;
+}
+
+static int rpc_sock(int fd, struct ncfd *e, uint16_t op, uint16_t flags, const uint8_t *body, size_t blen,
+                    int *fd_out) {
+  return rpc_sock_fd(fd, -1, e, op, flags, body, blen, fd_out);
 }
 
 /* Is fd one of ours? Fills *e. Fds we have not seen (inherited through exec) are looked up by
@@ -633,7 +652,8 @@ static int do_connect(int fd, const struct sockaddr *addr, socklen_t len) {
   }
   uint8_t body[NC_ADDR_LEN];
   nc_put_addr(body, &a);
-  r = rpc_sock(fd, &e, NC_OP_CONNECT, fallthrough ? NC_REQ_FALLTHROUGH : 0, body, sizeof(body), NULL);
+  r = rpc_sock_fd(fd, e.type == SOCK_STREAM ? fd : -1, &e, NC_OP_CONNECT, fallthrough ? NC_REQ_FALLTHROUGH : 0, body,
+                  sizeof(body), NULL);
   if (r == NC_CONNECT_USE_HOST) return host_connect(fd, &e, addr, len);
   if (r == 0) return 0;
   if (r != -EINPROGRESS) return fail(-r);

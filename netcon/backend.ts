@@ -1,0 +1,36 @@
+// What the socket table needs from a network: the user-space stack (netcon/stack.ts) behind an
+// adapter, or the in-memory network (mem-net.ts) that also serves loopback.
+import type {
+  ConnectOutcome,
+  IpAssignment,
+  Route,
+  SockAddr,
+  TcpListener,
+  TcpSocket,
+  UdpSocket,
+} from './stack-types.js';
+
+export interface ListenOptions {
+  backlog: number;
+  /** An IPv6 wildcard listener also takes IPv4 connections unless v6only. */
+  v6only: boolean;
+}
+
+export interface PendingConnect {
+  abort(): void;
+}
+
+export interface NetBackend {
+  readonly addresses: readonly IpAssignment[];
+  readonly routes: readonly Route[];
+  /** Throws StackError('EADDRINUSE' …). onConnection must install handlers before returning. */
+  tcpListen(local: SockAddr, opts: ListenOptions, onConnection: (sock: TcpSocket) => void): TcpListener;
+  /** local has a concrete address and port. done is called once, asynchronously. */
+  tcpConnect(
+    local: SockAddr,
+    remote: SockAddr,
+    done: (outcome: ConnectOutcome, sock?: TcpSocket) => void,
+  ): PendingConnect;
+  /** Throws StackError('EADDRINUSE' …). */
+  udpOpen(local: SockAddr, opts: { v6only: boolean }): UdpSocket;
+}

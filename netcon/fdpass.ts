@@ -1,0 +1,47 @@
+// Typed wrapper of the addon's fdpass part (native/src/fdpass.cc): raw fds, socketpairs, SCM_RIGHTS,
+// and a kernel-driven poll watcher. Every call returns >= 0 or -errno.
+import { native } from '../native/index.js';
+
+export interface PollerHandle {
+  /** 1 readable, 2 writable, 4 peer hang-up; 0 stops watching. */
+  start(events: number): void;
+  stop(): void;
+  close(): void;
+}
+
+interface FdPass {
+  socketpair(type: number): [number, number] | number;
+  listenSeqpacket(path: string, backlog: number): number;
+  accept(fd: number): number;
+  recvmsg(fd: number, buf: Uint8Array, fds: number[]): number;
+  sendmsg(fd: number, buf: Uint8Array, fds?: number[]): number;
+  read(fd: number, buf: Uint8Array, off: number, len: number): number;
+  write(fd: number, buf: Uint8Array, off: number, len: number): number;
+  writev(fd: number, bufs: Uint8Array[]): number;
+  close(fd: number): number;
+  shutdown(fd: number, how: number): number;
+  dup(fd: number): number;
+  inode(fd: number): number;
+  setsockoptInt(fd: number, level: number, name: number, value: number): number;
+  getsockoptInt(fd: number, level: number, name: number): number;
+  pollNow(fd: number, events: number): number;
+  peerPid(fd: number): number;
+  Poller: new (fd: number, cb: (status: number, events: number) => void) => PollerHandle;
+  SOCK_STREAM: number;
+  SOCK_SEQPACKET: number;
+}
+
+export const fdpass = native.fdpass as FdPass;
+
+export const EV_READ = 1;
+export const EV_WRITE = 2;
+export const EV_HUP = 4;
+export const POLLIN = 1;
+export const POLLOUT = 4;
+export const POLLHUP = 16;
+export const SHUT_RD = 0;
+export const SHUT_WR = 1;
+export const SHUT_RDWR = 2;
+export const SOL_SOCKET = 1;
+export const SO_SNDBUF = 7;
+export const EAGAIN = 11;

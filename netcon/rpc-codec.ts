@@ -1,0 +1,349 @@
+// The netcon RPC wire format, as specified in intercept/RPC.md (golden bytes: intercept/fixtures).
+// All integers little-endian; errors are negated Linux errno values.
+//
+// ADDR (24):  family u8 (0|4|6) · 0 u8 · port u16 · scope u32 · address[16] (IPv4 in bytes 0-3)
+// INFO (56):  family u8 · type u8 · state u8 · flags u8 · so_error i32 · ADDR local · ADDR remote
+// request:    op u16 · flags u16 · sock id u32 · body
+// response:   op u16 · 0 u16 · result i32 · body (INFO for socket ops)
+// ACCEPT (56): sock id u32 · 0 u32 · ADDR local · ADDR remote   (+ the connection's fd)
+
+import type { SockAddr } from './stack-types.js';
+
+export const ADDR_LEN = 24;
+export const INFO_LEN = 56;
+export const HDR_LEN = 8;
+export const ACCEPT_LEN = 56;
+export const MSG_MAX = 256;
+
+export const Op = { SOCKET: 1, BIND: 2, LISTEN: 3, CONNECT: 4, INFO: 5, SETOPT: 6, LOOKUP: 7 } as const;
+export type OpCode = (typeof Op)[keyof typeof Op];
+
+export const State = { NEW: 0, BOUND: 1, LISTENING: 2, CONNECTING: 3, CONNECTED: 4, CLOSED: 5 } as const;
+export const SockType = { STREAM: 1, DGRAM: 2 } as const;
+export const InfoFlag = { V6ONLY: 1, UDP_CONNECTED: 2 } as const;
+export const ReqFlag = { FALLTHROUGH: 1 } as const;
+export const CONNECT_USE_HOST = 1;
+
+/** Linux errno values the RPC carries. */
+export const Errno: Record<string, number> = {
+  EPERM: 1,
+  ENOENT: 2,
+  EINTR: 4,
+  EIO: 5,
+  EBADF: 9,
+  EAGAIN: 11,
+  ENOMEM: 12,
+  EACCES: 13,
+  EINVAL: 22,
+  EMFILE: 24,
+  EPIPE: 32,
+  ENOSYS: 38,
+  ENOPROTOOPT: 92,
+  EPROTONOSUPPORT: 93,
+  EOPNOTSUPP: 95,
+  EAFNOSUPPORT: 97,
+  EADDRINUSE: 98,
+  EADDRNOTAVAIL: 99,
+  ENETDOWN: 100,
+  ENETUNREACH: 101,
+  ECONNABORTED: 103,
+  ECONNRESET: 104,
+  ENOBUFS: 105,
+  EISCONN: 106,
+  ENOTCONN: 107,
+  ETIMEDOUT: 110,
+  ECONNREFUSED: 111,
+  EHOSTUNREACH: 113,
+  EALREADY: 114,
+  EINPROGRESS: 115,
+  EMSGSIZE: 90,
+  EDESTADDRREQ: 89,
+};
+
+export function errnoOf(code: string | undefined): number {
+  return (code && Errno[code]) || Errno.EIO;
+}
+
+export interface Info {
+  family: 4 | 6;
+  type: 1 | 2;
+  state: number;
+  flags: number;
+  soError: number;
+  local: SockAddr | null;
+  remote: SockAddr | null;
+}
+
+export interface Request {
+  op: number;
+  flags: number;
+  id: number;
+  body: Uint8Array;
+}
+
+export type Decoded<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+function dv(b: Uint8Array): DataView {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
+}
+
+// ---- addresses ----
+
+export function parseIp(address: string, family: 4 | 6): Uint8Array | null {
+  const out = new Uint8Array(16);
+  if (family === 4) {
+    const parts = address.split('.');
+    if (parts.length !== 4) return null;
+    for (let i = 0; i < 4; i++) {
+      const n = Number(parts[i]);
+      if (!/^\d{1,3}$/.test(parts[i]!) || n > 255) return null;
+      out[i] = n;
+    }
+    return out;
+  }
+  let s = address;
+  const pct = s.indexOf('%');
+  if (pct >= 0) s = s.slice(0, pct);
+  // an embedded IPv4 tail (::ffff:1.2.3.4)
+  const lastColon = s.lastIndexOf(':');
+  const tail = s.slice(lastColon + 1);
+  let tailBytes: Uint8Array | null = null;
+  if (tail.includes('.')) {
+    tailBytes = parseIp(tail, 4);
+    if (!tailBytes) return null;
+    s = `${s.slice(0, lastColon + 1)}0:0`;
+  }
+  const halves = s.split('::');
+  if (halves.length > 2) return null;
+  const head = halves[0] ? halves[0].split(':') : [];
+  const rest = halves.length === 2 && halves[1] ? halves[1].split(':') : [];
+  const groups = halves.length === 2 ? [...head, ...Array(8 - head.length - rest.length).fill('0'), ...rest] : head;
+  if (groups.length !== 8) return null;
+  for (let i = 0; i < 8; i++) {
+    const g = groups[i]!;
+    if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return null;
+    const v = Number.parseInt(g, 16);
+    out[i * 2] = v >> 8;
+    out[i * 2 + 1] = v & 0xff;
+  }
+  if (tailBytes) out.set(tailBytes.subarray(0, 4), 12);
+  return out;
+}
+
+export function formatIp(b: Uint8Array, family: 4 | 6): string {
+  if (family === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
+  const groups: number[] = [];
+  for (let i = 0; i < 8; i++) groups.push((b[i * 2]! << 8) | b[i * 2 + 1]!);
+  // longest run of zeros (length ≥ 2) becomes ::
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen && j - i >= 2) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestStart < 0) return hex.join(':');
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+}
+
+export function encodeAddr(out: Uint8Array, off: number, a: SockAddr | null, scope = 0): number {
+  out.fill(0, off, off + ADDR_LEN);
+  if (!a) return ADDR_LEN;
+  const v = dv(out);
+  out[off] = a.family;
+  v.setUint16(off + 2, a.port, true);
+  v.setUint32(off + 4, scope, true);
+  const ip = parseIp(a.address, a.family);
+  if (!ip) throw new RangeError(`bad address ${a.address}`);
+  out.set(a.family === 4 ? ip.subarray(0, 4) : ip, off + 8);
+  return ADDR_LEN;
+}
+
+export function decodeAddr(b: Uint8Array, off: number): Decoded<SockAddr | null> {
+  if (b.length - off < ADDR_LEN) return { ok: false, reason: 'truncated' };
+  const family = b[off]!;
+  if (family === 0) return { ok: true, value: null };
+  if (family !== 4 && family !== 6) return { ok: false, reason: 'badFamily' };
+  const port = dv(b).getUint16(off + 2, true);
+  const address = formatIp(b.subarray(off + 8, off + 24), family);
+  return { ok: true, value: { family, address, port } };
+}
+
+// ---- INFO ----
+
+export function encodeInfo(out: Uint8Array, off: number, i: Info): number {
+  const v = dv(out);
+  out[off] = i.family;
+  out[off + 1] = i.type;
+  out[off + 2] = i.state;
+  out[off + 3] = i.flags;
+  v.setInt32(off + 4, i.soError, true);
+  encodeAddr(out, off + 8, i.local);
+  encodeAddr(out, off + 8 + ADDR_LEN, i.remote);
+  return INFO_LEN;
+}
+
+export function decodeInfo(b: Uint8Array, off: number): Decoded<Info> {
+  if (b.length - off < INFO_LEN) return { ok: false, reason: 'truncated' };
+  const family = b[off]!;
+  const type = b[off + 1]!;
+  if (family !== 4 && family !== 6) return { ok: false, reason: 'badFamily' };
+  if (type !== 1 && type !== 2) return { ok: false, reason: 'badType' };
+  const local = decodeAddr(b, off + 8);
+  if (!local.ok) return local;
+  const remote = decodeAddr(b, off + 8 + ADDR_LEN);
+  if (!remote.ok) return remote;
+  return {
+    ok: true,
+    value: {
+      family,
+      type,
+      state: b[off + 2]!,
+      flags: b[off + 3]!,
+      soError: dv(b).getInt32(off + 4, true),
+      local: local.value,
+      remote: remote.value,
+    },
+  };
+}
+
+// ---- requests and responses ----
+
+export function decodeRequest(b: Uint8Array): Decoded<Request> {
+  if (b.length < HDR_LEN) return { ok: false, reason: 'truncated' };
+  const v = dv(b);
+  return {
+    ok: true,
+    value: {
+      op: v.getUint16(0, true),
+      flags: v.getUint16(2, true),
+      id: v.getUint32(4, true),
+      body: b.subarray(HDR_LEN),
+    },
+  };
+}
+
+export function encodeRequest(op: number, flags: number, id: number, body: Uint8Array = new Uint8Array(0)): Uint8Array {
+  const out = new Uint8Array(HDR_LEN + body.length);
+  const v = dv(out);
+  v.setUint16(0, op, true);
+  v.setUint16(2, flags, true);
+  v.setUint32(4, id >>> 0, true);
+  out.set(body, HDR_LEN);
+  return out;
+}
+
+export function encodeResponse(op: number, result: number, info?: Info): Uint8Array {
+  const out = new Uint8Array(HDR_LEN + (info ? INFO_LEN : 0));
+  const v = dv(out);
+  v.setUint16(0, op, true);
+  v.setInt32(4, result, true);
+  if (info) encodeInfo(out, HDR_LEN, info);
+  return out;
+}
+
+export interface Response {
+  op: number;
+  result: number;
+  info: Info | null;
+}
+
+export function decodeResponse(b: Uint8Array): Decoded<Response> {
+  if (b.length < HDR_LEN) return { ok: false, reason: 'truncated' };
+  const v = dv(b);
+  let info: Info | null = null;
+  if (b.length >= HDR_LEN + INFO_LEN) {
+    const d = decodeInfo(b, HDR_LEN);
+    if (!d.ok) return d;
+    info = d.value;
+  }
+  return { ok: true, value: { op: v.getUint16(0, true), result: v.getInt32(4, true), info } };
+}
+
+// ---- request bodies ----
+
+export interface SocketBody {
+  family: 4 | 6;
+  type: 1 | 2;
+  protocol: number;
+}
+
+export function decodeSocketBody(b: Uint8Array): Decoded<SocketBody> {
+  if (b.length < 8) return { ok: false, reason: 'truncated' };
+  const family = b[0]!;
+  const type = b[1]!;
+  if (family !== 4 && family !== 6) return { ok: false, reason: 'badFamily' };
+  if (type !== 1 && type !== 2) return { ok: false, reason: 'badType' };
+  return { ok: true, value: { family, type, protocol: dv(b).getUint32(4, true) } };
+}
+
+export function encodeSocketBody(s: SocketBody): Uint8Array {
+  const out = new Uint8Array(8);
+  out[0] = s.family;
+  out[1] = s.type;
+  dv(out).setUint32(4, s.protocol, true);
+  return out;
+}
+
+export function decodeU32(b: Uint8Array): Decoded<number> {
+  if (b.length < 4) return { ok: false, reason: 'truncated' };
+  return { ok: true, value: dv(b).getUint32(0, true) };
+}
+
+export function decodeU64(b: Uint8Array): Decoded<bigint> {
+  if (b.length < 8) return { ok: false, reason: 'truncated' };
+  return { ok: true, value: dv(b).getBigUint64(0, true) };
+}
+
+export interface SetOpt {
+  level: number;
+  name: number;
+  value: number;
+}
+
+export function decodeSetOpt(b: Uint8Array): Decoded<SetOpt> {
+  if (b.length < 12) return { ok: false, reason: 'truncated' };
+  const v = dv(b);
+  return { ok: true, value: { level: v.getUint32(0, true), name: v.getUint32(4, true), value: v.getInt32(8, true) } };
+}
+
+export function encodeSetOpt(o: SetOpt): Uint8Array {
+  const out = new Uint8Array(12);
+  const v = dv(out);
+  v.setUint32(0, o.level, true);
+  v.setUint32(4, o.name, true);
+  v.setInt32(8, o.value, true);
+  return out;
+}
+
+export interface AcceptMsg {
+  id: number;
+  local: SockAddr | null;
+  remote: SockAddr | null;
+}
+
+export function encodeAccept(a: AcceptMsg): Uint8Array {
+  const out = new Uint8Array(ACCEPT_LEN);
+  dv(out).setUint32(0, a.id, true);
+  encodeAddr(out, 8, a.local);
+  encodeAddr(out, 8 + ADDR_LEN, a.remote);
+  return out;
+}
+
+export function decodeAccept(b: Uint8Array): Decoded<AcceptMsg> {
+  if (b.length < ACCEPT_LEN) return { ok: false, reason: 'truncated' };
+  const local = decodeAddr(b, 8);
+  if (!local.ok) return local;
+  const remote = decodeAddr(b, 8 + ADDR_LEN);
+  if (!remote.ok) return remote;
+  return { ok: true, value: { id: dv(b).getUint32(0, true), local: local.value, remote: remote.value } };
+}
