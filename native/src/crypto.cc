@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <unordered_set>
 
 #include "registry.h"
 
@@ -203,22 +204,11 @@ void salsaXor(SalsaState& s, uint8_t* data, size_t len) {
 // ---------------------------------------------------------------------------------------------
 // Per-peer key material.
 
-const napi_type_tag kPeerKeyTag = {0x6e6574636f6e2d7aULL, 0x742d706565726b79ULL};
-
-class PeerKey : public Napi::ObjectWrap<PeerKey> {
+class PeerKey {
  public:
-  static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "PeerKey", {InstanceMethod("aesKeys", &PeerKey::AesKeys)});
-  }
-
-  explicit PeerKey(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PeerKey>(info) {
-    Napi::Env env = info.Env();
-    if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::Uint8Array>().ByteLength() != 48) {
-      Napi::TypeError::New(env, "PeerKey(key48): a 48-byte Uint8Array is required").ThrowAsJavaScriptException();
-      return;
-    }
-    std::memcpy(key48_, info[0].As<Napi::Uint8Array>().Data(), 48);
-    napi_type_tag_object(env, info.This(), &kPeerKeyTag);
+  // `ok()` is false if OpenSSL could not set up a context (the caller throws).
+  explicit PeerKey(const uint8_t key48[48]) {
+    std::memcpy(key48_, key48, 48);
     deriveAes();
     gcm_ = EVP_CIPHER_CTX_new();
     ecbEnc_ = EVP_CIPHER_CTX_new();
@@ -232,12 +222,21 @@ class PeerKey : public Napi::ObjectWrap<PeerKey> {
     if (ok) {
       EVP_CIPHER_CTX_set_padding(ecbEnc_, 0);
       EVP_CIPHER_CTX_set_padding(ecbDec_, 0);
-    } else {
-      Napi::Error::New(env, "PeerKey: OpenSSL context setup failed").ThrowAsJavaScriptException();
     }
+    ok_ = ok;
   }
 
-  ~PeerKey() override {
+  PeerKey(const PeerKey&) = delete;
+  PeerKey& operator=(const PeerKey&) = delete;
+
+  bool ok() const { return ok_; }
+
+  void aesKeys(uint8_t out[64]) const {
+    std::memcpy(out, k0_, 32);
+    std::memcpy(out + 32, k1_, 32);
+  }
+
+  ~PeerKey() {
     EVP_CIPHER_CTX_free(gcm_);
     EVP_CIPHER_CTX_free(ecbEnc_);
     EVP_CIPHER_CTX_free(ecbDec_);
@@ -388,13 +387,7 @@ class PeerKey : public Napi::ObjectWrap<PeerKey> {
     sodium_memzero(out, sizeof out);
   }
 
-  Napi::Value AesKeys(const Napi::CallbackInfo& info) {
-    auto out = Napi::Buffer<uint8_t>::New(info.Env(), 64);
-    std::memcpy(out.Data(), k0_, 32);
-    std::memcpy(out.Data() + 32, k1_, 32);
-    return out;
-  }
-
+  bool ok_ = false;
   uint8_t key48_[48];
   uint8_t k0_[32];
   uint8_t k1_[32];
@@ -407,13 +400,6 @@ class PeerKey : public Napi::ObjectWrap<PeerKey> {
 
 // ---------------------------------------------------------------------------------------------
 // JS glue. Argument errors are programming errors and throw; wire data never makes these throw.
-
-PeerKey* keyArg(Napi::Env env, Napi::Value v) {
-  if (!v.IsObject()) return nullptr;
-  bool isKey = false;
-  if (napi_check_object_type_tag(env, v, &kPeerKeyTag, &isKey) != napi_ok || !isKey) return nullptr;
-  return Napi::ObjectWrap<PeerKey>::Unwrap(v.As<Napi::Object>());
-}
 
 // A byte range [off, off+len) inside a Uint8Array argument; nullptr when out of bounds.
 uint8_t* rangeArg(Napi::Value v, size_t off, size_t len) {
@@ -437,24 +423,129 @@ Napi::Value throwType(Napi::Env env, const char* msg) {
   return env.Undefined();
 }
 
-// armor(key, buf, off, len, suite) -> 0 | negative code
-Napi::Value Armor(const Napi::CallbackInfo& info) {
+// A Uint8Array argument of exactly n bytes; nullptr otherwise.
+const uint8_t* rangeArgFixed(Napi::Value v, size_t n) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) return nullptr;
+  auto a = v.As<Napi::Uint8Array>();
+  return a.ByteLength() == n ? a.Data() : nullptr;
+}
+
+// Keys are handed to JavaScript as externals. An external could come from another part of the addon, so a
+// pointer is trusted only if it is in this thread's set of live keys (an env lives on one thread).
+thread_local std::unordered_set<const PeerKey*> liveKeys;
+
+PeerKey* rawKey(napi_env env, napi_value v) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external) return nullptr;
+  void* p = nullptr;
+  if (napi_get_value_external(env, v, &p) != napi_ok) return nullptr;
+  auto* key = static_cast<PeerKey*>(p);
+  return liveKeys.count(key) != 0 ? key : nullptr;
+}
+
+PeerKey* keyArg(Napi::Env env, Napi::Value v) { return rawKey(env, v); }
+
+void finalizeKey(napi_env, void* data, void*) {
+  auto* key = static_cast<PeerKey*>(data);
+  liveKeys.erase(key);
+  delete key;
+}
+
+// createPeerKey(key48) -> opaque key handle
+Napi::Value CreatePeerKey(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  PeerKey* key = info.Length() >= 5 ? keyArg(env, info[0]) : nullptr;
-  size_t off = sizeArg(info, 2), len = sizeArg(info, 3), suite = sizeArg(info, 4);
-  uint8_t* p = key ? rangeArg(info[1], off, len) : nullptr;
-  if (!p || suite > 7) return throwType(env, "armor(key, buf, off, len, suite): bad arguments");
-  return Napi::Number::New(env, key->armor(p, len, int(suite)));
+  const uint8_t* k = info.Length() >= 1 ? rangeArgFixed(info[0], 48) : nullptr;
+  if (!k) return throwType(env, "createPeerKey(key48): a 48-byte Uint8Array is required");
+  auto* key = new PeerKey(k);
+  if (!key->ok()) {
+    delete key;
+    Napi::Error::New(env, "createPeerKey: OpenSSL context setup failed").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  napi_value ext = nullptr;
+  if (napi_create_external(env, key, finalizeKey, nullptr, &ext) != napi_ok) {
+    delete key;
+    return throwType(env, "createPeerKey: cannot create the handle");
+  }
+  liveKeys.insert(key);
+  return Napi::Value(env, ext);
+}
+
+// aesKeys(key) -> K0 || K1 (64 bytes)
+Napi::Value AesKeys(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  PeerKey* key = info.Length() >= 1 ? rawKey(env, info[0]) : nullptr;
+  if (!key) return throwType(env, "aesKeys(key): not a key");
+  auto out = Napi::Buffer<uint8_t>::New(env, 64);
+  key->aesKeys(out.Data());
+  return out;
+}
+
+
+// The per-packet calls are the hot path: plain N-API here (one call per argument, no wrapper objects).
+uint8_t* rawRange(napi_env env, napi_value v, uint32_t off, uint32_t len) {
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  if (napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr) != napi_ok) return nullptr;
+  if (type != napi_uint8_array || off > length || len > length - off || (data == nullptr && length > 0)) return nullptr;
+  return static_cast<uint8_t*>(data) + off;
+}
+
+bool rawU32(napi_env env, napi_value v, uint32_t* out) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_number) return false;
+  double d = 0;
+  if (napi_get_value_double(env, v, &d) != napi_ok || !(d >= 0) || d > 4294967295.0) return false;
+  *out = uint32_t(d);
+  return true;
+}
+
+napi_value rawNumber(napi_env env, int32_t v) {
+  napi_value out = nullptr;
+  napi_create_int32(env, v, &out);
+  return out;
+}
+
+napi_value rawThrow(napi_env env, const char* msg) {
+  napi_throw_type_error(env, nullptr, msg);
+  return nullptr;
+}
+
+// armor(key, buf, off, len, suite) -> 0 | negative code
+napi_value ArmorFast(napi_env env, napi_callback_info cb) {
+  size_t argc = 5;
+  napi_value argv[5];
+  if (napi_get_cb_info(env, cb, &argc, argv, nullptr, nullptr) != napi_ok || argc < 5)
+    return rawThrow(env, "armor(key, buf, off, len, suite): bad arguments");
+  uint32_t off = 0, len = 0, suite = 0;
+  PeerKey* key = rawKey(env, argv[0]);
+  if (!key || !rawU32(env, argv[2], &off) || !rawU32(env, argv[3], &len) || !rawU32(env, argv[4], &suite) || suite > 7)
+    return rawThrow(env, "armor(key, buf, off, len, suite): bad arguments");
+  uint8_t* p = rawRange(env, argv[1], off, len);
+  if (!p) return rawThrow(env, "armor(key, buf, off, len, suite): bad range");
+  return rawNumber(env, key->armor(p, len, int(suite)));
 }
 
 // dearmor(key, buf, off, len) -> suite | negative code
-Napi::Value Dearmor(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  PeerKey* key = info.Length() >= 4 ? keyArg(env, info[0]) : nullptr;
-  size_t off = sizeArg(info, 2), len = sizeArg(info, 3);
-  uint8_t* p = key ? rangeArg(info[1], off, len) : nullptr;
-  if (!p) return throwType(env, "dearmor(key, buf, off, len): bad arguments");
-  return Napi::Number::New(env, key->dearmor(p, len));
+napi_value DearmorFast(napi_env env, napi_callback_info cb) {
+  size_t argc = 4;
+  napi_value argv[4];
+  if (napi_get_cb_info(env, cb, &argc, argv, nullptr, nullptr) != napi_ok || argc < 4)
+    return rawThrow(env, "dearmor(key, buf, off, len): bad arguments");
+  uint32_t off = 0, len = 0;
+  PeerKey* key = rawKey(env, argv[0]);
+  if (!key || !rawU32(env, argv[2], &off) || !rawU32(env, argv[3], &len))
+    return rawThrow(env, "dearmor(key, buf, off, len): bad arguments");
+  uint8_t* p = rawRange(env, argv[1], off, len);
+  if (!p) return rawThrow(env, "dearmor(key, buf, off, len): bad range");
+  return rawNumber(env, key->dearmor(p, len));
+}
+
+Napi::Value rawFunction(Napi::Env env, const char* name, napi_callback fn) {
+  napi_value f = nullptr;
+  napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, nullptr, &f);
+  return Napi::Value(env, f);
 }
 
 struct Batch {
@@ -630,9 +721,10 @@ netcon::Registrar reg("crypto", [](Napi::Env env, Napi::Object exports) {
     Napi::Error::New(env, "crypto: sodium_init failed").ThrowAsJavaScriptException();
     return;
   }
-  exports.Set("PeerKey", PeerKey::Define(env));
-  exports.Set("armor", Napi::Function::New(env, Armor, "armor"));
-  exports.Set("dearmor", Napi::Function::New(env, Dearmor, "dearmor"));
+  exports.Set("createPeerKey", Napi::Function::New(env, CreatePeerKey, "createPeerKey"));
+  exports.Set("aesKeys", Napi::Function::New(env, AesKeys, "aesKeys"));
+  exports.Set("armor", rawFunction(env, "armor", ArmorFast));
+  exports.Set("dearmor", rawFunction(env, "dearmor", DearmorFast));
   exports.Set("armorBatch", Napi::Function::New(env, ArmorBatch, "armorBatch"));
   exports.Set("dearmorBatch", Napi::Function::New(env, DearmorBatch, "dearmorBatch"));
   exports.Set("cryptField", Napi::Function::New(env, CryptField, "cryptField"));

@@ -2,18 +2,20 @@
 // one call per packet or one per batch, plus LZ4 raw blocks and the raw primitives the tests cross-check.
 //
 // A PeerKey is made once per peer from the 48-byte agreed key; it holds the Salsa20/12 base key and the
-// OpenSSL contexts keyed with K0/K1 (AES-GMAC-SIV), so the per-packet calls allocate nothing.
+// OpenSSL contexts keyed with K0/K1 (AES-GMAC-SIV), so the per-packet calls allocate nothing. For the data
+// path prefer the batch calls: one native call (argument checks, key lookup) per batch instead of per packet.
 import { native } from '../../native/index.js';
 import { PACKET_MIN_LENGTH } from './constants.js';
 
-/** Opaque per-peer key handle (a native object). */
-export interface PeerKey {
-  /** K0 || K1 (32 + 32 bytes), the AES-GMAC-SIV keys derived from the 48-byte key. For tests and tools. */
-  aesKeys(): Uint8Array;
-}
+/**
+ * Opaque per-peer key handle (a native external: the Salsa20/12 base key and the OpenSSL contexts keyed with
+ * K0/K1). Freed by the garbage collector.
+ */
+export type PeerKey = { readonly __peerKey: unique symbol };
 
 interface NativeCrypto {
-  PeerKey: new (key48: Uint8Array) => PeerKey;
+  createPeerKey(key48: Uint8Array): PeerKey;
+  aesKeys(key: PeerKey): Uint8Array;
   armor(key: PeerKey, buf: Uint8Array, off: number, len: number, suite: number): number;
   dearmor(key: PeerKey, buf: Uint8Array, off: number, len: number): number;
   armorBatch(
@@ -54,7 +56,12 @@ export const SYMMETRIC_KEY_SIZE = 48;
 /** Makes the per-peer key handle from the 48-byte agreed key (throws on a wrong length: a programming error). */
 export function createPeerKey(key48: Uint8Array): PeerKey {
   if (key48.length !== SYMMETRIC_KEY_SIZE) throw new RangeError('createPeerKey: the key must be 48 bytes');
-  return new nc.PeerKey(key48);
+  return nc.createPeerKey(key48);
+}
+
+/** K0 || K1 (32 + 32 bytes): the AES-GMAC-SIV keys derived from the 48-byte key. For tests and tools. */
+export function aesKeysOf(key: PeerKey): Uint8Array {
+  return nc.aesKeys(key);
 }
 
 /** Negative results of dearmor, with stable reason codes for drop counters. */

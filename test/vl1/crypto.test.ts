@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import test from 'ava';
 import {
+  aesKeysOf,
   armor,
   armorBatch,
   createPeerKey,
@@ -29,11 +30,12 @@ const keyRA = createPeerKey(ra.key48);
 test('K0/K1 (KBKDF HMAC-SHA-384) match shared-keys.txt for every pair', (t) => {
   t.is(pairs.length, 3);
   for (const p of pairs) {
-    const k = createPeerKey(p.key48).aesKeys();
+    const k = aesKeysOf(createPeerKey(p.key48));
     t.is(toHex(k.subarray(0, 32)), toHex(p.k0));
     t.is(toHex(k.subarray(32, 64)), toHex(p.k1));
   }
   t.throws(() => createPeerKey(new Uint8Array(32)));
+  t.throws(() => dearmor({} as PeerKey, new Uint8Array(40)), { instanceOf: TypeError }, 'not a key');
 });
 
 const golden0 = hex(`b12bd98b4adc2beb29077f37cd664dc8ba71000b6f1d3cd287504e010c010e00
