@@ -15,6 +15,10 @@ export interface ApiRequest {
 export interface ApiResponse {
   status: number;
   body: unknown;
+  /** Sent as is instead of `body` when present (e.g. the controller's compact JSON, or '' for no body). */
+  text?: string;
+  /** Content type for `text`; none when omitted and `text` is empty, else application/json. */
+  contentType?: string;
 }
 
 export type Handler = (req: ApiRequest) => Promise<ApiResponse | undefined> | ApiResponse | undefined;
@@ -103,7 +107,8 @@ export class ApiServer {
     try {
       for (const h of this.handlers) {
         const r = await h({ method, segments, body });
-        if (r) return send(res, r.status, r.body);
+        if (r)
+          return r.text !== undefined ? sendText(res, r.status, r.text, r.contentType) : send(res, r.status, r.body);
       }
       send(res, 404, {});
     } catch (e) {
@@ -116,6 +121,14 @@ export class ApiServer {
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body, (_k, v) => (typeof v === 'bigint' ? Number(v) : v), 1);
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function sendText(res: ServerResponse, status: number, text: string, contentType?: string): void {
+  const headers: Record<string, string | number> = { 'Content-Length': Buffer.byteLength(text) };
+  const type = contentType ?? (text.length > 0 ? 'application/json' : undefined);
+  if (type) headers['Content-Type'] = type;
+  res.writeHead(status, headers);
   res.end(text);
 }
 
