@@ -1,0 +1,756 @@
+// Network rules (PROTOCOL-VL2.md §8): the binary encoding carried in configs (key `R`) and capabilities,
+// the controller's JSON representation, and the evaluation engine run on every frame.
+//
+// Exported API (stable):
+//   RULE_TYPES (name → code), ruleTypeName(code), type Rule (tagged union on `type`), MAX_RULES
+//   decodeRules(bytes, maxRules?) → Vl2Decoded<Rule[]>      readRules(r: WireReader, count) → Rule[] | undefined
+//   encodeRules(rules) → Uint8Array                          writeRules(w: WireWriter, rules)
+//   ruleToJson(rule) → object (keys alphabetical)            ruleFromJson(json) → Rule | undefined
+//   rulesToJson(rules), rulesFromJson(json)                  (invalid entries dropped, as the controller does)
+//   evaluateRules(...) / filterFrame(...) — see the evaluation section below.
+//
+// Binary layout of a rule list (a concatenation; no count — the count travels beside it where needed):
+//
+//   +--------+--------+---------------------+
+//   | type   | len L  | payload (L bytes)   |   type: bits 0-5 rule type, 0x40 OR, 0x80 NOT
+//   +--------+--------+---------------------+
+//
+//   payloads (fields at fixed offsets from the start of the payload, big-endian):
+//     0 DROP, 1 ACCEPT, 5 BREAK, 6 PRIORITY     L=0
+//     2 TEE, 3 WATCH, 4 REDIRECT                L=14  [8] address (low 40 bits) [4] flags [2] length
+//     24/25 SOURCE/DEST_ZEROTIER_ADDRESS        L=5   [5] address
+//     26 VLAN_ID                                 L=2   [2]
+//     27 VLAN_PCP, 28 VLAN_DEI                   L=1   [1]
+//     29/30 MAC_SOURCE/MAC_DEST                  L=6   [6]
+//     31/32 IPV4_SOURCE/DEST                     L=5   [4] ip [1] bits
+//     33/34 IPV6_SOURCE/DEST                     L=17  [16] ip [1] bits
+//     35 IP_TOS                                  L=3   [1] mask [1] start [1] end
+//     36 IP_PROTOCOL                             L=1   [1]
+//     37 ETHERTYPE                               L=2   [2]
+//     38 ICMP                                    L=3   [1] type [1] code [1] flags (0x01 = code checked)
+//     39/40 IP_SOURCE/DEST_PORT_RANGE            L=4   [2] start [2] end
+//     41 CHARACTERISTICS                         L=8   [8] mask
+//     42 FRAME_SIZE_RANGE                        L=4   [2] start [2] end
+//     43 RANDOM                                  L=4   [4] probability
+//     44..48 TAGS_DIFFERENCE/AND/OR/XOR/EQUAL    L=8   [4] id [4] value
+//     49/50 TAG_SENDER/TAG_RECEIVER              L=8   [4] id [4] value
+//     51 INTEGER_RANGE                           L=19  [8] start [8] end [2] index [1] format
+//     anything else                              any L, payload kept as is
+//   As in ZeroTier One, fields are read at their fixed offsets even when L is shorter (a rule list whose
+//   fields run past the end of the buffer is refused) and the reader then advances by L.
+import { parseInetAddress } from '../inet-address.js';
+import { readAddress, readU32, readU64, type WireReader, WireWriter } from '../wire.js';
+import { type Vl2Decoded, vfail, vok } from './result.js';
+
+export const MAX_RULES = 1024;
+export const MAX_CAPABILITY_RULES = 64;
+
+export const RULE_TYPES = {
+  ACTION_DROP: 0,
+  ACTION_ACCEPT: 1,
+  ACTION_TEE: 2,
+  ACTION_WATCH: 3,
+  ACTION_REDIRECT: 4,
+  ACTION_BREAK: 5,
+  ACTION_PRIORITY: 6,
+  MATCH_SOURCE_ZEROTIER_ADDRESS: 24,
+  MATCH_DEST_ZEROTIER_ADDRESS: 25,
+  MATCH_VLAN_ID: 26,
+  MATCH_VLAN_PCP: 27,
+  MATCH_VLAN_DEI: 28,
+  MATCH_MAC_SOURCE: 29,
+  MATCH_MAC_DEST: 30,
+  MATCH_IPV4_SOURCE: 31,
+  MATCH_IPV4_DEST: 32,
+  MATCH_IPV6_SOURCE: 33,
+  MATCH_IPV6_DEST: 34,
+  MATCH_IP_TOS: 35,
+  MATCH_IP_PROTOCOL: 36,
+  MATCH_ETHERTYPE: 37,
+  MATCH_ICMP: 38,
+  MATCH_IP_SOURCE_PORT_RANGE: 39,
+  MATCH_IP_DEST_PORT_RANGE: 40,
+  MATCH_CHARACTERISTICS: 41,
+  MATCH_FRAME_SIZE_RANGE: 42,
+  MATCH_RANDOM: 43,
+  MATCH_TAGS_DIFFERENCE: 44,
+  MATCH_TAGS_BITWISE_AND: 45,
+  MATCH_TAGS_BITWISE_OR: 46,
+  MATCH_TAGS_BITWISE_XOR: 47,
+  MATCH_TAGS_EQUAL: 48,
+  MATCH_TAG_SENDER: 49,
+  MATCH_TAG_RECEIVER: 50,
+  MATCH_INTEGER_RANGE: 51,
+} as const;
+export type RuleTypeName = keyof typeof RULE_TYPES;
+
+const NAMES: string[] = [];
+for (const [n, c] of Object.entries(RULE_TYPES)) NAMES[c] = n;
+
+/** The type name of a code, or undefined for codes without one. */
+export function ruleTypeName(code: number): RuleTypeName | undefined {
+  return NAMES[code] as RuleTypeName | undefined;
+}
+
+export const RULE_NOT = 0x80;
+export const RULE_OR = 0x40;
+export const RULE_TYPE_MASK = 0x3f;
+
+/** Characteristics bits (MATCH_CHARACTERISTICS). */
+export const CHARACTERISTICS = {
+  INBOUND: 0x8000000000000000n,
+  MULTICAST: 0x4000000000000000n,
+  BROADCAST: 0x2000000000000000n,
+  SENDER_IP_AUTHENTICATED: 0x1000000000000000n,
+  SENDER_MAC_AUTHENTICATED: 0x0800000000000000n,
+  TCP_FIN: 0x001n,
+  TCP_SYN: 0x002n,
+  TCP_RST: 0x004n,
+  TCP_PSH: 0x008n,
+  TCP_ACK: 0x010n,
+  TCP_URG: 0x020n,
+  TCP_ECE: 0x040n,
+  TCP_CWR: 0x080n,
+  TCP_NS: 0x100n,
+} as const;
+
+interface Flags {
+  /** NOT bit (0x80). */
+  readonly not: boolean;
+  /** OR bit (0x40). */
+  readonly or: boolean;
+}
+
+export type SimpleActionType = 'ACTION_DROP' | 'ACTION_ACCEPT' | 'ACTION_BREAK' | 'ACTION_PRIORITY';
+export type TargetActionType = 'ACTION_TEE' | 'ACTION_WATCH' | 'ACTION_REDIRECT';
+export type TagMatchType =
+  | 'MATCH_TAGS_DIFFERENCE'
+  | 'MATCH_TAGS_BITWISE_AND'
+  | 'MATCH_TAGS_BITWISE_OR'
+  | 'MATCH_TAGS_BITWISE_XOR'
+  | 'MATCH_TAGS_EQUAL'
+  | 'MATCH_TAG_SENDER'
+  | 'MATCH_TAG_RECEIVER';
+export type RangeMatchType = 'MATCH_IP_SOURCE_PORT_RANGE' | 'MATCH_IP_DEST_PORT_RANGE' | 'MATCH_FRAME_SIZE_RANGE';
+
+export type Rule = Flags &
+  (
+    | { readonly type: SimpleActionType }
+    | { readonly type: TargetActionType; readonly address: number; readonly flags: number; readonly length: number }
+    | { readonly type: 'MATCH_SOURCE_ZEROTIER_ADDRESS' | 'MATCH_DEST_ZEROTIER_ADDRESS'; readonly zt: number }
+    | { readonly type: 'MATCH_VLAN_ID'; readonly vlanId: number }
+    | { readonly type: 'MATCH_VLAN_PCP'; readonly vlanPcp: number }
+    | { readonly type: 'MATCH_VLAN_DEI'; readonly vlanDei: number }
+    /** mac: 48-bit number. */
+    | { readonly type: 'MATCH_MAC_SOURCE' | 'MATCH_MAC_DEST'; readonly mac: number }
+    /** ip: 4 or 16 bytes. */
+    | {
+        readonly type: 'MATCH_IPV4_SOURCE' | 'MATCH_IPV4_DEST' | 'MATCH_IPV6_SOURCE' | 'MATCH_IPV6_DEST';
+        readonly ip: Uint8Array;
+        readonly bits: number;
+      }
+    | { readonly type: 'MATCH_IP_TOS'; readonly mask: number; readonly start: number; readonly end: number }
+    | { readonly type: 'MATCH_IP_PROTOCOL'; readonly ipProtocol: number }
+    | { readonly type: 'MATCH_ETHERTYPE'; readonly etherType: number }
+    /** icmpCode null = any code. */
+    | { readonly type: 'MATCH_ICMP'; readonly icmpType: number; readonly icmpCode: number | null }
+    | { readonly type: RangeMatchType; readonly start: number; readonly end: number }
+    | { readonly type: 'MATCH_CHARACTERISTICS'; readonly mask: bigint }
+    | { readonly type: 'MATCH_RANDOM'; readonly probability: number }
+    | { readonly type: TagMatchType; readonly id: number; readonly value: number }
+    | {
+        readonly type: 'MATCH_INTEGER_RANGE';
+        readonly start: bigint;
+        readonly end: bigint;
+        readonly idx: number;
+        readonly format: number;
+      }
+    /** Any other code (7-15: no-op actions; 16-23, 52-63: unknown matches); payload kept. */
+    | { readonly type: 'UNKNOWN'; readonly code: number; readonly payload: Uint8Array }
+  );
+
+/** Numeric code of a rule. */
+export function ruleCode(r: Rule): number {
+  return r.type === 'UNKNOWN' ? r.code & RULE_TYPE_MASK : RULE_TYPES[r.type];
+}
+
+// ---- Binary ------------------------------------------------------------------------------------------------
+
+/** Bytes each known type needs at its fixed offsets (what the canonical encoding writes as L). */
+const FIELD_LENGTH: number[] = new Array(64).fill(-1);
+for (const c of [0, 1, 5, 6]) FIELD_LENGTH[c] = 0;
+for (const c of [2, 3, 4]) FIELD_LENGTH[c] = 14;
+FIELD_LENGTH[24] = 5;
+FIELD_LENGTH[25] = 5;
+FIELD_LENGTH[26] = 2;
+FIELD_LENGTH[27] = 1;
+FIELD_LENGTH[28] = 1;
+FIELD_LENGTH[29] = 6;
+FIELD_LENGTH[30] = 6;
+FIELD_LENGTH[31] = 5;
+FIELD_LENGTH[32] = 5;
+FIELD_LENGTH[33] = 17;
+FIELD_LENGTH[34] = 17;
+FIELD_LENGTH[35] = 3;
+FIELD_LENGTH[36] = 1;
+FIELD_LENGTH[37] = 2;
+FIELD_LENGTH[38] = 3;
+FIELD_LENGTH[39] = 4;
+FIELD_LENGTH[40] = 4;
+FIELD_LENGTH[41] = 8;
+FIELD_LENGTH[42] = 4;
+FIELD_LENGTH[43] = 4;
+for (let c = 44; c <= 50; c++) FIELD_LENGTH[c] = 8;
+FIELD_LENGTH[51] = 19;
+
+function readMac(b: Uint8Array, p: number): number {
+  return b[p]! * 0x10000000000 + readAddress(b, p + 1);
+}
+
+/** Decodes one rule whose type byte is at `p`; undefined if its fields run past `end`. */
+function decodeOne(b: Uint8Array, p: number, end: number): { rule: Rule; next: number } | undefined {
+  if (p + 2 > end) return undefined;
+  const tb = b[p]!;
+  const L = b[p + 1]!;
+  const f = p + 2;
+  const code = tb & RULE_TYPE_MASK;
+  const not = (tb & RULE_NOT) !== 0;
+  const or = (tb & RULE_OR) !== 0;
+  const need = FIELD_LENGTH[code]!;
+  const next = f + L;
+  if (f + Math.max(need, 0) > end || next > end) return undefined;
+  const name = NAMES[code] as RuleTypeName | undefined;
+  let rule: Rule;
+  switch (code) {
+    case 0:
+    case 1:
+    case 5:
+    case 6:
+      rule = { type: name as SimpleActionType, not, or };
+      break;
+    case 2:
+    case 3:
+    case 4:
+      rule = {
+        type: name as TargetActionType,
+        not,
+        or,
+        address: Number(readU64(b, f) & 0xffffffffffn),
+        flags: readU32(b, f + 8),
+        length: (b[f + 12]! << 8) | b[f + 13]!,
+      };
+      break;
+    case 24:
+    case 25:
+      rule = {
+        type: name as 'MATCH_SOURCE_ZEROTIER_ADDRESS' | 'MATCH_DEST_ZEROTIER_ADDRESS',
+        not,
+        or,
+        zt: readAddress(b, f),
+      };
+      break;
+    case 26:
+      rule = { type: 'MATCH_VLAN_ID', not, or, vlanId: (b[f]! << 8) | b[f + 1]! };
+      break;
+    case 27:
+      rule = { type: 'MATCH_VLAN_PCP', not, or, vlanPcp: b[f]! };
+      break;
+    case 28:
+      rule = { type: 'MATCH_VLAN_DEI', not, or, vlanDei: b[f]! };
+      break;
+    case 29:
+    case 30:
+      rule = { type: name as 'MATCH_MAC_SOURCE' | 'MATCH_MAC_DEST', not, or, mac: readMac(b, f) };
+      break;
+    case 31:
+    case 32:
+      rule = {
+        type: name as 'MATCH_IPV4_SOURCE' | 'MATCH_IPV4_DEST',
+        not,
+        or,
+        ip: b.slice(f, f + 4),
+        bits: b[f + 4]!,
+      };
+      break;
+    case 33:
+    case 34:
+      rule = {
+        type: name as 'MATCH_IPV6_SOURCE' | 'MATCH_IPV6_DEST',
+        not,
+        or,
+        ip: b.slice(f, f + 16),
+        bits: b[f + 16]!,
+      };
+      break;
+    case 35:
+      rule = { type: 'MATCH_IP_TOS', not, or, mask: b[f]!, start: b[f + 1]!, end: b[f + 2]! };
+      break;
+    case 36:
+      rule = { type: 'MATCH_IP_PROTOCOL', not, or, ipProtocol: b[f]! };
+      break;
+    case 37:
+      rule = { type: 'MATCH_ETHERTYPE', not, or, etherType: (b[f]! << 8) | b[f + 1]! };
+      break;
+    case 38:
+      rule = {
+        type: 'MATCH_ICMP',
+        not,
+        or,
+        icmpType: b[f]!,
+        icmpCode: (b[f + 2]! & 0x01) !== 0 ? b[f + 1]! : null,
+      };
+      break;
+    case 39:
+    case 40:
+    case 42:
+      rule = {
+        type: name as RangeMatchType,
+        not,
+        or,
+        start: (b[f]! << 8) | b[f + 1]!,
+        end: (b[f + 2]! << 8) | b[f + 3]!,
+      };
+      break;
+    case 41:
+      rule = { type: 'MATCH_CHARACTERISTICS', not, or, mask: readU64(b, f) };
+      break;
+    case 43:
+      rule = { type: 'MATCH_RANDOM', not, or, probability: readU32(b, f) };
+      break;
+    case 44:
+    case 45:
+    case 46:
+    case 47:
+    case 48:
+    case 49:
+    case 50:
+      rule = { type: name as TagMatchType, not, or, id: readU32(b, f), value: readU32(b, f + 4) };
+      break;
+    case 51:
+      rule = {
+        type: 'MATCH_INTEGER_RANGE',
+        not,
+        or,
+        start: readU64(b, f),
+        end: readU64(b, f + 8),
+        idx: (b[f + 16]! << 8) | b[f + 17]!,
+        format: b[f + 18]!,
+      };
+      break;
+    default:
+      rule = { type: 'UNKNOWN', not, or, code, payload: b.slice(f, next) };
+  }
+  return { rule, next };
+}
+
+/**
+ * Decodes a whole rule list (config key `R`). Fails if a rule is truncated or there are more than
+ * maxRules rules. Never throws.
+ */
+export function decodeRules(bytes: Uint8Array, maxRules = MAX_RULES): Vl2Decoded<Rule[]> {
+  const out: Rule[] = [];
+  let p = 0;
+  while (p < bytes.length) {
+    if (out.length >= maxRules) return vfail('too-many', `more than ${maxRules} rules`);
+    const r = decodeOne(bytes, p, bytes.length);
+    if (!r) return vfail('too-short', `rule ${out.length} truncated`);
+    out.push(r.rule);
+    p = r.next;
+  }
+  return vok(out);
+}
+
+/** Reads exactly `count` rules at the reader's cursor (inside capabilities); undefined (reader failed) if malformed. */
+export function readRules(r: WireReader, count: number): Rule[] | undefined {
+  const out: Rule[] = [];
+  for (let i = 0; i < count; i++) {
+    const d = decodeOne(r.bytes, r.pos, r.end);
+    if (!d) {
+      r.failed = true;
+      r.pos = r.end;
+      return undefined;
+    }
+    out.push(d.rule);
+    r.pos = d.next;
+  }
+  return out;
+}
+
+function writeMac(w: WireWriter, mac: number): void {
+  w.u8(Math.floor(mac / 0x10000000000) & 0xff);
+  w.address(mac % 0x10000000000);
+}
+
+/** Appends the binary form of each rule. */
+export function writeRules(w: WireWriter, rules: readonly Rule[]): void {
+  for (const r of rules) {
+    const code = ruleCode(r);
+    w.u8(code | (r.not ? RULE_NOT : 0) | (r.or ? RULE_OR : 0));
+    switch (r.type) {
+      case 'ACTION_DROP':
+      case 'ACTION_ACCEPT':
+      case 'ACTION_BREAK':
+      case 'ACTION_PRIORITY':
+        w.u8(0);
+        break;
+      case 'ACTION_TEE':
+      case 'ACTION_WATCH':
+      case 'ACTION_REDIRECT':
+        w.u8(14).u64(BigInt(r.address)).u32(r.flags).u16(r.length);
+        break;
+      case 'MATCH_SOURCE_ZEROTIER_ADDRESS':
+      case 'MATCH_DEST_ZEROTIER_ADDRESS':
+        w.u8(5).address(r.zt);
+        break;
+      case 'MATCH_VLAN_ID':
+        w.u8(2).u16(r.vlanId);
+        break;
+      case 'MATCH_VLAN_PCP':
+        w.u8(1).u8(r.vlanPcp);
+        break;
+      case 'MATCH_VLAN_DEI':
+        w.u8(1).u8(r.vlanDei);
+        break;
+      case 'MATCH_MAC_SOURCE':
+      case 'MATCH_MAC_DEST':
+        w.u8(6);
+        writeMac(w, r.mac);
+        break;
+      case 'MATCH_IPV4_SOURCE':
+      case 'MATCH_IPV4_DEST': {
+        const ip = new Uint8Array(4);
+        ip.set(r.ip.subarray(0, 4));
+        w.u8(5).bytes(ip).u8(r.bits);
+        break;
+      }
+      case 'MATCH_IPV6_SOURCE':
+      case 'MATCH_IPV6_DEST': {
+        const ip = new Uint8Array(16);
+        ip.set(r.ip.subarray(0, 16));
+        w.u8(17).bytes(ip).u8(r.bits);
+        break;
+      }
+      case 'MATCH_IP_TOS':
+        w.u8(3).u8(r.mask).u8(r.start).u8(r.end);
+        break;
+      case 'MATCH_IP_PROTOCOL':
+        w.u8(1).u8(r.ipProtocol);
+        break;
+      case 'MATCH_ETHERTYPE':
+        w.u8(2).u16(r.etherType);
+        break;
+      case 'MATCH_ICMP':
+        w.u8(3)
+          .u8(r.icmpType)
+          .u8(r.icmpCode ?? 0)
+          .u8(r.icmpCode === null ? 0 : 1);
+        break;
+      case 'MATCH_IP_SOURCE_PORT_RANGE':
+      case 'MATCH_IP_DEST_PORT_RANGE':
+      case 'MATCH_FRAME_SIZE_RANGE':
+        w.u8(4).u16(r.start).u16(r.end);
+        break;
+      case 'MATCH_CHARACTERISTICS':
+        w.u8(8).u64(r.mask);
+        break;
+      case 'MATCH_RANDOM':
+        w.u8(4).u32(r.probability);
+        break;
+      case 'MATCH_TAGS_DIFFERENCE':
+      case 'MATCH_TAGS_BITWISE_AND':
+      case 'MATCH_TAGS_BITWISE_OR':
+      case 'MATCH_TAGS_BITWISE_XOR':
+      case 'MATCH_TAGS_EQUAL':
+      case 'MATCH_TAG_SENDER':
+      case 'MATCH_TAG_RECEIVER':
+        w.u8(8).u32(r.id).u32(r.value);
+        break;
+      case 'MATCH_INTEGER_RANGE':
+        w.u8(19).u64(r.start).u64(r.end).u16(r.idx).u8(r.format);
+        break;
+      case 'UNKNOWN':
+        w.u8(Math.min(255, r.payload.length)).bytes(r.payload.subarray(0, 255));
+        break;
+    }
+  }
+}
+
+export function encodeRules(rules: readonly Rule[]): Uint8Array {
+  const w = new WireWriter(rules.length * 8 + 16);
+  writeRules(w, rules);
+  return w.finish();
+}
+
+// ---- JSON (controller API, §8.4) -----------------------------------------------------------------------------
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+function macToString(mac: number): string {
+  const parts: string[] = [];
+  for (let i = 5; i >= 0; i--) parts.push((Math.floor(mac / 2 ** (8 * i)) & 0xff).toString(16).padStart(2, '0'));
+  return parts.join(':');
+}
+
+function ipToString(ip: Uint8Array, bits: number): string {
+  if (ip.length === 4) return `${ip[0]}.${ip[1]}.${ip[2]}.${ip[3]}/${bits}`;
+  // formatInetAddress prints ip/port: reuse it with the prefix length in the port field.
+  return formatV6(ip, bits);
+}
+
+function formatV6(ip: Uint8Array, bits: number): string {
+  const w: number[] = [];
+  for (let i = 0; i < 16; i += 2) w.push((ip[i]! << 8) | ip[i + 1]!);
+  let best = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (w[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && w[j] === 0) j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (a: number[]) => a.map((x) => x.toString(16)).join(':');
+  const text = bestLen < 2 ? hex(w) : `${hex(w.slice(0, best))}::${hex(w.slice(best + bestLen))}`;
+  return `${text}/${bits}`;
+}
+
+/** The JSON object the controller renders for a rule (keys in alphabetical order). */
+export function ruleToJson(r: Rule): { [k: string]: Json } {
+  const o: { [k: string]: Json } = {};
+  const isAction = r.type.startsWith('ACTION_') || (r.type === 'UNKNOWN' && r.code < 16);
+  const m = (extra: { [k: string]: Json }) => {
+    const all: { [k: string]: Json } = { ...extra, not: r.not, or: r.or, type: r.type };
+    for (const k of Object.keys(all).sort()) o[k] = all[k]!;
+    return o;
+  };
+  switch (r.type) {
+    case 'ACTION_DROP':
+    case 'ACTION_ACCEPT':
+    case 'ACTION_BREAK':
+    case 'ACTION_PRIORITY':
+      return { type: r.type };
+    case 'ACTION_TEE':
+    case 'ACTION_WATCH':
+      return { address: r.address.toString(16).padStart(10, '0'), flags: r.flags, length: r.length, type: r.type };
+    case 'ACTION_REDIRECT':
+      return { address: r.address.toString(16).padStart(10, '0'), flags: r.flags, type: r.type };
+    case 'MATCH_SOURCE_ZEROTIER_ADDRESS':
+    case 'MATCH_DEST_ZEROTIER_ADDRESS':
+      return m({ zt: r.zt.toString(16).padStart(10, '0') });
+    case 'MATCH_VLAN_ID':
+      return m({ vlanId: r.vlanId });
+    case 'MATCH_VLAN_PCP':
+      return m({ vlanPcp: r.vlanPcp });
+    case 'MATCH_VLAN_DEI':
+      return m({ vlanDei: r.vlanDei });
+    case 'MATCH_MAC_SOURCE':
+    case 'MATCH_MAC_DEST':
+      return m({ mac: macToString(r.mac) });
+    case 'MATCH_IPV4_SOURCE':
+    case 'MATCH_IPV4_DEST':
+    case 'MATCH_IPV6_SOURCE':
+    case 'MATCH_IPV6_DEST':
+      return m({ ip: ipToString(r.ip, r.bits) });
+    case 'MATCH_IP_TOS':
+      return m({ end: r.end, mask: r.mask, start: r.start });
+    case 'MATCH_IP_PROTOCOL':
+      return m({ ipProtocol: r.ipProtocol });
+    case 'MATCH_ETHERTYPE':
+      return m({ etherType: r.etherType });
+    case 'MATCH_ICMP':
+      return m({ icmpCode: r.icmpCode, icmpType: r.icmpType });
+    case 'MATCH_IP_SOURCE_PORT_RANGE':
+    case 'MATCH_IP_DEST_PORT_RANGE':
+    case 'MATCH_FRAME_SIZE_RANGE':
+      return m({ end: r.end, start: r.start });
+    case 'MATCH_CHARACTERISTICS':
+      return m({ mask: r.mask.toString(16).padStart(16, '0') });
+    case 'MATCH_RANDOM':
+      return m({ probability: r.probability });
+    case 'MATCH_TAGS_DIFFERENCE':
+    case 'MATCH_TAGS_BITWISE_AND':
+    case 'MATCH_TAGS_BITWISE_OR':
+    case 'MATCH_TAGS_BITWISE_XOR':
+    case 'MATCH_TAGS_EQUAL':
+    case 'MATCH_TAG_SENDER':
+    case 'MATCH_TAG_RECEIVER':
+      return m({ id: r.id, value: r.value });
+    case 'MATCH_INTEGER_RANGE': {
+      const bits = (r.format & 63) + 1;
+      return m({
+        bits,
+        end: r.end.toString(16),
+        idx: r.idx,
+        little: (r.format & 0x80) !== 0,
+        start: r.start.toString(16),
+      });
+    }
+    case 'UNKNOWN':
+      return isAction ? { type: 'UNKNOWN' } : m({});
+  }
+}
+
+/** JSON numbers as the controller reads them: numbers, decimal strings or booleans. */
+function num(v: Json | undefined, dfl = 0): number {
+  if (typeof v === 'number') return Number.isFinite(v) ? Math.trunc(v) : dfl;
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  if (typeof v === 'string') {
+    const t = v.trim();
+    if (/^-?\d+$/.test(t)) return Number(t);
+    return dfl;
+  }
+  return dfl;
+}
+
+function bool(v: Json | undefined): boolean {
+  if (typeof v === 'boolean') return v;
+  if (typeof v === 'number') return v !== 0;
+  if (typeof v === 'string') return v === 'true' || v === '1';
+  return false;
+}
+
+function hexAddr(v: Json | undefined): number | undefined {
+  if (typeof v !== 'string' || !/^[0-9a-fA-F]{1,10}$/.test(v)) return undefined;
+  return Number.parseInt(v, 16);
+}
+
+function parseMac(v: Json | undefined): number | undefined {
+  if (typeof v !== 'string') return undefined;
+  const hex = v.replace(/[^0-9a-fA-F]/g, '');
+  if (hex.length !== 12) return undefined;
+  return Number.parseInt(hex, 16);
+}
+
+function parseIpBits(v: Json | undefined, family: 4 | 6): { ip: Uint8Array; bits: number } | undefined {
+  if (typeof v !== 'string') return undefined;
+  const slash = v.indexOf('/');
+  const host = slash < 0 ? v : v.slice(0, slash);
+  const bits = slash < 0 ? 0 : Number(v.slice(slash + 1));
+  if (!Number.isInteger(bits) || bits < 0 || bits > (family === 4 ? 32 : 128)) return undefined;
+  const a = parseInetAddress(`${host}/0`);
+  if (!a || a.family !== family) return undefined;
+  return { ip: a.ip, bits };
+}
+
+/** Parses one rule object as the controller does; undefined for entries it would drop. */
+export function ruleFromJson(j: unknown): Rule | undefined {
+  if (typeof j !== 'object' || j === null || Array.isArray(j)) return undefined;
+  const o = j as { [k: string]: Json };
+  const type = o.type;
+  if (typeof type !== 'string') return undefined;
+  const not = bool(o.not);
+  const or = bool(o.or);
+  switch (type) {
+    case 'ACTION_DROP':
+    case 'ACTION_ACCEPT':
+    case 'ACTION_BREAK':
+      // Actions lose NOT/OR when the controller re-renders them (§8.4).
+      return { type, not: false, or: false };
+    case 'ACTION_TEE':
+    case 'ACTION_WATCH':
+    case 'ACTION_REDIRECT': {
+      const address = hexAddr(o.address);
+      if (address === undefined) return undefined;
+      return {
+        type,
+        not: false,
+        or: false,
+        address,
+        flags: num(o.flags) >>> 0,
+        length: type === 'ACTION_REDIRECT' ? 0 : num(o.length) & 0xffff,
+      };
+    }
+    case 'MATCH_SOURCE_ZEROTIER_ADDRESS':
+    case 'MATCH_DEST_ZEROTIER_ADDRESS': {
+      const zt = hexAddr(o.zt);
+      return zt === undefined ? undefined : { type, not, or, zt };
+    }
+    case 'MATCH_VLAN_ID':
+      return { type, not, or, vlanId: num(o.vlanId) & 0xffff };
+    case 'MATCH_VLAN_PCP':
+      return { type, not, or, vlanPcp: num(o.vlanPcp) & 0xff };
+    case 'MATCH_VLAN_DEI':
+      return { type, not, or, vlanDei: num(o.vlanDei) & 0xff };
+    case 'MATCH_MAC_SOURCE':
+    case 'MATCH_MAC_DEST': {
+      const mac = parseMac(o.mac);
+      return mac === undefined ? undefined : { type, not, or, mac };
+    }
+    case 'MATCH_IPV4_SOURCE':
+    case 'MATCH_IPV4_DEST':
+    case 'MATCH_IPV6_SOURCE':
+    case 'MATCH_IPV6_DEST': {
+      const x = parseIpBits(o.ip, type.startsWith('MATCH_IPV4') ? 4 : 6);
+      return x === undefined ? undefined : { type, not, or, ip: x.ip, bits: x.bits };
+    }
+    case 'MATCH_IP_TOS':
+      return { type, not, or, mask: num(o.mask) & 0xff, start: num(o.start) & 0xff, end: num(o.end) & 0xff };
+    case 'MATCH_IP_PROTOCOL':
+      return { type, not, or, ipProtocol: num(o.ipProtocol) & 0xff };
+    case 'MATCH_ETHERTYPE':
+      return { type, not, or, etherType: num(o.etherType) & 0xffff };
+    case 'MATCH_ICMP': {
+      const code = o.icmpCode;
+      return {
+        type,
+        not,
+        or,
+        icmpType: num(o.icmpType) & 0xff,
+        icmpCode: code === null || code === undefined ? null : num(code) & 0xff,
+      };
+    }
+    case 'MATCH_IP_SOURCE_PORT_RANGE':
+    case 'MATCH_IP_DEST_PORT_RANGE':
+    case 'MATCH_FRAME_SIZE_RANGE': {
+      const start = num(o.start) & 0xffff;
+      const end = o.end === undefined ? start : num(o.end) & 0xffff;
+      return { type, not, or, start, end };
+    }
+    case 'MATCH_CHARACTERISTICS': {
+      let mask: bigint;
+      if (typeof o.mask === 'string') {
+        if (!/^(0x)?[0-9a-fA-F]{1,16}$/.test(o.mask)) return undefined;
+        mask = BigInt(`0x${o.mask.replace(/^0x/, '')}`);
+      } else if (typeof o.mask === 'number' && Number.isFinite(o.mask) && o.mask >= 0) {
+        mask = BigInt(Math.trunc(o.mask));
+      } else return undefined;
+      return { type, not, or, mask };
+    }
+    case 'MATCH_RANDOM':
+      return { type, not, or, probability: num(o.probability) >>> 0 };
+    case 'MATCH_TAGS_DIFFERENCE':
+    case 'MATCH_TAGS_BITWISE_AND':
+    case 'MATCH_TAGS_BITWISE_OR':
+    case 'MATCH_TAGS_BITWISE_XOR':
+    case 'MATCH_TAGS_EQUAL':
+    case 'MATCH_TAG_SENDER':
+    case 'MATCH_TAG_RECEIVER':
+      return { type, not, or, id: num(o.id) >>> 0, value: num(o.value) >>> 0 };
+    default:
+      // ACTION_PRIORITY, INTEGER_RANGE (a 1.14.1 parse bug rejects it) and unknown strings are dropped.
+      return undefined;
+  }
+}
+
+/** The JSON array for a rule list. */
+export function rulesToJson(rules: readonly Rule[]): Array<{ [k: string]: Json }> {
+  return rules.map(ruleToJson);
+}
+
+/** Parses a JSON rule array, dropping entries the controller would drop (at most MAX_RULES kept). */
+export function rulesFromJson(j: unknown): Rule[] {
+  if (!Array.isArray(j)) return [];
+  const out: Rule[] = [];
+  for (const x of j) {
+    const r = ruleFromJson(x);
+    if (r) out.push(r);
+    if (out.length >= MAX_RULES) break;
+  }
+  return out;
+}
