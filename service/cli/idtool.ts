@@ -308,7 +308,7 @@ function initWorld(kind: 'moon' | 'planet', idArg: string, endpoints: string[], 
 function key(json: Record<string, unknown>, name: string, file: string): Uint8Array {
   const v = json[name];
   const b = typeof v === 'string' ? fromHex(v.trim()) : undefined;
-  if (!b || b.length !== 64) throw new Failure(`${name} in ${file} is missing or not 128 hex digits`);
+  if (b?.length !== 64) throw new Failure(`${name} in ${file} is missing or not 128 hex digits`);
   return b;
 }
 
