@@ -9,6 +9,7 @@
 //
 // The core implements the sender (chunking, signing with its identity, which is the controller's); the
 // controller itself lives outside the core (service/controller/) and the core never imports it.
+import { ErrorCode } from '../constants.js';
 import type { Identity } from '../identity.js';
 
 /** Why a controller refuses a request; the sender maps these to ERROR codes 0x03 and 0x07. */
@@ -21,7 +22,11 @@ export interface NetworkConfigRequest {
   readonly requester: Identity;
   /** The request's metadata dictionary, raw bytes as sent (no terminating NUL). */
   readonly metadata: Uint8Array;
-  /** The request's packet ID as seen on the wire (the in-re ID of the answer); 0n for an in-process request. */
+  /**
+   * The request's packet ID as seen on the wire (the in-re ID of the answer). An in-process request (the node
+   * is a member of its own network) uses LOCAL_REQUEST_PACKET_ID; 0n is reserved for pushes, which the
+   * controller makes up itself and which never draw an ERROR.
+   */
   readonly packetId: bigint;
   /** Revision and timestamp of the config the requester holds (0n, 0n if none); informational. */
   readonly haveRevision?: bigint;
@@ -56,6 +61,11 @@ export interface NetworkController {
   request(now: number, req: NetworkConfigRequest): void;
 }
 
+/** Packet ID of a request a node makes to its own controller (as ZeroTier One: all ones). */
+export const LOCAL_REQUEST_PACKET_ID = 0xffffffffffffffffn;
+/** Packet ID of a config the controller pushes on its own (NETWORK_CONFIG rather than OK). */
+export const PUSH_PACKET_ID = 0n;
+
 /** True if `networkId` is controlled by the node with `address` (the top 40 bits of the ID). */
 export function isControllerOf(address: number, networkId: bigint): boolean {
   return Number(networkId >> 24n) === address;
@@ -63,5 +73,5 @@ export function isControllerOf(address: number, networkId: bigint): boolean {
 
 /** Maps a controller error to the ERROR code it is sent as. */
 export function controllerErrorCode(error: NetworkControllerError): number {
-  return error === 'NOT_FOUND' ? 0x03 : 0x07;
+  return error === 'NOT_FOUND' ? ErrorCode.OBJ_NOT_FOUND : ErrorCode.NETWORK_ACCESS_DENIED;
 }
