@@ -9,19 +9,17 @@ cd "$(dirname "$0")"
 
 jobs=$(nproc 2>/dev/null || echo 2)
 # 1. lwIP compiled to WebAssembly (lwip/Makefile knows what is stale).
-[ ! -f lwip/Makefile ] || make -s -C lwip -j"$jobs"
+make -s -C lwip -j"$jobs"
 # Node's headers come with the machine (Debian's nodejs); node-gyp must not try to download them.
 NODEDIR_ARG=""
 [ -f /usr/include/node/node_api.h ] && NODEDIR_ARG="--nodedir=/usr"
 # 2. The native addon (node-addon-api): crypto batches, socketpairs, fd passing.
-if [ -f native/binding.gyp ] && { [ ! -f native/build/Release/netcon_native.node ] || [ -n "$(find native/src native/binding.gyp -newer native/build/Release/netcon_native.node 2>/dev/null | head -1)" ]; }; then
+if [ ! -f native/build/Release/netcon_native.node ] || [ -n "$(find native/src native/binding.gyp -newer native/build/Release/netcon_native.node 2>/dev/null | head -1)" ]; then
   echo "build: native addon"
-  (cd native && ../node_modules/.bin/node-gyp rebuild ${NODEDIR_ARG} --loglevel=error >/dev/null 2>native/build.log || { cat native/build.log >&2; exit 1; })
+  (cd native && ../node_modules/.bin/node-gyp rebuild ${NODEDIR_ARG} --loglevel=error >build.log 2>&1 || { cat build.log >&2; exit 1; })
 fi
 # 3. The intercept library, also copied to the repo root as users expect.
-if [ -f intercept/Makefile ]; then
-  make -s -C intercept -j"$jobs"
-  cp -p intercept/build/libzerotierintercept.so .
-fi
+make -s -C intercept -j"$jobs"
+cp -p intercept/build/libzerotierintercept.so .
 # 4. TypeScript (incremental).
 node_modules/.bin/tsc -p tsconfig.json
