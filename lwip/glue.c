@@ -519,10 +519,10 @@ static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err) {
 
 /* RTO tuning. lwIP starts the RTT variance at 3 s, and with its integer update the variance never decays
  * below 3 timer ticks: every timeout would cost at least 3 ticks plus the tick phase even on a sub-millisecond
- * link. Starting it at one tick lets the estimator converge from below (the mean adapts within a few RTTs on
+ * link. Starting it at two ticks (an RTO of 200–400 ms with 100 ms ticks) lets the estimator converge from below (the mean adapts within a few RTTs on
  * slower paths). The first SYN's timeout is 1 s (RFC 6298) instead of lwIP's 3 s. */
 static void tune_rto(struct tcp_pcb *pcb, int initial) {
-  pcb->sv = 1;
+  pcb->sv = 2;
   if (initial) pcb->rto = 1000 / TCP_SLOW_INTERVAL;
 }
 

@@ -219,7 +219,7 @@ export class Stack {
     for (const r of c.routes) {
       const t = parseIp(r.target);
       if (!t) throw new StackError('EINVAL', `bad route target ${r.target}`);
-      this.putAddr(ADDR_A, { family: t.family, address: r.target, port: 0 }, r.prefix);
+      this.putAddr(ADDR_A, { family: t.family, address: r.target, port: 0 }, r.prefix, false);
       if (r.via) this.putAddr(ADDR_B, { family: t.family, address: r.via, port: 0 });
       else this.clearAddr(ADDR_B);
       if (this.ex.nc_add_route() !== 0) throw new StackError('ENOSPC', 'too many routes');
@@ -430,7 +430,7 @@ export class Stack {
   // ---- addresses across the boundary ----
 
   /** @internal */
-  putAddr(at: number, a: SockAddr | undefined, prefix = 0): void {
+  putAddr(at: number, a: SockAddr | undefined, prefix = 0, anyIsWildcard = true): void {
     const base = this.ctl + at;
     const u8 = this.heap();
     u8.fill(0, base, base + 20);
@@ -444,7 +444,7 @@ export class Stack {
       if (!p) throw new StackError('EINVAL', `bad address ${a.address}`);
       family = p.family;
       bytes = p.bytes;
-      if (isAny(p.bytes)) bytes = undefined;
+      if (anyIsWildcard && isAny(p.bytes)) bytes = undefined;
     }
     this.view().setUint16(base + 2, a.port, true);
     if (!bytes) return; // family 0 = wildcard
@@ -689,8 +689,7 @@ export class Stack {
         oversized: this.jsDrops.oversized,
         notForUs: g(6),
         noMemory: g(7),
-        unknownEthertype: g(8),
-        arp: g(9) - g(8),
+        ethernet: g(9), // unknown ethertypes and bad ARP
         ip4: g(10),
         ip6: g(11),
         tcp: g(12),
