@@ -2,6 +2,7 @@
 // identity (COM, COO, capabilities, tags; PROTOCOL-VL2.md §5) and the serialized config dictionary (§4.2),
 // using the core's VL2 codecs. Also the COM revocation sent on deauthorization (§10.6).
 import type { Identity } from '../core/identity.js';
+import type { InetAddress } from '../core/inet-address.js';
 import {
   type Capability,
   type CertificateOfMembership,
@@ -22,8 +23,18 @@ import {
   signTag,
   type Tag,
 } from '../core/vl2/credentials.js';
+import { CONFIG_VERSION, type NetworkConfig, networkConfigBytes } from '../core/vl2/network-config.js';
 import { rulesFromJson } from '../core/vl2/rules.js';
 import type { ConfigPlan } from './config-plan.js';
+import type { Cidr, Ip } from './ip.js';
+
+function inet(ip: Ip, port: number): InetAddress {
+  return { family: ip.family, ip: ip.bytes, port };
+}
+
+function cidrInet(c: Cidr): InetAddress {
+  return inet(c.ip, c.bits);
+}
 
 export interface PlanCredentials {
   com: CertificateOfMembership;
@@ -83,10 +94,47 @@ export function buildCredentials(plan: ConfigPlan, signer: Identity, member: Ide
   return { com, coo, capabilities, tags };
 }
 
-/** The serialized config dictionary for the plan. */
+/** The config for the plan, credentials signed by `signer` (the controller). */
+export function buildNetworkConfig(plan: ConfigPlan, signer: Identity, member: Identity): NetworkConfig {
+  const creds = buildCredentials(plan, signer, member);
+  return {
+    version: CONFIG_VERSION,
+    networkId: plan.networkId,
+    timestamp: plan.timestamp,
+    credentialTimeMaxDelta: plan.credentialTimeMaxDelta,
+    revision: plan.revision,
+    issuedTo: plan.issuedTo,
+    remoteTraceTarget: plan.remoteTraceTarget,
+    remoteTraceLevel: plan.remoteTraceLevel,
+    flags: plan.flags,
+    multicastLimit: plan.multicastLimit,
+    type: plan.type === 1 ? 1 : 0,
+    name: plan.name,
+    mtu: plan.mtu,
+    com: creds.com,
+    capabilities: creds.capabilities,
+    tags: creds.tags,
+    certificatesOfOwnership: creds.coo ? [creds.coo] : [],
+    specialists: plan.specialists,
+    routes: plan.routes.map((r) => ({
+      target: cidrInet(r.target),
+      via: r.via ? inet(r.via, 0) : null,
+      flags: 0,
+      metric: 0,
+    })),
+    staticIps: plan.staticIps.map(cidrInet),
+    rules: rulesFromJson(plan.rules),
+    dns: plan.dns
+      ? { domain: plan.dns.domain, servers: plan.dns.servers.map((ip) => inet(ip, 0)) }
+      : { domain: '', servers: [] },
+    ssoVersion: 0,
+    ssoEnabled: false,
+  };
+}
+
+/** The serialized config dictionary for the plan (what goes into the signed chunks). */
 export function encodeConfig(plan: ConfigPlan, signer: Identity, member: Identity): Uint8Array {
-  buildCredentials(plan, signer, member);
-  throw new Error('the network-config codec has not landed yet');
+  return networkConfigBytes(buildNetworkConfig(plan, signer, member));
 }
 
 /** A signed COM revocation of `target` on `nwid` (threshold = now, fast propagate), serialized. */

@@ -16,11 +16,12 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { join } from 'node:path';
 import { addressToString } from '../core/address.js';
 import { formatIdentity, type Identity, tryParseIdentity } from '../core/identity.js';
-import type {
-  NetworkConfigRequest,
-  NetworkController,
-  NetworkControllerError,
-  NetworkControllerSender,
+import {
+  type NetworkConfigRequest,
+  type NetworkController,
+  type NetworkControllerError,
+  type NetworkControllerSender,
+  PUSH_PACKET_ID,
 } from '../core/vl2/controller-interface.js';
 import { Dictionary, METADATA_DICT_CAPACITY } from '../core/vl2/dictionary.js';
 import type { ApiRequest, ApiResponse } from '../daemon/api.js';
@@ -37,8 +38,6 @@ import { cleanMember, initMember, networkIdHex } from './records.js';
 export const MIN_REQUEST_PERIOD = 1000;
 /** A member is "online" for this long after its last genuine request (2 × the 60-s refresh). */
 export const MEMBER_ONLINE_PERIOD = 120_000;
-/** Packet ID marking a push (no request to answer). */
-export const PUSH_PACKET_ID = 0n;
 
 export interface ControllerLogger {
   info(msg: string): void;

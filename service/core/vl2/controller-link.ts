@@ -8,8 +8,8 @@
 import { randomFillSync } from 'node:crypto';
 import { Verb } from '../constants.js';
 import type { Identity } from '../identity.js';
-import { readU64 } from '../wire.js';
 import { encodeNetworkError, encodeOk } from '../verbs.js';
+import { readU64 } from '../wire.js';
 import {
   controllerErrorCode,
   isControllerOf,
@@ -71,7 +71,13 @@ export class ControllerLink implements NetworkControllerSender {
     for (const chunk of makeConfigChunks(networkId, config, updateId, this.node.identity)) {
       if (requestPacketId === PUSH_PACKET_ID) this.node.sendTo(now, destination, Verb.NETWORK_CONFIG, chunk, true);
       else
-        this.node.sendTo(now, destination, Verb.OK, encodeOk(Verb.NETWORK_CONFIG_REQUEST, requestPacketId, chunk), true);
+        this.node.sendTo(
+          now,
+          destination,
+          Verb.OK,
+          encodeOk(Verb.NETWORK_CONFIG_REQUEST, requestPacketId, chunk),
+          true,
+        );
     }
   }
 
@@ -87,7 +93,12 @@ export class ControllerLink implements NetworkControllerSender {
       return;
     }
     if (requestPacketId === PUSH_PACKET_ID) return;
-    const payload = encodeNetworkError(Verb.NETWORK_CONFIG_REQUEST, requestPacketId, controllerErrorCode(error), networkId);
+    const payload = encodeNetworkError(
+      Verb.NETWORK_CONFIG_REQUEST,
+      requestPacketId,
+      controllerErrorCode(error),
+      networkId,
+    );
     this.node.sendTo(now, destination, Verb.ERROR, payload);
   }
 
