@@ -754,3 +754,558 @@ export function rulesFromJson(j: unknown): Rule[] {
   }
   return out;
 }
+
+// ---- Evaluation (§8.2, §8.3) ----------------------------------------------------------------------------------
+//
+//   evaluateRules(rules, frame, env) → RuleResult         one list, ZeroTier's state machine
+//   filterFrame(rules, capabilities, frame, env) → FilterResult
+//       network rules, then (on NO-MATCH) capabilities in ascending ID order: the verdict a member applies
+//   compileRules(rules) → CompiledRules                    (done implicitly and cached per array)
+//
+// Pure and allocation-light: rules are compiled once into numeric records (cached per rule array), frame
+// fields are read in place. `env.random32` feeds MATCH_RANDOM (default: a fixed-seed xorshift, so a test
+// or a caller without entropy still gets a deterministic spread).
+
+/** The frame as the rules see it. */
+export interface RuleFrame {
+  readonly inbound: boolean;
+  /** ZeroTier source address (the sender; us when outbound). */
+  readonly ztSource: number;
+  /** ZeroTier destination (us when inbound); 0 = none (first outbound multicast pass). */
+  readonly ztDest: number;
+  readonly macSource: number;
+  readonly macDest: number;
+  readonly etherType: number;
+  /** Always 0 in 1.14.1. */
+  readonly vlanId?: number;
+  /** Ethernet payload (IP header at offset 0). */
+  readonly payload: Uint8Array;
+}
+
+/** What the rules need besides the frame. */
+export interface RuleEnv {
+  /** Our own address. */
+  readonly self: number;
+  /** Config `f` (0x08: result of unsupported matches). */
+  readonly configFlags?: number;
+  /** Our own tags (id → value). */
+  readonly myTags?: ReadonlyMap<number, number>;
+  /** The other party's valid tags (id → value). */
+  readonly peerTags?: ReadonlyMap<number, number>;
+  /** Uniform random u32 for MATCH_RANDOM. */
+  readonly random32?: () => number;
+  /** Is this sender IP (4 or 16 bytes) listed in a valid COO of the sender (for CHARACTERISTICS)? */
+  readonly ipAuthenticated?: (ip: Uint8Array) => boolean;
+  /** Is this sender MAC listed in a valid COO of the sender? */
+  readonly macAuthenticated?: (mac: number) => boolean;
+}
+
+export type RuleVerdict = 'drop' | 'accept' | 'super-accept' | 'redirect' | 'no-match';
+
+export interface RuleResult {
+  readonly verdict: RuleVerdict;
+  /** Index of the action that decided; -1 when the list ran out (no-match). */
+  readonly ruleIndex: number;
+  /** REDIRECT: the new destination; else 0. */
+  readonly redirectTo: number;
+  /** TEE/WATCH copy target; 0 if none. */
+  readonly copyTo: number;
+  /** Bytes to copy (0 = whole frame). */
+  readonly copyLength: number;
+  /** WATCH (copy with ACK requested) rather than TEE. */
+  readonly copyWatch: boolean;
+  /** QoS bucket from ACTION_PRIORITY (0 when none). */
+  readonly qosBucket: number;
+}
+
+export type FilterDropReason = 'rules-drop' | 'rules-no-match';
+
+export interface FilterResult extends RuleResult {
+  readonly accept: boolean;
+  /** Why it was dropped (undefined when accepted): an explicit DROP, or no rule and no capability matched. */
+  readonly dropReason: FilterDropReason | undefined;
+  /** The capability whose rules accepted, or -1 (network rules). */
+  readonly capabilityId: number;
+}
+
+/** A capability as the filter sees it. */
+export interface RuleCapability {
+  readonly id: number;
+  readonly rules: readonly Rule[];
+}
+
+interface CRule {
+  c: number;
+  not: number;
+  or: boolean;
+  a: number;
+  b: number;
+  d: number;
+  big: bigint;
+  big2: bigint;
+  ip: Uint8Array;
+}
+
+export type CompiledRules = readonly CRule[];
+
+const NO_IP = new Uint8Array(0);
+const compiledCache = new WeakMap<readonly Rule[], CompiledRules>();
+
+/** Rules → numeric records for the evaluator (cached per array when called through evaluateRules). */
+export function compileRules(rules: readonly Rule[]): CompiledRules {
+  const out: CRule[] = [];
+  for (const r of rules) {
+    const x: CRule = { c: ruleCode(r), not: r.not ? 1 : 0, or: r.or, a: 0, b: 0, d: 0, big: 0n, big2: 0n, ip: NO_IP };
+    switch (r.type) {
+      case 'ACTION_TEE':
+      case 'ACTION_WATCH':
+      case 'ACTION_REDIRECT':
+        x.a = r.address;
+        x.b = r.length;
+        x.d = r.flags;
+        break;
+      case 'MATCH_SOURCE_ZEROTIER_ADDRESS':
+      case 'MATCH_DEST_ZEROTIER_ADDRESS':
+        x.a = r.zt;
+        break;
+      case 'MATCH_VLAN_ID':
+        x.a = r.vlanId;
+        break;
+      case 'MATCH_VLAN_PCP':
+        x.a = r.vlanPcp;
+        break;
+      case 'MATCH_VLAN_DEI':
+        x.a = r.vlanDei;
+        break;
+      case 'MATCH_MAC_SOURCE':
+      case 'MATCH_MAC_DEST':
+        x.a = r.mac;
+        break;
+      case 'MATCH_IPV4_SOURCE':
+      case 'MATCH_IPV4_DEST':
+      case 'MATCH_IPV6_SOURCE':
+      case 'MATCH_IPV6_DEST':
+        x.ip = r.ip;
+        x.a = r.bits;
+        break;
+      case 'MATCH_IP_TOS':
+        x.a = r.mask;
+        x.b = r.start;
+        x.d = r.end;
+        break;
+      case 'MATCH_IP_PROTOCOL':
+        x.a = r.ipProtocol;
+        break;
+      case 'MATCH_ETHERTYPE':
+        x.a = r.etherType;
+        break;
+      case 'MATCH_ICMP':
+        x.a = r.icmpType;
+        x.b = r.icmpCode ?? 0;
+        x.d = r.icmpCode === null ? 0 : 1;
+        break;
+      case 'MATCH_IP_SOURCE_PORT_RANGE':
+      case 'MATCH_IP_DEST_PORT_RANGE':
+      case 'MATCH_FRAME_SIZE_RANGE':
+        x.a = r.start;
+        x.b = r.end;
+        break;
+      case 'MATCH_CHARACTERISTICS':
+        x.big = r.mask;
+        break;
+      case 'MATCH_RANDOM':
+        x.a = r.probability;
+        break;
+      case 'MATCH_TAGS_DIFFERENCE':
+      case 'MATCH_TAGS_BITWISE_AND':
+      case 'MATCH_TAGS_BITWISE_OR':
+      case 'MATCH_TAGS_BITWISE_XOR':
+      case 'MATCH_TAGS_EQUAL':
+      case 'MATCH_TAG_SENDER':
+      case 'MATCH_TAG_RECEIVER':
+        x.a = r.id;
+        x.b = r.value;
+        break;
+      case 'MATCH_INTEGER_RANGE':
+        x.big = r.start;
+        x.big2 = r.end;
+        x.a = r.idx;
+        x.b = r.format;
+        break;
+      default:
+        break;
+    }
+    out.push(x);
+  }
+  return out;
+}
+
+function compiled(rules: readonly Rule[]): CompiledRules {
+  let c = compiledCache.get(rules);
+  if (!c) {
+    c = compileRules(rules);
+    compiledCache.set(rules, c);
+  }
+  return c;
+}
+
+let rngState = 0x9e3779b9;
+function defaultRandom32(): number {
+  let x = rngState;
+  x ^= x << 13;
+  x ^= x >>> 17;
+  x ^= x << 5;
+  rngState = x >>> 0;
+  return rngState;
+}
+
+/** Does ip (4 or 16 bytes at frame offset p) lie inside prefix/bits? */
+function inPrefix(frame: Uint8Array, p: number, prefix: Uint8Array, bits: number, len: number): boolean {
+  if (bits > len * 8) bits = len * 8;
+  let i = 0;
+  for (; bits >= 8; bits -= 8, i++) if (frame[p + i] !== prefix[i]) return false;
+  if (bits > 0) {
+    const mask = (0xff << (8 - bits)) & 0xff;
+    if ((frame[p + i]! & mask) !== (prefix[i]! & mask)) return false;
+  }
+  return true;
+}
+
+/** IPv6: walk extension headers 0, 43, 60, 135 from offset 40. Returns (header, offset) or -1 if invalid. */
+function ipv6Final(f: Uint8Array): { nh: number; pos: number } | undefined {
+  if (f.length < 40) return undefined;
+  let nh = f[6]!;
+  let pos = 40;
+  while (nh === 0 || nh === 43 || nh === 60 || nh === 135) {
+    if (pos + 2 > f.length) return undefined;
+    nh = f[pos]!;
+    pos += (f[pos + 1]! + 1) * 8;
+  }
+  if (pos > f.length) return undefined;
+  return { nh, pos };
+}
+
+const IPV4 = 0x0800;
+const IPV6 = 0x86dd;
+const ARP = 0x0806;
+
+function characteristics(fr: RuleFrame, env: RuleEnv, needAuth: boolean): bigint {
+  let c = 0n;
+  if (fr.inbound) c |= CHARACTERISTICS.INBOUND;
+  if (Math.floor(fr.macDest / 0x10000000000) & 1) c |= CHARACTERISTICS.MULTICAST;
+  if (fr.macDest === 0xffffffffffff) c |= CHARACTERISTICS.BROADCAST;
+  const f = fr.payload;
+  if (fr.etherType === IPV4 && f.length >= 20) {
+    const ihl = (f[0]! & 0x0f) * 4;
+    if (f[9] === 6 && f.length >= ihl + 14) c |= BigInt(((f[ihl + 12]! & 0x0f) << 8) | f[ihl + 13]!);
+  } else if (fr.etherType === IPV6) {
+    const h = ipv6Final(f);
+    if (h && h.nh === 6 && f.length >= h.pos + 14) c |= BigInt(((f[h.pos + 12]! & 0x0f) << 8) | f[h.pos + 13]!);
+  }
+  if (needAuth) {
+    let ipAuth = false;
+    const ia = env.ipAuthenticated;
+    if (fr.etherType === IPV4 && f.length >= 20) ipAuth = !!ia?.(f.subarray(12, 16));
+    else if (fr.etherType === ARP && f.length >= 18) ipAuth = !!ia?.(f.subarray(14, 18));
+    else if (fr.etherType === IPV6 && f.length >= 40) {
+      const h = ipv6Final(f);
+      if (h && h.nh === 58 && f.length > h.pos) {
+        const t = f[h.pos]!;
+        if (t === 135) ipAuth = true;
+        else if (t === 136 && f.length >= h.pos + 24) ipAuth = !!ia?.(f.subarray(h.pos + 8, h.pos + 24));
+        else ipAuth = !!ia?.(f.subarray(8, 24));
+      } else ipAuth = !!ia?.(f.subarray(8, 24));
+    }
+    if (ipAuth) c |= CHARACTERISTICS.SENDER_IP_AUTHENTICATED;
+    if (env.macAuthenticated?.(fr.macSource)) c |= CHARACTERISTICS.SENDER_MAC_AUTHENTICATED;
+  }
+  return c;
+}
+
+const AUTH_BITS = CHARACTERISTICS.SENDER_IP_AUTHENTICATED | CHARACTERISTICS.SENDER_MAC_AUTHENTICATED;
+
+function result(
+  verdict: RuleVerdict,
+  ruleIndex: number,
+  redirectTo: number,
+  copyTo: number,
+  copyLength: number,
+  copyWatch: boolean,
+  qosBucket: number,
+): RuleResult {
+  return { verdict, ruleIndex, redirectTo, copyTo, copyLength, copyWatch, qosBucket };
+}
+
+/** Evaluates one rule list against a frame (ZeroTier's state machine, §8.2). */
+export function evaluateRules(rules: readonly Rule[] | CompiledRules, fr: RuleFrame, env: RuleEnv): RuleResult {
+  const list: CompiledRules =
+    rules.length > 0 && 'c' in (rules[0] as object) ? (rules as CompiledRules) : compiled(rules as readonly Rule[]);
+  const f = fr.payload;
+  const flen = f.length;
+  const et = fr.etherType;
+  let set = 1;
+  let skipDrop = false;
+  let superAccept = false;
+  let copyTo = 0;
+  let copyLength = 0;
+  let copyWatch = false;
+  let chars: bigint | undefined;
+  let charsAuth = false;
+  for (let i = 0; i < list.length; i++) {
+    const r = list[i]!;
+    const c = r.c;
+    if (c < 16) {
+      if (set) {
+        switch (c) {
+          case 0: // DROP
+            if (skipDrop) {
+              skipDrop = false;
+              continue;
+            }
+            return result('drop', i, 0, copyTo, copyLength, copyWatch, 0);
+          case 1: // ACCEPT
+            return result(superAccept ? 'super-accept' : 'accept', i, 0, copyTo, copyLength, copyWatch, 0);
+          case 5: // BREAK
+            return result('no-match', i, 0, copyTo, copyLength, copyWatch, 0);
+          case 6: // PRIORITY (value not serialized: bucket 0)
+            return result('accept', i, 0, copyTo, copyLength, copyWatch, 0);
+          case 2:
+          case 3:
+          case 4: {
+            const target = r.a;
+            if (target === fr.ztSource) continue;
+            if (target === env.self) {
+              if (fr.inbound) return result('super-accept', i, 0, copyTo, copyLength, copyWatch, 0);
+              continue;
+            }
+            if (target === fr.ztDest) continue;
+            if (c === 4) return result('redirect', i, target, copyTo, copyLength, copyWatch, 0);
+            copyTo = target;
+            copyLength = r.b === 0 ? flen : Math.min(flen, r.b);
+            copyWatch = c === 3;
+            continue;
+          }
+          default:
+            continue;
+        }
+      } else {
+        if (fr.inbound && c >= 2 && c <= 4 && r.a === env.self) superAccept = true;
+        set = 1;
+        continue;
+      }
+    }
+    if (!set && !r.or) continue;
+    // m: 0/1 before NOT; forced results are encoded as m = NOT (false) or NOT ^ 1 (true).
+    let m = 0;
+    switch (c) {
+      case 24:
+        m = fr.ztSource === r.a ? 1 : 0;
+        break;
+      case 25:
+        m = fr.ztDest === r.a ? 1 : 0;
+        break;
+      case 26:
+        m = (fr.vlanId ?? 0) === r.a ? 1 : 0;
+        break;
+      case 27:
+      case 28:
+        m = r.a === 0 ? 1 : 0;
+        break;
+      case 29:
+        m = fr.macSource === r.a ? 1 : 0;
+        break;
+      case 30:
+        m = fr.macDest === r.a ? 1 : 0;
+        break;
+      case 31:
+      case 32:
+        if (et === IPV4 && flen >= 20) m = inPrefix(f, c === 31 ? 12 : 16, r.ip, r.a, 4) ? 1 : 0;
+        else m = r.not;
+        break;
+      case 33:
+      case 34:
+        if (et === IPV6 && flen >= 40) m = inPrefix(f, c === 33 ? 8 : 24, r.ip, r.a, 16) ? 1 : 0;
+        else m = r.not;
+        break;
+      case 35:
+        if (et === IPV4 && flen >= 20) {
+          const tos = f[1]! & r.a;
+          m = tos >= r.b && tos <= r.d ? 1 : 0;
+        } else if (et === IPV6 && flen >= 40) {
+          const tc = (((f[0]! << 4) & 0xf0) | ((f[1]! >> 4) & 0x0f)) & r.a;
+          m = tc >= r.b && tc <= r.d ? 1 : 0;
+        } else m = r.not;
+        break;
+      case 36:
+        if (et === IPV4 && flen >= 20) m = f[9] === r.a ? 1 : 0;
+        else if (et === IPV6 && flen >= 40) {
+          const h = ipv6Final(f);
+          m = h ? (h.nh === r.a ? 1 : 0) : r.not;
+        } else m = r.not;
+        break;
+      case 37:
+        m = et === r.a ? 1 : 0;
+        break;
+      case 38: {
+        let pos = -1;
+        if (et === IPV4 && flen >= 20 && f[9] === 1) pos = (f[0]! & 0x0f) * 4;
+        else if (et === IPV6 && flen >= 40) {
+          const h = ipv6Final(f);
+          if (h && h.nh === 58) pos = h.pos;
+        }
+        if (pos < 0 || flen < pos + 2) m = r.not;
+        else if (f[pos] !== r.a) m = r.not;
+        else if (r.d === 0) m = r.not ^ 1;
+        else m = f[pos + 1] === r.b ? 1 : 0;
+        break;
+      }
+      case 39:
+      case 40: {
+        if (et === IPV4 && flen >= 20) {
+          const ihl = (f[0]! & 0x0f) * 4;
+          const proto = f[9]!;
+          if ((proto === 6 || proto === 17 || proto === 132 || proto === 136) && flen > ihl + 4) {
+            const at = c === 39 ? ihl : ihl + 2;
+            const port = (f[at]! << 8) | f[at + 1]!;
+            m = port >= r.a && port <= r.b ? 1 : 0;
+          } else m = 0;
+        } else if (et === IPV6 && flen >= 40) {
+          const h = ipv6Final(f);
+          if (!h) m = r.not;
+          else if ((h.nh === 6 || h.nh === 17 || h.nh === 132 || h.nh === 136) && flen >= h.pos + 4) {
+            const at = c === 39 ? h.pos : h.pos + 2;
+            const port = (f[at]! << 8) | f[at + 1]!;
+            m = port > 0 && port >= r.a && port <= r.b ? 1 : 0;
+          } else m = 0;
+        } else m = r.not;
+        break;
+      }
+      case 41: {
+        const needAuth = (r.big & AUTH_BITS) !== 0n;
+        if (chars === undefined || (needAuth && !charsAuth)) {
+          chars = characteristics(fr, env, needAuth);
+          charsAuth = needAuth;
+        }
+        m = (chars & r.big) !== 0n ? 1 : 0;
+        break;
+      }
+      case 42:
+        m = flen >= r.a && flen <= r.b ? 1 : 0;
+        break;
+      case 43:
+        m = (env.random32 ?? defaultRandom32)() >>> 0 <= r.a ? 1 : 0;
+        break;
+      case 44:
+      case 45:
+      case 46:
+      case 47:
+      case 48: {
+        const mine = env.myTags?.get(r.a);
+        if (mine === undefined) {
+          m = r.not;
+          break;
+        }
+        const theirs = env.peerTags?.get(r.a);
+        if (theirs === undefined) {
+          if (fr.inbound && !superAccept) m = r.not;
+          else {
+            m = r.not ^ 1;
+            skipDrop = true;
+          }
+          break;
+        }
+        switch (c) {
+          case 44:
+            m = Math.abs(mine - theirs) <= r.b ? 1 : 0;
+            break;
+          case 45:
+            m = (mine & theirs) >>> 0 === r.b ? 1 : 0;
+            break;
+          case 46:
+            m = (mine | theirs) >>> 0 === r.b ? 1 : 0;
+            break;
+          case 47:
+            m = (mine ^ theirs) >>> 0 === r.b ? 1 : 0;
+            break;
+          default:
+            m = mine === r.b && theirs === r.b ? 1 : 0;
+        }
+        break;
+      }
+      case 49:
+      case 50: {
+        if (superAccept) {
+          m = r.not ^ 1;
+          skipDrop = true;
+          break;
+        }
+        const lookPeer = (c === 49) === fr.inbound; // SENDER inbound or RECEIVER outbound
+        if (lookPeer) {
+          const theirs = env.peerTags?.get(r.a);
+          if (theirs !== undefined) m = theirs === r.b ? 1 : 0;
+          else if (c === 50) {
+            m = r.not ^ 1;
+            skipDrop = true;
+          } else m = r.not;
+        } else {
+          const mine = env.myTags?.get(r.a);
+          m = mine === undefined ? r.not : mine === r.b ? 1 : 0;
+        }
+        break;
+      }
+      case 51: {
+        const bits = (r.b & 63) + 1;
+        const bytes = (bits + 7) >> 3;
+        let v = 0n;
+        if ((r.b & 0x80) === 0) {
+          let idx = r.a + (8 - bytes);
+          const eof = idx + bytes;
+          if (eof <= flen) while (idx < eof) v = (v << 8n) | BigInt(f[idx++]!);
+          v &= (1n << BigInt(bits)) - 1n;
+        } else {
+          let idx = r.a;
+          const eof = idx + bytes;
+          if (eof <= flen) while (idx < eof) v = (v >> 8n) | (BigInt(f[idx++]!) << 56n);
+          v >>= BigInt(64 - bits);
+        }
+        m = v >= r.big && v <= r.big2 ? 1 : 0;
+        break;
+      }
+      default:
+        m = ((env.configFlags ?? 0) & 0x08) !== 0 ? 1 : 0;
+    }
+    const contrib = m ^ r.not;
+    if (r.or) set |= contrib;
+    else set &= contrib;
+  }
+  return result('no-match', -1, 0, copyTo, copyLength, copyWatch, 0);
+}
+
+/**
+ * The verdict a member applies (§8.3): network rules; DROP drops; ACCEPT/SUPER-ACCEPT/REDIRECT accept;
+ * NO-MATCH tries the capabilities (ours outbound, the sender's inbound) in ascending ID order, the first
+ * that accepts wins; otherwise drop.
+ */
+export function filterFrame(
+  rules: readonly Rule[],
+  capabilities: readonly RuleCapability[],
+  fr: RuleFrame,
+  env: RuleEnv,
+): FilterResult {
+  const r = evaluateRules(rules, fr, env);
+  if (r.verdict === 'drop') return { ...r, accept: false, dropReason: 'rules-drop', capabilityId: -1 };
+  if (r.verdict !== 'no-match') return { ...r, accept: true, dropReason: undefined, capabilityId: -1 };
+  let caps = capabilities;
+  for (let i = 1; i < caps.length; i++) {
+    if (caps[i - 1]!.id > caps[i]!.id) {
+      caps = [...capabilities].sort((a, b) => a.id - b.id);
+      break;
+    }
+  }
+  for (const cap of caps) {
+    const cr = evaluateRules(cap.rules, fr, env);
+    if (cr.verdict === 'accept' || cr.verdict === 'super-accept' || cr.verdict === 'redirect')
+      return { ...cr, accept: true, dropReason: undefined, capabilityId: cap.id };
+  }
+  return { ...r, accept: false, dropReason: 'rules-no-match', capabilityId: -1 };
+}
