@@ -683,7 +683,7 @@ static int do_getname(int fd, struct sockaddr *addr, socklen_t *alen, int peer) 
     return real.getsockname(fd, addr, alen);
   }
   if (!addr || !alen) return fail(EFAULT);
-  if (e.state == NC_ST_CONNECTING || (!peer && e.state == NC_ST_CONNECTED && e.local.port == 0)) {
+  if (e.state == NC_ST_CONNECTING || (!peer && e.state != NC_ST_NEW && e.local.port == 0)) {
     uint8_t clear[4];
     nc_put_u32(clear, 0);
     int r = rpc_sock(fd, &e, NC_OP_INFO, 0, clear, sizeof(clear), NULL);
@@ -965,6 +965,20 @@ static int do_fcntl(int fd, int cmd, long arg, int is64) {
 /* UDP without connect(): every message starts with an ADDR header (RPC.md). */
 static int udp_headed(const struct ncfd *e) { return e->type == SOCK_DGRAM && !(e->flags & NC_FLAG_UDP_CONNECTED); }
 
+/* The first send from an unbound UDP socket binds it (as the kernel does), so getsockname
+ * right after sendto shows the port. */
+static int udp_autobind(int fd, const struct ncfd *e) {
+  if (e->state != NC_ST_NEW) return 0;
+  struct nc_addr any;
+  memset(&any, 0, sizeof(any));
+  any.family = e->domain == AF_INET6 ? 6 : 4;
+  uint8_t body[NC_ADDR_LEN];
+  nc_put_addr(body, &any);
+  struct ncfd c = *e;
+  int r = rpc_sock(fd, &c, NC_OP_BIND, 0, body, sizeof(body), NULL);
+  return r == -EINVAL ? 0 : r; /* EINVAL: bound meanwhile */
+}
+
 static ssize_t udp_send(int fd, const struct ncfd *e, const struct iovec *iov, size_t iovlen, int flags,
                         const struct sockaddr *addr, socklen_t alen) {
   struct nc_addr a;
@@ -972,6 +986,8 @@ static ssize_t udp_send(int fd, const struct ncfd *e, const struct iovec *iov, s
   int r = nc_from_sockaddr(addr, alen, e->domain, &a);
   if (r < 0) return fail(-r);
   if (a.family == 0) return fail(EAFNOSUPPORT);
+  r = udp_autobind(fd, e);
+  if (r < 0) return fail(-r);
   uint8_t hdr[NC_ADDR_LEN];
   nc_put_addr(hdr, &a);
   struct iovec stack_iov[17];

@@ -1,0 +1,567 @@
+/* nc_sem TEST PEER TCPPORT UDPPORT SELF: socket semantics under the preload, one test per run.
+ * PEER runs nc_echo (TCP on TCPPORT, UDP on UDPPORT) on the other stack; SELF is this stack's
+ * IPv4 address. Prints "ok TEST" and exits 0, or "FAIL …" and exits 1. */
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "nctest.h"
+
+static const char *peer, *self;
+static int tport, uport;
+static char *argv0;
+
+static int tcp_connect(const char *ip, int port) {
+  struct sockaddr_storage ss;
+  socklen_t l = mkaddr(&ss, ip, port);
+  int s = socket(ss.ss_family, SOCK_STREAM, 0);
+  CHECK(s >= 0, "socket");
+  CHECK(connect(s, (struct sockaddr *)&ss, l) == 0, "connect %s:%d", ip, port);
+  return s;
+}
+
+static void roundtrip(int s, const char *msg) {
+  size_t n = strlen(msg);
+  CHECK(write(s, msg, n) == (ssize_t)n, "write");
+  char buf[256];
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = read(s, buf + got, sizeof(buf) - got);
+    CHECK(r > 0, "read echo (%zd)", r);
+    got += (size_t)r;
+  }
+  CHECK(memcmp(buf, msg, n) == 0, "echo differs");
+}
+
+static int listener(const char *ip, int port, int type, int backlog) {
+  struct sockaddr_storage ss;
+  socklen_t l = mkaddr(&ss, ip, port);
+  int s = socket(ss.ss_family, type, 0);
+  CHECK(s >= 0, "socket");
+  CHECK(bind(s, (struct sockaddr *)&ss, l) == 0, "bind %s:%d", ip, port);
+  if ((type & 0xf) == SOCK_STREAM) CHECK(listen(s, backlog) == 0, "listen");
+  return s;
+}
+
+static int local_port(int s) {
+  struct sockaddr_storage ss;
+  socklen_t l = sizeof(ss);
+  CHECK(getsockname(s, (struct sockaddr *)&ss, &l) == 0, "getsockname");
+  return ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port : ((struct sockaddr_in *)&ss)->sin_port);
+}
+
+static int getint(int s, int level, int name) {
+  int v = -1;
+  socklen_t l = sizeof(v);
+  CHECK(getsockopt(s, level, name, &v, &l) == 0, "getsockopt %d/%d", level, name);
+  return v;
+}
+
+static void t_socket_flags(void) {
+  int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  CHECK(s >= 0, "socket");
+  CHECK(fcntl(s, F_GETFL) & O_NONBLOCK, "O_NONBLOCK");
+  CHECK(fcntl(s, F_GETFD) & FD_CLOEXEC, "FD_CLOEXEC");
+  CHECK(getint(s, SOL_SOCKET, SO_TYPE) == SOCK_STREAM, "SO_TYPE");
+  CHECK(getint(s, SOL_SOCKET, SO_DOMAIN) == AF_INET, "SO_DOMAIN");
+  CHECK(getint(s, SOL_SOCKET, SO_PROTOCOL) == IPPROTO_TCP, "SO_PROTOCOL");
+  CHECK(getint(s, SOL_SOCKET, SO_ACCEPTCONN) == 0, "SO_ACCEPTCONN");
+  close(s);
+  s = socket(AF_INET6, SOCK_DGRAM, 0);
+  CHECK(s >= 0, "socket6");
+  CHECK(!(fcntl(s, F_GETFL) & O_NONBLOCK), "blocking by default");
+  CHECK(!(fcntl(s, F_GETFD) & FD_CLOEXEC), "no cloexec by default");
+  CHECK(getint(s, SOL_SOCKET, SO_TYPE) == SOCK_DGRAM, "SO_TYPE dgram");
+  CHECK(getint(s, SOL_SOCKET, SO_DOMAIN) == AF_INET6, "SO_DOMAIN 6");
+  CHECK(getint(s, SOL_SOCKET, SO_PROTOCOL) == IPPROTO_UDP, "SO_PROTOCOL udp");
+  close(s);
+  s = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  CHECK(s >= 0 && getint(s, SOL_SOCKET, SO_DOMAIN) == AF_INET6, "inet6 stream");
+  close(s);
+  /* AF_UNIX and AF_NETLINK pass through untouched */
+  int sv[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "socketpair");
+  CHECK(getint(sv[0], SOL_SOCKET, SO_DOMAIN) == AF_UNIX, "unix domain");
+  CHECK(write(sv[0], "x", 1) == 1 && read(sv[1], &(char){0}, 1) == 1, "unix data");
+  close(sv[0]);
+  close(sv[1]);
+  s = socket(AF_NETLINK, SOCK_RAW, 0);
+  CHECK(s >= 0 && getint(s, SOL_SOCKET, SO_DOMAIN) == AF_NETLINK, "netlink");
+  close(s);
+}
+
+static void t_bind(void) {
+  int a = listener(self, 0, SOCK_STREAM, 8);
+  int p = local_port(a);
+  CHECK(p > 0, "ephemeral port visible");
+  struct sockaddr_storage ss;
+  socklen_t l = sizeof(ss);
+  char b[80];
+  CHECK(getsockname(a, (struct sockaddr *)&ss, &l) == 0, "getsockname");
+  char want[80];
+  snprintf(want, sizeof(want), "%s:%d", self, p);
+  CHECK(strcmp(fmtaddr(&ss, b, sizeof(b)), want) == 0, "bound address %s", b);
+  /* the same port again: EADDRINUSE, on the specific address and on the wildcard */
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  l = mkaddr(&ss, self, p);
+  CHECK(bind(s, (struct sockaddr *)&ss, l) < 0 && errno == EADDRINUSE, "EADDRINUSE");
+  l = mkaddr(&ss, "0.0.0.0", p);
+  CHECK(bind(s, (struct sockaddr *)&ss, l) < 0 && errno == EADDRINUSE, "EADDRINUSE wildcard");
+  close(s);
+  /* an address the network does not give us */
+  s = socket(AF_INET, SOCK_STREAM, 0);
+  l = mkaddr(&ss, "10.99.99.99", 0);
+  CHECK(bind(s, (struct sockaddr *)&ss, l) < 0 && errno == EADDRNOTAVAIL, "EADDRNOTAVAIL");
+  close(s);
+  /* wildcard */
+  int w = listener("0.0.0.0", 0, SOCK_STREAM, 8);
+  CHECK(local_port(w) > 0, "wildcard ephemeral");
+  close(w);
+  /* SO_REUSEPORT on both: two listeners on one port */
+  int one = 1;
+  int r1 = socket(AF_INET, SOCK_STREAM, 0), r2 = socket(AF_INET, SOCK_STREAM, 0);
+  setsockopt(r1, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+  setsockopt(r2, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+  l = mkaddr(&ss, self, 0);
+  CHECK(bind(r1, (struct sockaddr *)&ss, l) == 0 && listen(r1, 4) == 0, "reuseport 1");
+  l = mkaddr(&ss, self, local_port(r1));
+  CHECK(bind(r2, (struct sockaddr *)&ss, l) == 0 && listen(r2, 4) == 0, "reuseport 2");
+  /* closing frees the port */
+  close(a);
+  usleep(100000);
+  s = socket(AF_INET, SOCK_STREAM, 0);
+  l = mkaddr(&ss, self, p);
+  CHECK(bind(s, (struct sockaddr *)&ss, l) == 0, "port free after close");
+  close(s);
+}
+
+static void t_listen_accept(void) {
+  int l = listener(self, 0, SOCK_STREAM | SOCK_NONBLOCK, 8);
+  CHECK(getint(l, SOL_SOCKET, SO_ACCEPTCONN) == 1, "SO_ACCEPTCONN");
+  CHECK(accept(l, NULL, NULL) < 0 && errno == EAGAIN, "EAGAIN with nothing waiting");
+  struct pollfd p = {l, POLLIN, 0};
+  CHECK(poll(&p, 1, 0) == 0, "not readable yet");
+  int c = tcp_connect(self, local_port(l));
+  CHECK(poll(&p, 1, 5000) == 1 && (p.revents & POLLIN), "listener readable when a connection waits");
+  struct sockaddr_storage peer_addr, cname;
+  socklen_t pl = sizeof(peer_addr), cl = sizeof(cname);
+  int a = accept4(l, (struct sockaddr *)&peer_addr, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  CHECK(a >= 0, "accept4");
+  CHECK(fcntl(a, F_GETFL) & O_NONBLOCK, "accept4 SOCK_NONBLOCK");
+  CHECK(fcntl(a, F_GETFD) & FD_CLOEXEC, "accept4 SOCK_CLOEXEC");
+  CHECK(getsockname(c, (struct sockaddr *)&cname, &cl) == 0, "client getsockname");
+  char x[80], y[80];
+  CHECK(strcmp(fmtaddr(&peer_addr, x, sizeof(x)), fmtaddr(&cname, y, sizeof(y))) == 0, "peer %s vs %s", x, y);
+  CHECK(getint(a, SOL_SOCKET, SO_ACCEPTCONN) == 0, "accepted not listening");
+  CHECK(write(c, "ping", 4) == 4, "write");
+  struct pollfd pa = {a, POLLIN, 0};
+  CHECK(poll(&pa, 1, 5000) == 1, "data readable");
+  char buf[8];
+  CHECK(read(a, buf, sizeof(buf)) == 4 && memcmp(buf, "ping", 4) == 0, "data");
+  int b = accept(l, NULL, NULL);
+  CHECK(b < 0 && errno == EAGAIN, "one connection, one accept");
+  /* a blocking accept in a blocking listener waits for the connection */
+  int l2 = listener(self, 0, SOCK_STREAM, 8);
+  if (fork() == 0) {
+    usleep(200000);
+    int cc = tcp_connect(self, local_port(l2));
+    (void)cc;
+    _exit(0);
+  }
+  int a2 = accept(l2, NULL, NULL);
+  CHECK(a2 >= 0, "blocking accept");
+  wait(NULL);
+  close(a2);
+  close(a);
+  close(c);
+  close(l);
+}
+
+static void t_connect_refused(void) {
+  struct sockaddr_storage ss;
+  socklen_t l = mkaddr(&ss, peer, 1);
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  CHECK(connect(s, (struct sockaddr *)&ss, l) < 0 && errno == ECONNREFUSED, "blocking connect ECONNREFUSED");
+  close(s);
+  s = socket(AF_INET, SOCK_STREAM, 0);
+  l = mkaddr(&ss, "192.0.2.1", 80);
+  CHECK(connect(s, (struct sockaddr *)&ss, l) < 0 && errno == ENETUNREACH, "ENETUNREACH outside the network");
+  close(s);
+}
+
+static void t_connect_nonblock(void) {
+  struct sockaddr_storage ss;
+  socklen_t l = mkaddr(&ss, peer, tport);
+  int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  int r = connect(s, (struct sockaddr *)&ss, l);
+  CHECK(r < 0 && errno == EINPROGRESS, "EINPROGRESS");
+  r = connect(s, (struct sockaddr *)&ss, l);
+  CHECK(r < 0 && (errno == EALREADY || errno == EISCONN), "second connect");
+  struct pollfd p = {s, POLLOUT, 0};
+  CHECK(poll(&p, 1, 5000) == 1 && (p.revents & POLLOUT), "writable when connected");
+  CHECK(getint(s, SOL_SOCKET, SO_ERROR) == 0, "SO_ERROR 0");
+  struct sockaddr_storage pn;
+  socklen_t pl = sizeof(pn);
+  char b[80], want[80];
+  CHECK(getpeername(s, (struct sockaddr *)&pn, &pl) == 0, "getpeername");
+  snprintf(want, sizeof(want), "%s:%d", peer, tport);
+  CHECK(strcmp(fmtaddr(&pn, b, sizeof(b)), want) == 0, "peer name %s", b);
+  CHECK(local_port(s) > 0, "local port after connect");
+  int fl = fcntl(s, F_GETFL);
+  fcntl(s, F_SETFL, fl & ~O_NONBLOCK);
+  roundtrip(s, "hello nonblocking");
+  close(s);
+  /* refused, seen through SO_ERROR */
+  s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  l = mkaddr(&ss, peer, 1);
+  r = connect(s, (struct sockaddr *)&ss, l);
+  CHECK(r < 0 && errno == EINPROGRESS, "EINPROGRESS (refused)");
+  p.fd = s;
+  CHECK(poll(&p, 1, 5000) == 1, "poll refused");
+  CHECK(getint(s, SOL_SOCKET, SO_ERROR) == ECONNREFUSED, "SO_ERROR ECONNREFUSED");
+  CHECK(getint(s, SOL_SOCKET, SO_ERROR) == 0, "SO_ERROR cleared");
+  /* getpeername on an unconnected socket */
+  int u = socket(AF_INET, SOCK_STREAM, 0);
+  pl = sizeof(pn);
+  CHECK(getpeername(u, (struct sockaddr *)&pn, &pl) < 0 && errno == ENOTCONN, "ENOTCONN");
+  close(u);
+  close(s);
+}
+
+static void t_sockopts(void) {
+  int s = tcp_connect(peer, tport);
+  int one = 1, five = 5;
+  CHECK(setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0, "TCP_NODELAY");
+  CHECK(getint(s, IPPROTO_TCP, TCP_NODELAY) == 1, "TCP_NODELAY read back");
+  CHECK(setsockopt(s, IPPROTO_TCP, TCP_CORK, &one, sizeof(one)) == 0, "TCP_CORK");
+  CHECK(setsockopt(s, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) == 0, "SO_KEEPALIVE");
+  CHECK(getint(s, SOL_SOCKET, SO_KEEPALIVE) == 1, "SO_KEEPALIVE read back");
+  CHECK(setsockopt(s, IPPROTO_TCP, TCP_KEEPIDLE, &five, sizeof(five)) == 0, "TCP_KEEPIDLE");
+  CHECK(setsockopt(s, IPPROTO_TCP, TCP_KEEPINTVL, &five, sizeof(five)) == 0, "TCP_KEEPINTVL");
+  CHECK(setsockopt(s, IPPROTO_TCP, TCP_KEEPCNT, &five, sizeof(five)) == 0, "TCP_KEEPCNT");
+  int big = 1 << 20;
+  CHECK(setsockopt(s, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big)) == 0, "SO_RCVBUF");
+  CHECK(setsockopt(s, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big)) == 0, "SO_SNDBUF");
+  struct linger lg = {1, 5};
+  CHECK(setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) == 0, "SO_LINGER");
+  roundtrip(s, "still works");
+  close(s);
+  int l = socket(AF_INET6, SOCK_STREAM, 0);
+  CHECK(setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0, "SO_REUSEADDR");
+  CHECK(setsockopt(l, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == 0, "SO_REUSEPORT");
+  CHECK(setsockopt(l, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) == 0, "IPV6_V6ONLY");
+  CHECK(getint(l, IPPROTO_IPV6, IPV6_V6ONLY) == 1, "IPV6_V6ONLY read back");
+  CHECK(setsockopt(l, IPPROTO_TCP, TCP_DEFER_ACCEPT, &five, sizeof(five)) == 0, "TCP_DEFER_ACCEPT");
+  CHECK(getint(l, SOL_SOCKET, SO_REUSEADDR) == 1, "SO_REUSEADDR read back");
+  close(l);
+}
+
+static void t_shutdown(void) {
+  int s = tcp_connect(peer, tport);
+  CHECK(write(s, "half", 4) == 4, "write");
+  CHECK(shutdown(s, SHUT_WR) == 0, "shutdown");
+  char buf[16];
+  size_t got = 0;
+  for (;;) {
+    ssize_t r = read(s, buf + got, sizeof(buf) - got);
+    CHECK(r >= 0, "read after shutdown");
+    if (r == 0) break;
+    got += (size_t)r;
+  }
+  CHECK(got == 4 && memcmp(buf, "half", 4) == 0, "echo then EOF (got %zu)", got);
+  close(s);
+  int u = socket(AF_INET, SOCK_STREAM, 0);
+  CHECK(shutdown(u, SHUT_WR) < 0 && errno == ENOTCONN, "shutdown unconnected");
+  close(u);
+}
+
+static void *closer(void *arg) {
+  usleep(100000);
+  close((int)(long)arg);
+  return NULL;
+}
+
+static void t_close(void) {
+  int l = listener(self, 0, SOCK_STREAM, 8);
+  int c = tcp_connect(self, local_port(l));
+  int a = accept(l, NULL, NULL);
+  CHECK(a >= 0, "accept");
+  /* close from another thread: the peer sees EOF */
+  pthread_t t;
+  pthread_create(&t, NULL, closer, (void *)(long)c);
+  char buf[8];
+  CHECK(read(a, buf, sizeof(buf)) == 0, "peer sees EOF after close in another thread");
+  pthread_join(t, NULL);
+  close(a);
+  /* abortive close (SO_LINGER 0): the peer's connection ends at once */
+  c = tcp_connect(self, local_port(l));
+  a = accept(l, NULL, NULL);
+  struct linger lg = {1, 0};
+  CHECK(setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) == 0, "linger 0");
+  close(c);
+  ssize_t r = read(a, buf, sizeof(buf));
+  CHECK(r == 0 || (r < 0 && errno == ECONNRESET), "reset seen (%zd)", r);
+  close(a);
+  close(l);
+}
+
+static void t_udp(void) {
+  struct sockaddr_storage to, from;
+  socklen_t tl = mkaddr(&to, peer, uport);
+  int s = socket(AF_INET, SOCK_DGRAM, 0);
+  CHECK(s >= 0, "socket");
+  static char big[60000];
+  memset(big, 'u', sizeof(big));
+  size_t sizes[3] = {1, 1000, sizeof(big)};
+  for (int i = 0; i < 3; i++)
+    CHECK(sendto(s, big, sizes[i], 0, (struct sockaddr *)&to, tl) == (ssize_t)sizes[i], "sendto %zu", sizes[i]);
+  char buf[65536];
+  for (int i = 0; i < 3; i++) {
+    socklen_t fl = sizeof(from);
+    ssize_t n = recvfrom(s, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+    CHECK(n == (ssize_t)sizes[i], "datagram %d kept its size (%zd)", i, n);
+    char b[80], want[80];
+    snprintf(want, sizeof(want), "%s:%d", peer, uport);
+    CHECK(strcmp(fmtaddr(&from, b, sizeof(b)), want) == 0, "source %s", b);
+  }
+  CHECK(local_port(s) > 0, "auto-bound port");
+  /* sendmsg / recvmsg with addresses */
+  struct iovec iov[2] = {{"ab", 2}, {"cd", 2}};
+  struct msghdr mh = {0};
+  mh.msg_name = &to;
+  mh.msg_namelen = tl;
+  mh.msg_iov = iov;
+  mh.msg_iovlen = 2;
+  CHECK(sendmsg(s, &mh, 0) == 4, "sendmsg");
+  struct iovec riov = {buf, sizeof(buf)};
+  struct msghdr rm = {0};
+  rm.msg_name = &from;
+  rm.msg_namelen = sizeof(from);
+  rm.msg_iov = &riov;
+  rm.msg_iovlen = 1;
+  CHECK(recvmsg(s, &rm, 0) == 4 && memcmp(buf, "abcd", 4) == 0, "recvmsg");
+  CHECK(rm.msg_namelen == sizeof(struct sockaddr_in) && ((struct sockaddr_in *)&from)->sin_port == htons(uport),
+        "recvmsg address");
+  /* truncation: MSG_TRUNC in msg_flags */
+  CHECK(sendto(s, big, 100, 0, (struct sockaddr *)&to, tl) == 100, "sendto 100");
+  riov.iov_len = 10;
+  rm.msg_namelen = sizeof(from);
+  CHECK(recvmsg(s, &rm, 0) == 10 && (rm.msg_flags & MSG_TRUNC), "truncated datagram");
+  close(s);
+  /* connected UDP: plain write/read */
+  int c = socket(AF_INET, SOCK_DGRAM, 0);
+  CHECK(connect(c, (struct sockaddr *)&to, tl) == 0, "connect udp");
+  struct sockaddr_storage pn;
+  socklen_t pl = sizeof(pn);
+  CHECK(getpeername(c, (struct sockaddr *)&pn, &pl) == 0, "udp getpeername");
+  CHECK(write(c, "conn", 4) == 4, "write");
+  CHECK(read(c, buf, sizeof(buf)) == 4 && memcmp(buf, "conn", 4) == 0, "read");
+  CHECK(send(c, "x", 1, 0) == 1 && recv(c, buf, sizeof(buf), 0) == 1, "send/recv");
+  close(c);
+}
+
+static void t_dup(void) {
+  int s = tcp_connect(peer, tport);
+  int d1 = dup(s);
+  int d2 = dup2(s, 40);
+  int d3 = dup3(s, 41, O_CLOEXEC);
+  int d4 = fcntl(s, F_DUPFD, 50);
+  int d5 = fcntl(s, F_DUPFD_CLOEXEC, 60);
+  CHECK(d1 >= 0 && d2 == 40 && d3 == 41 && d4 >= 50 && d5 >= 60, "dups");
+  int ds[] = {d1, d2, d3, d4, d5};
+  for (int i = 0; i < 5; i++) {
+    struct sockaddr_storage pn;
+    socklen_t pl = sizeof(pn);
+    CHECK(getpeername(ds[i], (struct sockaddr *)&pn, &pl) == 0, "getpeername on dup %d", i);
+    CHECK(getint(ds[i], SOL_SOCKET, SO_TYPE) == SOCK_STREAM, "SO_TYPE on dup");
+  }
+  CHECK(fcntl(d3, F_GETFD) & FD_CLOEXEC, "dup3 O_CLOEXEC");
+  close(s);
+  roundtrip(d1, "via dup");
+  roundtrip(d4, "via F_DUPFD");
+  /* dup2 onto an existing socket replaces it */
+  int other = socket(AF_INET, SOCK_DGRAM, 0);
+  CHECK(dup2(d1, other) == other, "dup2 over a socket");
+  CHECK(getint(other, SOL_SOCKET, SO_TYPE) == SOCK_STREAM, "replaced entry");
+  for (int i = 0; i < 5; i++) close(ds[i]);
+  roundtrip(other, "last one");
+  close(other);
+}
+
+static void t_fork(void) {
+  int s = tcp_connect(peer, tport);
+  pid_t pid = fork();
+  if (pid == 0) {
+    roundtrip(s, "from the child");
+    int c = tcp_connect(peer, tport); /* the child's own control connection */
+    roundtrip(c, "child's own socket");
+    close(c);
+    _exit(0);
+  }
+  int st;
+  waitpid(pid, &st, 0);
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child ok");
+  roundtrip(s, "from the parent");
+  close(s);
+}
+
+static void t_exec(void) {
+  int s = tcp_connect(peer, tport);
+  pid_t pid = fork();
+  if (pid == 0) {
+    char fd[16];
+    snprintf(fd, sizeof(fd), "%d", s);
+    dup2(s, 0); /* like sshd: the socket as stdin */
+    execl(argv0, argv0, "exec_child", peer, fd, (char *)NULL);
+    _exit(127);
+  }
+  int st;
+  waitpid(pid, &st, 0);
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exec'ed child ok (%d)", st);
+  roundtrip(s, "parent after exec");
+  close(s);
+}
+
+static void t_exec_child(const char *fdarg) {
+  int s = atoi(fdarg);
+  int fds[2] = {s, 0};
+  for (int i = 0; i < 2; i++) {
+    CHECK(getint(fds[i], SOL_SOCKET, SO_TYPE) == SOCK_STREAM, "SO_TYPE after exec");
+    CHECK(getint(fds[i], SOL_SOCKET, SO_DOMAIN) == AF_INET, "SO_DOMAIN after exec");
+    struct sockaddr_storage pn;
+    socklen_t pl = sizeof(pn);
+    CHECK(getpeername(fds[i], (struct sockaddr *)&pn, &pl) == 0, "getpeername after exec");
+    char b[80], want[80];
+    snprintf(want, sizeof(want), "%s:%d", peer, tport);
+    CHECK(strcmp(fmtaddr(&pn, b, sizeof(b)), want) == 0, "peer after exec %s", b);
+  }
+  roundtrip(0, "exec'ed child");
+  exit(0);
+}
+
+static void t_own_fds(void) {
+  int s = tcp_connect(peer, tport); /* opens the control connection */
+  /* a program that closes every fd it did not open, in every way */
+  for (int fd = 3; fd < 1024; fd++)
+    if (fd != s) close(fd);
+  close_range(3, (unsigned)s - 1, 0);
+  close_range((unsigned)s + 1, ~0U, 0);
+  closefrom(s + 1);
+  for (int fd = s + 1; fd < 1100; fd++) dup2(2, fd); /* and takes every number */
+  for (int fd = s + 1; fd < 1100; fd++) close(fd);
+  roundtrip(s, "after closing everything");
+  int c = tcp_connect(peer, tport);
+  roundtrip(c, "new socket after closing everything");
+  close(c);
+  close(s);
+}
+
+static void t_localhost(void) {
+  const char *addrs[2] = {"127.0.0.1", "::1"};
+  for (int i = 0; i < 2; i++) {
+    int l = listener(addrs[i], 0, SOCK_STREAM, 8);
+    int c = tcp_connect(addrs[i], local_port(l));
+    int a = accept(l, NULL, NULL);
+    CHECK(a >= 0, "accept on %s", addrs[i]);
+    CHECK(write(c, "lo", 2) == 2, "write");
+    char buf[4];
+    CHECK(read(a, buf, sizeof(buf)) == 2, "read on %s", addrs[i]);
+    close(a);
+    close(c);
+    close(l);
+  }
+  int u = listener("127.0.0.1", 0, SOCK_DGRAM, 0);
+  int v = socket(AF_INET, SOCK_DGRAM, 0);
+  struct sockaddr_storage ss;
+  socklen_t l = mkaddr(&ss, "127.0.0.1", local_port(u));
+  CHECK(sendto(v, "dg", 2, 0, (struct sockaddr *)&ss, l) == 2, "udp to localhost");
+  char buf[4];
+  CHECK(recv(u, buf, sizeof(buf), 0) >= 2, "udp on localhost");
+}
+
+static void t_connect_host(void) {
+  /* with ZT_NC_FALLTHROUGH=1 this reaches a kernel listener outside the network */
+  int s = tcp_connect(peer, tport);
+  CHECK(getint(s, SOL_SOCKET, SO_DOMAIN) == AF_INET, "domain");
+  close(s);
+}
+
+static void t_connect_expect_fail(void) {
+  struct sockaddr_storage ss;
+  socklen_t l = mkaddr(&ss, peer, tport);
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  CHECK(connect(s, (struct sockaddr *)&ss, l) < 0 && errno == ENETUNREACH, "isolated by default");
+}
+
+static void t_service_stop(void) {
+  int s = tcp_connect(peer, tport);
+  roundtrip(s, "before");
+  printf("connected\n");
+  fflush(stdout);
+  char line[16];
+  CHECK(fgets(line, sizeof(line), stdin) != NULL, "wait for the service to stop");
+  char buf[8];
+  ssize_t r = read(s, buf, sizeof(buf));
+  CHECK(r == 0 || (r < 0 && errno == ECONNRESET), "read sees the end (%zd)", r);
+  signal(SIGPIPE, SIG_IGN);
+  r = write(s, "x", 1);
+  CHECK(r < 0 && errno == EPIPE, "write fails with EPIPE (%zd)", r);
+  int n = socket(AF_INET, SOCK_STREAM, 0);
+  CHECK(n < 0 && errno == ENETDOWN, "new sockets fail cleanly");
+}
+
+static void t_inert(void) {
+  /* without ZT_NC_NETWORK: real kernel sockets (an empty namespace has no route) */
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  CHECK(s >= 0, "socket");
+  struct sockaddr_storage ss;
+  socklen_t l = mkaddr(&ss, peer, tport);
+  CHECK(connect(s, (struct sockaddr *)&ss, l) < 0 && errno == ENETUNREACH, "kernel says ENETUNREACH");
+  close(s);
+}
+
+int main(int argc, char **argv) {
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  argv0 = argv[0];
+  if (argc < 2) return 2;
+  const char *t = argv[1];
+  if (strcmp(t, "exec_child") == 0) {
+    peer = argv[2];
+    tport = atoi(getenv("NC_TPORT") ? getenv("NC_TPORT") : "0");
+    t_exec_child(argv[3]);
+  }
+  if (argc < 6) return 2;
+  peer = argv[2];
+  tport = atoi(argv[3]);
+  uport = atoi(argv[4]);
+  self = argv[5];
+  char tp[16];
+  snprintf(tp, sizeof(tp), "%d", tport);
+  setenv("NC_TPORT", tp, 1);
+  struct {
+    const char *name;
+    void (*fn)(void);
+  } tests[] = {
+      {"socket_flags", t_socket_flags}, {"bind", t_bind},
+      {"listen_accept", t_listen_accept}, {"connect_refused", t_connect_refused},
+      {"connect_nonblock", t_connect_nonblock}, {"sockopts", t_sockopts},
+      {"shutdown", t_shutdown}, {"close", t_close},
+      {"udp", t_udp}, {"dup", t_dup},
+      {"fork", t_fork}, {"exec", t_exec},
+      {"own_fds", t_own_fds}, {"localhost", t_localhost},
+      {"connect_host", t_connect_host}, {"connect_expect_fail", t_connect_expect_fail},
+      {"service_stop", t_service_stop}, {"inert", t_inert},
+  };
+  for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+    if (strcmp(tests[i].name, t) == 0) {
+      tests[i].fn();
+      printf("ok %s\n", t);
+      return 0;
+    }
+  }
+  printf("FAIL unknown test %s\n", t);
+  return 2;
+}
