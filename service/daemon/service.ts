@@ -6,6 +6,7 @@ import { formatInetAddress } from '../core/inet-address.js';
 import type { PeerInfo } from '../core/node.js';
 import { parseWorldId, WORLD_TYPE_PLANET, type World, worldIdToHex } from '../core/world.js';
 import { ApiError, type ApiRequest, type ApiResponse, ApiServer } from './api.js';
+import { type ControllerMount, mountController } from './controller-mount.js';
 import { DEFAULT_PORT, loadOrCreateAuthToken, lockHome, prepareHome, readLocalConf, writePortFile } from './home.js';
 import { deleteMoon, loadOrCreateIdentity, readMoons, readPlanet, writeMoon, writePlanet } from './state-files.js';
 import { UdpNode } from './udp-host.js';
@@ -26,6 +27,9 @@ export interface ServiceOptions {
 }
 
 export class Service {
+  /** The embedded network controller (controller.d, /controller API, config requests). */
+  controller: ControllerMount | undefined;
+
   private constructor(
     readonly home: string,
     readonly port: number,
@@ -61,6 +65,7 @@ export class Service {
       const api = new ApiServer(token);
       const service = new Service(home, udp.port(), udp, api, unlock, log);
       api.use((req) => service.route(req));
+      service.controller = await mountController(home, identity, udp.node, api, log);
       try {
         await api.listen(service.port);
       } catch (e) {
@@ -77,6 +82,7 @@ export class Service {
   }
 
   async stop(): Promise<void> {
+    await this.controller?.close();
     this.udp.close();
     await this.api.close();
     await this.unlock();

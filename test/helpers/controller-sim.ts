@@ -32,7 +32,7 @@ export class TestMember implements Vl2Handler {
   readonly drops: string[] = [];
   private readonly reassemblers = new Map<bigint, ConfigReassembler>();
 
-  constructor(readonly sim: SimNode) {
+  constructor(readonly sim: Pick<SimNode, 'node'>) {
     sim.node.vl2 = this;
   }
 

@@ -8,6 +8,7 @@
 import { randomFillSync } from 'node:crypto';
 import { Verb } from '../constants.js';
 import type { Identity } from '../identity.js';
+import type { Vl2Handler } from '../node.js';
 import { encodeNetworkError, encodeOk } from '../verbs.js';
 import { readU64 } from '../wire.js';
 import {
@@ -112,6 +113,20 @@ export class ControllerLink implements NetworkControllerSender {
     payload.set([0, 0, 0, 0, 0, 0, 1]);
     payload.set(revocation, 7);
     this.node.sendTo(now, destination, Verb.NETWORK_CREDENTIALS, payload, true);
+  }
+
+  /**
+   * A VL2 handler for a node that has no member side (yet): NETWORK_CONFIG_REQUESTs go to the controller,
+   * everything else is left unhandled. A full VL2 handler calls handleRequest itself instead.
+   */
+  vl2Handler(): Vl2Handler {
+    return {
+      handlePacket: (now, peer, p) =>
+        p.verb === Verb.NETWORK_CONFIG_REQUEST &&
+        this.handleRequest(now, peer.identity, p.header.packetId, p.payload) === 'handled',
+      handleOk: () => {},
+      handleError: () => {},
+    };
   }
 
   private updateId(): bigint {
