@@ -521,7 +521,21 @@ export class SocketTable {
     this.unwatch(s);
     if (appFd >= 0) this.startFiller(s, appFd);
     const target: NetBackend = viaLoop ? this.loop : this.backend;
-    s.pending = target.tcpConnect(local, dst, (outcome, sock) => {
+    try {
+      s.pending = this.startConnect(target, s, local, dst);
+    } catch (e) {
+      this.endFiller(s, true);
+      s.state = State.NEW;
+      s.local = null;
+      s.remote = null;
+      this.watch(s, EV_READ);
+      return { result: -errnoOf(e instanceof StackError ? e.code : undefined) };
+    }
+    return { result: -Errno.EINPROGRESS };
+  }
+
+  private startConnect(target: NetBackend, s: Sock, local: SockAddr, dst: SockAddr): PendingConnect {
+    return target.tcpConnect(local, dst, (outcome, sock) => {
       s.pending = null;
       if (s.closed) {
         sock?.abort();
@@ -538,7 +552,6 @@ export class SocketTable {
         this.watch(s, EV_READ); // until the app closes it
       }
     });
-    return { result: -Errno.EINPROGRESS };
   }
 
   /** Keeps the app's fd unwritable while the connect is pending (RPC.md). */

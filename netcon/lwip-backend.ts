@@ -1,0 +1,43 @@
+// The lwIP stack (netcon/stack.ts) as the socket table's NetBackend.
+import type { ListenOptions, NetBackend, PendingConnect } from './backend.js';
+import type { Stack } from './stack.js';
+import type {
+  ConnectOutcome,
+  IpAssignment,
+  Route,
+  SockAddr,
+  StackConfig,
+  TcpListener,
+  TcpSocket,
+  UdpSocket,
+} from './stack-types.js';
+
+export class LwipBackend implements NetBackend {
+  addresses: IpAssignment[];
+  routes: Route[];
+  constructor(
+    readonly stack: Stack,
+    config: StackConfig,
+  ) {
+    this.addresses = config.addresses;
+    this.routes = config.routes;
+  }
+
+  /** Follow a configuration change (the stack itself is reconfigured by its owner). */
+  setConfig(config: StackConfig): void {
+    this.addresses = config.addresses;
+    this.routes = config.routes;
+  }
+
+  tcpListen(local: SockAddr, opts: ListenOptions, onConnection: (sock: TcpSocket) => void): TcpListener {
+    return this.stack.tcpListen(local, { backlog: opts.backlog, v6only: opts.v6only }, onConnection);
+  }
+
+  tcpConnect(local: SockAddr, remote: SockAddr, done: (o: ConnectOutcome, s?: TcpSocket) => void): PendingConnect {
+    return this.stack.tcpConnect(local, remote, done);
+  }
+
+  udpOpen(local: SockAddr, opts: { v6only: boolean }): UdpSocket {
+    return this.stack.udpOpen(local, { v6only: opts.v6only });
+  }
+}
