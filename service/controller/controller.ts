@@ -103,16 +103,16 @@ export class EmbeddedController implements NetworkController {
 
   request(now: number, req: NetworkConfigRequest): void {
     if (Number(req.networkId >> 24n) !== this.address) return;
-    if (req.packetId !== PUSH_PACKET_ID) {
-      const st = this.memberStatus(req.networkId, req.requester.address);
-      if (now - st.lastRequestTime <= MIN_REQUEST_PERIOD) {
-        this.counters.ignored++;
-        return;
-      }
-      st.lastRequestTime = now;
+    // Every call is a genuine request (a node asking itself may pass 0n or all ones as the packet ID);
+    // pushes are made up here, never received.
+    const st = this.memberStatus(req.networkId, req.requester.address);
+    if (now - st.lastRequestTime <= MIN_REQUEST_PERIOD) {
+      this.counters.ignored++;
+      return;
     }
+    st.lastRequestTime = now;
     this.counters.requests++;
-    void this.enqueue(() => this.handleRequest(now, req));
+    void this.enqueue(() => this.handleRequest(now, req, false));
   }
 
   // ---- Local API -------------------------------------------------------------------------------------------------
@@ -209,7 +209,7 @@ export class EmbeddedController implements NetworkController {
       metadata: st.metadata,
       packetId: PUSH_PACKET_ID,
     };
-    void this.enqueue(() => this.handleRequest(this.clock(), req));
+    void this.enqueue(() => this.handleRequest(this.clock(), req, true));
   }
 
   private revoke(nwid: bigint, target: number, now: number): void {
@@ -224,20 +224,21 @@ export class EmbeddedController implements NetworkController {
     }
   }
 
-  private sendError(now: number, req: NetworkConfigRequest, error: NetworkControllerError): void {
-    if (req.packetId === PUSH_PACKET_ID || !this.sender) return;
+  private sendError(now: number, req: NetworkConfigRequest, push: boolean, error: NetworkControllerError): void {
+    if (push || !this.sender) return;
     this.counters.errors++;
     this.sender.sendError(now, req.networkId, req.packetId, req.requester.address, error);
   }
 
-  private async handleRequest(now: number, req: NetworkConfigRequest): Promise<void> {
+  /** One request (or, with `push`, a config the controller sends on its own: no ERRORs, no metadata kept). */
+  private async handleRequest(now: number, req: NetworkConfigRequest, push: boolean): Promise<void> {
     const nwid = req.networkId;
     const nwidHex = networkIdHex(nwid);
     const address = req.requester.address;
     const addrHex = addressToString(address);
     const network = this.db.getNetwork(nwidHex);
     if (!network) {
-      this.sendError(now, req, 'NOT_FOUND');
+      this.sendError(now, req, push, 'NOT_FOUND');
       return;
     }
     const stored = this.db.getMember(nwidHex, addrHex);
@@ -248,7 +249,7 @@ export class EmbeddedController implements NetworkController {
     if (known.length > 0) {
       const id = tryParseIdentity(known);
       if (!id?.equals(req.requester)) {
-        this.sendError(now, req, 'ACCESS_DENIED');
+        this.sendError(now, req, push, 'ACCESS_DENIED');
         return;
       }
     } else {
@@ -283,12 +284,12 @@ export class EmbeddedController implements NetworkController {
 
     if (!authorized) {
       const saved = await this.db.saveMember(cleanMember(member));
-      this.sendError(now, req, 'ACCESS_DENIED');
+      this.sendError(now, req, push, 'ACCESS_DENIED');
       if (saved.changed) this.memberChanged(nwid, address, saved.old, saved.record);
       return;
     }
 
-    if (req.packetId !== PUSH_PACKET_ID) {
+    if (!push) {
       member.vMajor = Number(meta.getU64('majv', 0n));
       member.vMinor = Number(meta.getU64('minv', 0n));
       member.vRev = Number(meta.getU64('revv', 0n));
@@ -326,15 +327,15 @@ export class EmbeddedController implements NetworkController {
       config = encodeConfig(plan, this.identity, req.requester);
     } catch (e) {
       this.log.warn(`controller: cannot build the config of ${nwidHex} for ${addrHex}: ${(e as Error).message}`);
-      this.sendError(now, req, 'NOT_FOUND');
+      this.sendError(now, req, push, 'NOT_FOUND');
       return;
     }
 
     const saved = await this.db.saveMember(cleanMember(member));
     if (this.sender) {
-      if (req.packetId === PUSH_PACKET_ID) this.counters.pushes++;
+      if (push) this.counters.pushes++;
       else this.counters.configs++;
-      this.sender.sendConfig(now, nwid, req.packetId, address, config);
+      this.sender.sendConfig(now, nwid, push ? PUSH_PACKET_ID : req.packetId, address, config);
     }
     if (saved.changed) this.memberChanged(nwid, address, saved.old, saved.record);
   }

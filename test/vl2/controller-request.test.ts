@@ -250,4 +250,12 @@ test('a request from an identity other than the one on record is denied', async 
   const cfg = decodeNetworkConfig(first.config);
   if (!cfg.ok) return t.fail(cfg.reason);
   t.deepEqual(cfg.value.rules, [{ type: 'ACTION_ACCEPT', not: false, or: false }], 'no revr: accept-all');
+  // The controller's own node asking in-process with packet ID 0 is a genuine request: it is denied.
+  now.t += 5000;
+  controller.request(now.t, { networkId: NWID, requester: R.toPublic(), metadata: new Uint8Array(0), packetId: 0n });
+  await controller.idle();
+  t.deepEqual(
+    sender.take().map((s) => (s.kind === 'error' ? [s.error, s.destination] : s.kind)),
+    [['ACCESS_DENIED', 0x29077f37cd]],
+  );
 });

@@ -23,9 +23,10 @@ export interface NetworkConfigRequest {
   /** The request's metadata dictionary, raw bytes as sent (no terminating NUL). */
   readonly metadata: Uint8Array;
   /**
-   * The request's packet ID as seen on the wire (the in-re ID of the answer). An in-process request (the node
-   * is a member of its own network) uses LOCAL_REQUEST_PACKET_ID; 0n is reserved for pushes, which the
-   * controller makes up itself and which never draw an ERROR.
+   * The request's packet ID as seen on the wire (the in-re ID of the answer). A node asking itself (a member
+   * of its own network) passes LOCAL_REQUEST_PACKET_ID, as ZeroTier One does, or 0n; answers to itself are
+   * delivered in-process by the sender whatever the ID. Every request() is a genuine request: pushes are
+   * made up by the controller and reach the sender with requestPacketId 0n.
    */
   readonly packetId: bigint;
   /** Revision and timestamp of the config the requester holds (0n, 0n if none); informational. */
