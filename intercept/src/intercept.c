@@ -253,10 +253,14 @@ static void atfork_parent(void) {
   pthread_mutex_unlock(&tab_lock);
   pthread_mutex_unlock(&ctl_lock);
 }
+static int ctl_ensure_locked(void);
+
 static void atfork_child(void) {
   pthread_mutex_unlock(&tab_lock);
+  /* The control connection is the parent's: the child opens its own at once, while it still
+   * has the parent's privileges (nginx workers and sshd's children drop them right after fork). */
+  if (active && ctl_fd >= 0) ctl_ensure_locked();
   pthread_mutex_unlock(&ctl_lock);
-  /* The control connection is the parent's: the child opens its own on first use. */
 }
 
 /* The lowest fd number the control socket may take: high, out of the way of programs that
