@@ -9,7 +9,7 @@ import type { ApiServer } from './api.js';
 
 export interface ControllerMount {
   readonly controller: EmbeddedController;
-  /** The node-side link; a VL2 handler hands NETWORK_CONFIG_REQUESTs to `link.handleRequest`. */
+  /** The node-side link, used when no member-side VL2 handler is installed. */
   readonly link: ControllerLink;
   /** Waits for queued requests and edits to finish and their files to be written. */
   close(): Promise<void>;
@@ -24,8 +24,9 @@ export async function mountController(
 ): Promise<ControllerMount> {
   const { controller } = await EmbeddedController.open({ home, identity, log });
   const link = new ControllerLink(node, controller);
-  // Until a member-side VL2 handler is installed, the node answers config requests only.
-  node.vl2 ??= link.vl2Handler();
+  // A node without a member-side VL2 handler answers config requests through the link; a full VL2 handler
+  // (installed before or after this) attaches itself to the controller as its sender.
+  if (!node.vl2) node.vl2 = link.install();
   api.use(controller.route);
   return { controller, link, close: () => controller.idle() };
 }

@@ -115,13 +115,7 @@ export async function controllerSim(home: string): Promise<ControllerSim> {
   const b = wire.add('10.0.0.3/9993', { identity: vectorIdentity('node-B'), planet });
   const { controller } = await EmbeddedController.open({ home, identity: R, clock: () => wire.now });
   const link = new ControllerLink(r.node, controller);
-  r.node.vl2 = {
-    handlePacket: (now, peer, p) =>
-      p.verb === Verb.NETWORK_CONFIG_REQUEST &&
-      link.handleRequest(now, peer.identity, p.header.packetId, p.payload) === 'handled',
-    handleOk: () => {},
-    handleError: () => {},
-  };
+  r.node.vl2 = link.install();
   const members = { A: new TestMember(a), B: new TestMember(b) };
   const call = async (method: Method, path: string, body?: unknown): Promise<ApiResponse> =>
     (await controller.route({ method, segments: path.split('/').filter((s) => s.length > 0), body }))!;

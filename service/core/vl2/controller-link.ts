@@ -35,12 +35,11 @@ export class ControllerLink implements NetworkControllerSender {
   local: NetworkControllerSender | undefined;
   private readonly random = new Uint8Array(8);
 
+  /** Does not attach itself: install() does, or a full VL2 handler attaches itself as the sender instead. */
   constructor(
     private readonly node: ControllerLinkNode,
     readonly controller: NetworkController | undefined,
-  ) {
-    controller?.attach(this);
-  }
+  ) {}
 
   /**
    * A NETWORK_CONFIG_REQUEST from `requester` (VL1-authenticated) with the on-wire `packetId`. Requests for
@@ -116,10 +115,11 @@ export class ControllerLink implements NetworkControllerSender {
   }
 
   /**
-   * A VL2 handler for a node that has no member side (yet): NETWORK_CONFIG_REQUESTs go to the controller,
-   * everything else is left unhandled. A full VL2 handler calls handleRequest itself instead.
+   * Attaches this link as the controller's sender and returns a VL2 handler for a node with no member side:
+   * NETWORK_CONFIG_REQUESTs go to the controller, everything else is left unhandled.
    */
-  vl2Handler(): Vl2Handler {
+  install(): Vl2Handler {
+    this.controller?.attach(this);
     return {
       handlePacket: (now, peer, p) =>
         p.verb === Verb.NETWORK_CONFIG_REQUEST &&
