@@ -309,23 +309,23 @@ export class EmbeddedController implements NetworkController {
         }
       if (jsonBool(m.activeBridge, false)) activeBridges.push(Number.parseInt(String(m.id), 16));
     }
-    const plan = planConfig({
-      network,
-      member,
-      newMember,
-      networkId: nwid,
-      address,
-      now,
-      rulesEngineRevision: meta.getU64('revr', 0n),
-      allocated,
-      activeBridges,
-      random64: () => randomBytes(8).readBigUInt64BE(0),
-    });
-
     let config: Uint8Array;
     try {
+      const plan = planConfig({
+        network,
+        member,
+        newMember,
+        networkId: nwid,
+        address,
+        now,
+        rulesEngineRevision: meta.getU64('revr', 0n),
+        allocated,
+        activeBridges,
+        random64: () => randomBytes(8).readBigUInt64BE(0),
+      });
       config = encodeConfig(plan, this.identity, req.requester);
     } catch (e) {
+      // ZeroTier One answers an internal failure (e.g. signing) with OBJ_NOT_FOUND.
       this.log.warn(`controller: cannot build the config of ${nwidHex} for ${addrHex}: ${(e as Error).message}`);
       this.sendError(now, req, push, 'NOT_FOUND');
       return;

@@ -2,11 +2,19 @@
 // defaults, re-rendering of posted values, status codes and empty bodies.
 import test from 'ava';
 import { EmbeddedController } from '../../service/controller/controller.js';
+import { decodeNetworkConfig } from '../../service/core/vl2/network-config.js';
 import type { ApiRequest, ApiResponse, Method } from '../../service/daemon/api.js';
-import { controllerVector, tempHome, vectorIdentity } from '../helpers/controller-fixtures.js';
+import {
+  controllerVector,
+  METADATA_1_14_1,
+  RecordingSender,
+  tempHome,
+  vectorIdentity,
+} from '../helpers/controller-fixtures.js';
 
 const R = vectorIdentity('node-R');
 const NWID = '29077f37cd90d431';
+const NWID_N = 0x29077f37cd90d431n;
 const CREATE_BODY = JSON.parse(controllerVector('api-requests.txt').split('\n')[3]!);
 const CREATE_RESPONSE = controllerVector('api-requests.txt').split('\n')[5]!;
 
@@ -274,4 +282,131 @@ test('unstable listings carry counts; unknown paths fall through to other handle
   );
   t.is((await call('PUT', `/controller/network/${NWID}`, { name: 'put' })).status, 200);
   t.is(JSON.parse((await call('GET', `/controller/network/${NWID}`)).text!).name, 'put');
+});
+
+test('posted rules are parsed and re-rendered: actions lose not/or, unparseable and unsupported ones dropped', async (t) => {
+  const { call } = await setup(t);
+  const rules = [
+    { type: 'ACTION_DROP', not: true },
+    { type: 'MATCH_IPV4_SOURCE', ip: '10.1.2.3/24', not: 'true', or: 1 },
+    { type: 'MATCH_IPV4_DEST', ip: '10.1.2.3' },
+    { type: 'ACTION_PRIORITY' },
+    { type: 'BOGUS' },
+    { type: 'INTEGER_RANGE', start: '0', end: '5', idx: 1, bits: 8 },
+    { type: 'MATCH_IP_DEST_PORT_RANGE', start: 22 },
+    { type: 'MATCH_ICMP', icmpType: 8, icmpCode: null },
+    { type: 'MATCH_CHARACTERISTICS', mask: 2 },
+    { type: 'ACTION_TEE', address: '0011223344', length: 64 },
+    { type: 'MATCH_MAC_SOURCE', mac: 'aa-bb-cc-dd-ee-ff' },
+    'not an object',
+  ];
+  const n = JSON.parse(
+    (await call('POST', `/controller/network/${NWID}`, { rules, capabilities: [{ id: 1, rules }] })).text!,
+  );
+  const expected = [
+    { type: 'ACTION_DROP' },
+    { ip: '10.1.2.3/24', not: true, or: true, type: 'MATCH_IPV4_SOURCE' },
+    { ip: '10.1.2.3/0', not: false, or: false, type: 'MATCH_IPV4_DEST' },
+    { end: 22, not: false, or: false, start: 22, type: 'MATCH_IP_DEST_PORT_RANGE' },
+    { icmpCode: null, icmpType: 8, not: false, or: false, type: 'MATCH_ICMP' },
+    { mask: '0000000000000002', not: false, or: false, type: 'MATCH_CHARACTERISTICS' },
+    { address: '0011223344', flags: 0, length: 64, type: 'ACTION_TEE' },
+    { mac: 'aa:bb:cc:dd:ee:ff', not: false, or: false, type: 'MATCH_MAC_SOURCE' },
+  ];
+  t.deepEqual(n.rules, expected);
+  t.deepEqual(n.capabilities, [{ default: false, id: 1, rules: expected }]);
+});
+
+test('random bodies never break the API, the records or the configs built from them', async (t) => {
+  const { call, controller, clock } = await setup(t);
+  const sender = new RecordingSender();
+  controller.attach(sender);
+  const A = vectorIdentity('node-A').toPublic();
+  await call('POST', `/controller/network/${NWID}`, CREATE_BODY);
+  let seed = 12345;
+  const rnd = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  const keys = [
+    'name',
+    'private',
+    'enableBroadcast',
+    'multicastLimit',
+    'mtu',
+    'v4AssignMode',
+    'v6AssignMode',
+    'routes',
+    'ipAssignmentPools',
+    'rules',
+    'tags',
+    'capabilities',
+    'authTokens',
+    'dns',
+    'remoteTraceTarget',
+    'authorized',
+    'activeBridge',
+    'noAutoAssignIps',
+    'ipAssignments',
+    'revision',
+    'id',
+    'objtype',
+  ];
+  const value = (depth: number): unknown => {
+    switch (rnd(depth > 2 ? 6 : 9)) {
+      case 0:
+        return null;
+      case 1:
+        return rnd(2) === 0;
+      case 2:
+        return rnd(100000) - 500;
+      case 3:
+        return ['10.77.0.5', 'fd00::1/64', 'zt', 'x', '', '10.0.0.0/33', 'rfc4193,6plane'][rnd(7)];
+      case 4:
+        return rnd(1e9) / 7;
+      case 5:
+        return 'ACTION_ACCEPT';
+      case 6:
+        return Array.from({ length: rnd(4) }, () => value(depth + 1));
+      default: {
+        const o: Record<string, unknown> = {};
+        for (let i = rnd(4); i > 0; i--)
+          o[
+            ['type', 'target', 'via', 'ipRangeStart', 'ipRangeEnd', 'id', 'default', 'zt', 'domain', 'servers'][
+              rnd(10)
+            ]!
+          ] = value(depth + 1);
+        return o;
+      }
+    }
+  };
+  for (let i = 0; i < 400; i++) {
+    const body: Record<string, unknown> = {};
+    for (let k = rnd(5); k >= 0; k--) body[keys[rnd(keys.length)]!] = value(0);
+    const path = rnd(2) === 0 ? `/controller/network/${NWID}` : `/controller/network/${NWID}/member/664dc8ba71`;
+    const r = await call('POST', path, body);
+    t.true(r.status === 200 || r.status === 500, `${r.status} for ${JSON.stringify(body)}`);
+    // Whatever the records now hold, a request is answered (config or error), never left hanging.
+    clock.now += 1500;
+    controller.request(clock.now, {
+      networkId: NWID_N,
+      requester: A,
+      metadata: METADATA_1_14_1,
+      packetId: BigInt(i + 1),
+    });
+    await controller.idle();
+    const sent = sender.take().flatMap((x) => (x.kind === 'revocation' ? [] : [x]));
+    t.true(
+      sent.filter((x) => x.packetId === BigInt(i + 1)).length === 1 &&
+        sent.every((x) => x.packetId === BigInt(i + 1) || x.packetId === 0n),
+      `${i} ${JSON.stringify(body)} ${JSON.stringify(sent.map((x) => [x.kind, String(x.packetId)]))}`,
+    );
+    const cfg = sent.find((x) => x.kind === 'config');
+    if (cfg?.kind === 'config') t.true(decodeNetworkConfig(cfg.config).ok);
+  }
+  await controller.idle();
+  const n = JSON.parse((await call('GET', `/controller/network/${NWID}`)).text!);
+  t.is(n.id, NWID);
+  t.is(n.objtype, 'network');
+  t.true(n.mtu >= 1280 && n.mtu <= 10000);
 });
