@@ -7,9 +7,21 @@ import { EmbeddedController } from '../../service/controller/controller.js';
 import { formatIdentity } from '../../service/core/identity.js';
 import { formatInetAddress } from '../../service/core/inet-address.js';
 import { LOCAL_REQUEST_PACKET_ID } from '../../service/core/vl2/controller-interface.js';
-import { CREDENTIAL_TYPE, verifyCom, verifyCoo, verifyRevocation } from '../../service/core/vl2/credentials.js';
+import {
+  CREDENTIAL_TYPE,
+  decodeRevocation,
+  verifyCom,
+  verifyCoo,
+  verifyRevocation,
+} from '../../service/core/vl2/credentials.js';
 import { buildRequestMetadata, decodeNetworkConfig } from '../../service/core/vl2/network-config.js';
-import { controllerVector, RecordingSender, tempHome, vectorIdentity } from '../helpers/controller-fixtures.js';
+import {
+  controllerVector,
+  METADATA_1_14_1,
+  RecordingSender,
+  tempHome,
+  vectorIdentity,
+} from '../helpers/controller-fixtures.js';
 import { controllerSim } from '../helpers/controller-sim.js';
 
 const NWID = 0x29077f37cd90d431n;
@@ -258,4 +270,45 @@ test('a request from an identity other than the one on record is denied', async 
     sender.take().map((s) => (s.kind === 'error' ? [s.error, s.destination] : s.kind)),
     [['ACCESS_DENIED', 0x29077f37cd]],
   );
+});
+
+test('deleting an authorized member revokes it; certificateTimeoutWindowSize sets the COM max delta', async (t) => {
+  const R = vectorIdentity('node-R');
+  const now = { t: 1_795_300_000_000 };
+  const home = tempHome(t);
+  const { controller } = await EmbeddedController.open({ home, identity: R, clock: () => now.t });
+  const sender = new RecordingSender();
+  controller.attach(sender);
+  const call = (method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown) =>
+    controller.route({ method, segments: path.split('/').filter(Boolean), body });
+  await call('POST', `/controller/network/${NWID_HEX}`, CREATE_BODY);
+  // Not writable through the API, but honoured when present in the file (clamped to 5 min … 2 h).
+  const rec = controller.db.getNetwork(NWID_HEX)!;
+  rec.certificateTimeoutWindowSize = 60_000;
+  await controller.db.saveNetwork(rec);
+  await call('POST', `/controller/network/${NWID_HEX}/member/${A_HEX}`, { authorized: true });
+  const A = vectorIdentity('node-A').toPublic();
+  controller.request(now.t, { networkId: NWID, requester: A, metadata: METADATA_1_14_1, packetId: 7n });
+  await controller.idle();
+  const answer = sender.take().find((s) => s.kind === 'config' && s.packetId === 7n);
+  if (answer?.kind !== 'config') return t.fail('no config');
+  const cfg = decodeNetworkConfig(answer.config);
+  if (!cfg.ok) return t.fail(cfg.reason);
+  t.is(cfg.value.credentialTimeMaxDelta, 300_000);
+  t.is(cfg.value.com!.qualifiers[0]!.maxDelta, 300_000n);
+
+  now.t += 1000;
+  const del = await call('DELETE', `/controller/network/${NWID_HEX}/member/${A_HEX}`);
+  t.is(del!.status, 200);
+  await controller.idle();
+  const revs = sender.take();
+  t.is(revs.length, 1);
+  const r = revs[0]!;
+  if (r.kind !== 'revocation') return t.fail(r.kind);
+  t.is(r.destination, 0x664dc8ba71);
+  const dec = decodeRevocation(r.revocation);
+  if (!dec.ok) return t.fail(dec.reason);
+  t.is(dec.value.target, 0x664dc8ba71);
+  t.is(dec.value.threshold, now.t);
+  t.true(verifyRevocation(dec.value, R));
 });
