@@ -142,3 +142,21 @@ for (const name of CONFS) {
     t.is(d.getU64('nwid'), 0x29077f37cd90d431n);
   });
 }
+
+test('big dictionaries answer lookups from an index with the same results as the scan', (t) => {
+  const d = new Dictionary();
+  for (let i = 0; i < 40; i++) d.add(`k${i}`, `v${i}`);
+  d.add('k3', 'second');
+  d.add('', 'empty-key');
+  const raw = Dictionary.from(new Uint8Array([...d.bytes(), ...enc.encode('\r\nodd line\na=b=c')]));
+  t.true(raw.length >= 256);
+  t.is(raw.getString('k3'), 'v3');
+  t.is(raw.getString('k39'), 'v39');
+  t.is(raw.getString(''), 'empty-key');
+  t.is(raw.get('k40'), undefined);
+  t.is(raw.getString('a'), 'b=c');
+  t.is(raw.getString('a=b'), 'c', 'a key with = takes the scan');
+  t.is(raw.get('odd line'), undefined);
+  d.add('late', 'x');
+  t.is(d.getString('late'), 'x', 'adding invalidates the index');
+});

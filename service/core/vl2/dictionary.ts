@@ -43,6 +43,9 @@ const MAX_U64 = (1n << 64n) - 1n;
 const MAX_I64 = (1n << 63n) - 1n;
 const MIN_I64 = -(1n << 63n);
 
+/** Keys the index answers for (plain ASCII without '=', CR, LF, NUL); others use the linear scan. */
+const INDEXABLE_KEY = /^[\x01-\x09\x0b\x0c\x0e-\x3c\x3e-\x7f]*$/;
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: false });
 
@@ -188,6 +191,8 @@ export function parseHexI64(s: string | Uint8Array): bigint {
 export class Dictionary {
   private buf: Uint8Array;
   private len: number;
+  /** First occurrence of each key → value start and end (built on demand for lookups in big dictionaries). */
+  private index: Map<string, number> | undefined;
 
   /** An empty dictionary that may grow to capacity − 1 bytes. */
   constructor(readonly capacity = CONFIG_DICT_CAPACITY) {
@@ -236,6 +241,14 @@ export class Dictionary {
    * ZeroTier's destination buffer does (the value is truncated to it).
    */
   get(key: string, maxLength = Number.MAX_SAFE_INTEGER): Uint8Array | undefined {
+    if (this.len >= 256 && INDEXABLE_KEY.test(key)) {
+      this.index ??= this.buildIndex();
+      const start = this.index.get(key);
+      if (start === undefined) return undefined;
+      let q = start;
+      while (q < this.len && this.buf[q] !== CR && this.buf[q] !== LF) q++;
+      return unescapeRange(this.buf, start, q, maxLength);
+    }
     const k = keyBytes(key);
     const b = this.buf;
     const end = this.len;
@@ -257,6 +270,32 @@ export class Dictionary {
       p++;
     }
     return undefined;
+  }
+
+  /**
+   * Key → start of its value, first occurrence only: the same answer as the linear scan, since a line
+   * matches `key` exactly when the bytes before its first '=' are the key.
+   */
+  private buildIndex(): Map<string, number> {
+    const m = new Map<string, number>();
+    const b = this.buf;
+    const end = this.len;
+    let p = 0;
+    while (p < end) {
+      let q = p;
+      let eq = -1;
+      while (q < end && b[q] !== CR && b[q] !== LF) {
+        if (eq < 0 && b[q] === EQUALS) eq = q;
+        q++;
+      }
+      if (eq >= 0) {
+        let k = '';
+        for (let i = p; i < eq; i++) k += String.fromCharCode(b[i]!);
+        if (!m.has(k)) m.set(k, eq + 1);
+      }
+      p = q + 1;
+    }
+    return m;
   }
 
   has(key: string): boolean {
@@ -319,6 +358,7 @@ export class Dictionary {
       next.set(this.buf.subarray(0, this.len));
       this.buf = next;
     }
+    this.index = undefined;
     let p = this.len;
     if (p > 0) this.buf[p++] = LF;
     this.buf.set(k, p);

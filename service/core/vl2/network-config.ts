@@ -266,9 +266,18 @@ export function defaultNetworkConfig(networkId: bigint, issuedTo: Address): Netw
   };
 }
 
+/** UTF-8 of s, cut to at most max bytes without splitting a character. */
+function utf8Prefix(s: string, max: number): Uint8Array {
+  const b = new TextEncoder().encode(s);
+  if (b.length <= max) return b;
+  let n = max;
+  while (n > 0 && (b[n]! & 0xc0) === 0x80) n--;
+  return b.subarray(0, n);
+}
+
 function writeDns(w: WireWriter, dns: Dns): void {
   const domain = new Uint8Array(DNS_DOMAIN_LENGTH);
-  domain.set(new TextEncoder().encode(dns.domain).subarray(0, DNS_DOMAIN_LENGTH - 1));
+  domain.set(utf8Prefix(dns.domain, DNS_DOMAIN_LENGTH - 1));
   w.bytes(domain);
   for (let i = 0; i < DNS_MAX_SERVERS; i++) w.bytes(serializeInetAddress(dns.servers[i] ?? null));
 }
@@ -287,7 +296,7 @@ export function encodeNetworkConfig(c: NetworkConfig): Dictionary {
   d.addU64('f', c.flags);
   d.addU64('ml', c.multicastLimit);
   d.addU64('t', c.type);
-  d.add('n', c.name);
+  d.add('n', utf8Prefix(c.name, MAX_NAME_LENGTH));
   d.addU64('mtu', c.mtu);
   if (c.com) {
     const w = new WireWriter(300);
