@@ -65,8 +65,8 @@ export class Service {
       const api = new ApiServer(token);
       const service = new Service(home, udp.port(), udp, api, unlock, log);
       api.use((req) => service.route(req));
-      service.controller = await mountController(home, identity, udp.node, api, log);
       try {
+        service.controller = await mountController(home, identity, udp.node, api, log);
         await api.listen(service.port);
       } catch (e) {
         udp.close();
