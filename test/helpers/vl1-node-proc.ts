@@ -1,5 +1,5 @@
-// A VL1 node in its own process over real UDP on 127.0.0.1, for the multi-process tests.
-//   node vl1-node-proc.js <home> <port>
+// A VL1 node in its own process over real UDP (IPv4 only, on 127.0.0.1 unless told), for the multi-process tests.
+//   node vl1-node-proc.js <home> <port> [bind address, default 127.0.0.1]
 // Reads JSON commands on stdin, one per line; writes JSON events on stdout, one per line:
 //   {"cmd":"send","to":"<10 hex>","text":"…"}   → USER_MESSAGE
 //   {"cmd":"peers"}                            → {"event":"peers","peers":[…]}
@@ -19,9 +19,9 @@ import {
 } from '../../service/daemon/state-files.js';
 import { UdpNode } from '../../service/daemon/udp-host.js';
 
-const [home, portText] = process.argv.slice(2);
+const [home, portText, bind4 = '127.0.0.1'] = process.argv.slice(2);
 if (!home || !portText) {
-  process.stderr.write('usage: vl1-node-proc <home> <port>\n');
+  process.stderr.write('usage: vl1-node-proc <home> <port> [bind address]\n');
   process.exit(1);
 }
 const emit = (o: object) =>
@@ -31,7 +31,7 @@ const { identity } = await loadOrCreateIdentity(home);
 const planet = await readPlanet(home);
 const { moons } = await readMoons(home);
 const udp = await UdpNode.start(
-  { identity, planet, moons, port: Number(portText), bind4: '127.0.0.1', bind6: false },
+  { identity, planet, moons, port: Number(portText), bind4, bind6: false },
   {
     userMessage: (source, typeId, data) =>
       emit({ event: 'message', source: addressToString(source), typeId, text: Buffer.from(data).toString() }),
@@ -56,9 +56,11 @@ createInterface({ input: process.stdin }).on('line', (line) => {
         address: addressToString(p.address),
         role: p.role,
         version: p.protocolVersion,
+        software: `${p.versionMajor}.${p.versionMinor}.${p.versionRevision}`,
         paths: p.paths.filter((x) => x.active).map((x) => formatInetAddress(x.address)),
       })),
       received: Object.fromEntries(udp.node.received),
+      drops: Object.fromEntries(udp.node.drops),
     });
   } else if (c.cmd === 'install') {
     const check = udp.node.installWorld(parseWorld(readFileSync(c.file!)));
