@@ -91,6 +91,8 @@ export interface Vl2Handler {
   handleOk(now: number, peer: Peer, ok: Ok & { kind: 'other' }): void;
   /** ERROR replies that name a network. */
   handleError(now: number, peer: Peer, error: ErrorMessage): void;
+  /** VL2 timers, run from Node.tick; returns its next deadline (absolute ms) if sooner than the node's. */
+  tick?(now: number): number | undefined;
 }
 
 export interface Host {
@@ -225,6 +227,8 @@ export class Node {
     }
     this.reassembler.expire(now);
     let next = this.lastPing + PING_CHECK_INTERVAL;
+    const vl2Next = this.vl2?.tick?.(now);
+    if (vl2Next !== undefined) next = Math.min(next, vl2Next);
     if (this.txQueue.length > 0 || this.rxQueue.length > 0 || this.whoisPending.size > 0)
       next = Math.min(next, this.lastSwitchTimer + WHOIS_RETRY_DELAY);
     next = Math.min(next, this.lastHousekeeping + HOUSEKEEPING_PERIOD, this.reassembler.nextDeadline() ?? next);

@@ -1,0 +1,854 @@
+// One joined network, member side (PROTOCOL-VL2.md §1-3, §5-7): its config and status, the memberships of
+// the peers we exchange frames with (their COMs, COOs, tags, revocation thresholds), and the frame paths in
+// both directions with the rules applied. Pure: time is a parameter; packets go out through NetworkHost
+// (implemented by Vl2, which owns the node), frames go to the host's stack through Tap.
+import type { Address } from '../address.js';
+import { ErrorCode, Verb } from '../constants.js';
+import type { Identity } from '../identity.js';
+import type { InetAddress } from '../inet-address.js';
+import { encodeNetworkError, encodeOk } from '../verbs.js';
+import {
+  type CertificateOfMembership,
+  type CertificateOfOwnership,
+  comAgrees,
+  comIssuedTo,
+  comTimestamp,
+  cooOwnsIp,
+  cooOwnsMac,
+  encodeNetworkCredentials,
+  type Revocation,
+  type Tag,
+  verifyCom,
+  verifyCoo,
+  verifyTag,
+} from './credentials.js';
+import {
+  decodeExtFrame,
+  decodeFrame,
+  decodeMulticastFrame,
+  EXT_FRAME_FLAG,
+  encodeExtFrameOk,
+  encodeFrame,
+  encodeMulticastFrame,
+  encodeMulticastFrameOk,
+  encodeMulticastGather,
+  encodeMulticastLikes,
+  ethernetFrame,
+  MAX_FRAME_PAYLOAD,
+  parseEthernetFrame,
+} from './frames.js';
+import {
+  addressFromMac,
+  BROADCAST_GROUP,
+  compareMulticastGroups,
+  groupsForAddresses,
+  isMulticastMac,
+  type Mac,
+  type MulticastGroup,
+  macFromAddress,
+  macToBytes,
+  multicastGroupForFrame,
+  multicastGroupKey,
+} from './mac.js';
+import type { Multicaster, PendingMulticast } from './multicaster.js';
+import { MULTICAST_ANNOUNCE_PERIOD } from './multicaster.js';
+import {
+  CONFIG_FLAG,
+  ConfigReassembler,
+  decodeNetworkConfig,
+  type NetworkConfig,
+  NetworkStatus,
+  NetworkType,
+  networkConfigBytes,
+  networkController,
+  SPECIALIST,
+} from './network-config.js';
+import { filterFrame, type RuleEnv, type RuleFrame } from './rules.js';
+
+/** Member config refresh: re-request when the last update is this old (every tick while there is none). */
+export const NETWORK_AUTOCONF_DELAY = 60_000;
+/** Re-push our credentials to a peer after this long. */
+export const CREDENTIALS_PUSH_PERIOD = 500_000;
+/** Frames that failed the credential gate are retried for this long. */
+export const RX_CREDENTIAL_WAIT = 5_000;
+
+/** The host's side of a network: its user-space stack (or a test double). */
+export interface Tap {
+  /** Ethernet frames for the stack, in arrival order. */
+  deliver(frames: Uint8Array[]): void;
+  /** A new config was applied (its dictionary bytes, to persist and to reconfigure the stack). */
+  configChanged?(net: Network, dictionary: Uint8Array): void;
+  /** The status changed (denied, not found …). */
+  statusChanged?(net: Network): void;
+}
+
+/** What a network needs from its owner (Vl2). */
+export interface NetworkHost {
+  readonly address: Address;
+  readonly identity: Identity;
+  readonly multicaster: Multicaster;
+  send(now: number, destination: Address, verb: number, payload: Uint8Array, compress: boolean): void;
+  /** The identity of a peer we know (undefined: not known yet). */
+  peerIdentity(address: Address): Identity | undefined;
+  /** Roots (upstreams) to LIKE to and GATHER from. */
+  upstreams(): Address[];
+  /** Sends NETWORK_CONFIG_REQUEST (or asks the local controller). */
+  requestConfig(now: number, net: Network): void;
+  drop(reason: string): void;
+}
+
+interface Membership {
+  com: CertificateOfMembership | undefined;
+  comRevocationThreshold: number;
+  coos: Map<number, CertificateOfOwnership>;
+  tags: Map<number, Tag>;
+  lastPushedCredentials: number;
+  lastLikeSent: number;
+}
+
+interface WaitingFrame {
+  arrived: number;
+  source: Address;
+  verb: number;
+  packetId: bigint;
+  payload: Uint8Array;
+}
+
+export type NetworkFailure = 'ACCESS_DENIED' | 'NOT_FOUND' | 'AUTHENTICATION_REQUIRED';
+
+export class Network {
+  readonly id: bigint;
+  readonly controller: Address;
+  readonly mac: Mac;
+  tap: Tap | undefined;
+  config: NetworkConfig | undefined;
+  failure: NetworkFailure | undefined;
+  /** Set by the host when its stack could not be set up. */
+  portError = 0;
+  lastConfigUpdate = 0;
+  lastRequest = Number.NEGATIVE_INFINITY;
+  /** Frames dropped by reason (also counted on the host). */
+  readonly drops = new Map<string, number>();
+  /** Frames delivered to the tap / sent from it. */
+  framesIn = 0;
+  framesOut = 0;
+
+  private readonly host: NetworkHost;
+  private readonly reassembler: ConfigReassembler;
+  private readonly memberships = new Map<Address, Membership>();
+  private readonly waiting: WaitingFrame[] = [];
+  /** Groups the tap reports (beyond those derived from our addresses). */
+  private tapGroups: MulticastGroup[] = [];
+  private groups: MulticastGroup[] = [];
+  private lastAnnounce = Number.NEGATIVE_INFINITY;
+
+  constructor(host: NetworkHost, id: bigint, tap?: Tap) {
+    this.host = host;
+    this.id = id;
+    this.controller = networkController(id);
+    this.mac = macFromAddress(host.address, id);
+    this.reassembler = new ConfigReassembler(id);
+    this.tap = tap;
+  }
+
+  // ---- status -----------------------------------------------------------------------------------------------
+
+  get status(): NetworkStatus {
+    if (this.portError) return NetworkStatus.PORT_ERROR;
+    if (this.failure) return NetworkStatus[this.failure];
+    return this.config ? NetworkStatus.OK : NetworkStatus.REQUESTING_CONFIGURATION;
+  }
+
+  /** Our multicast subscriptions, sorted (for the API and for LIKEs). */
+  get multicastGroups(): readonly MulticastGroup[] {
+    return this.groups;
+  }
+
+  get broadcastEnabled(): boolean {
+    return !!this.config && (this.config.flags & CONFIG_FLAG.ENABLE_BROADCAST) !== 0;
+  }
+
+  /** We are an active bridge of this network. */
+  get bridge(): boolean {
+    return this.isActiveBridge(this.host.address);
+  }
+
+  private isActiveBridge(a: Address): boolean {
+    for (const s of this.config?.specialists ?? [])
+      if (Number(s & 0xffffffffffn) === a && (s & SPECIALIST.ACTIVE_BRIDGE) !== 0n) return true;
+    return false;
+  }
+
+  private dropFrame(reason: string): void {
+    this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1);
+    this.host.drop(reason);
+  }
+
+  // ---- config -----------------------------------------------------------------------------------------------
+
+  /** Periodic work (every few seconds): config requests, announcements, waiting frames. */
+  tick(now: number): void {
+    const due = !this.config || now - this.lastConfigUpdate >= NETWORK_AUTOCONF_DELAY;
+    if (due && now - this.lastRequest >= 5000 - 50) {
+      this.lastRequest = now;
+      this.host.requestConfig(now, this);
+    }
+    if (this.config && now - this.lastAnnounce >= MULTICAST_ANNOUNCE_PERIOD) {
+      this.lastAnnounce = now;
+      this.announce(now, this.announceTargets());
+    }
+    this.retryWaiting(now);
+  }
+
+  /** Forces a config request on the next tick. */
+  requestSoon(): void {
+    this.lastRequest = Number.NEGATIVE_INFINITY;
+    this.lastConfigUpdate = 0;
+  }
+
+  /** Applies a cached config at start; a fresh request still goes out on the first tick. */
+  loadCached(dictionary: Uint8Array): boolean {
+    const d = decodeNetworkConfig(dictionary);
+    if (!d.ok || d.value.networkId !== this.id || d.value.issuedTo !== this.host.address) return false;
+    this.install(0, d.value, dictionary, false);
+    this.lastConfigUpdate = 0;
+    return true;
+  }
+
+  /**
+   * A config chunk, from OK(NETWORK_CONFIG_REQUEST) (isPush false) or NETWORK_CONFIG (true). Returns the
+   * update ID when it completed an update (the caller acknowledges pushes).
+   */
+  handleConfigChunk(
+    now: number,
+    source: Address,
+    packetId: bigint,
+    chunk: Uint8Array,
+    isPush: boolean,
+  ): bigint | undefined {
+    const ctrl = this.controller === this.host.address ? this.host.identity : this.host.peerIdentity(this.controller);
+    const r = this.reassembler.accept(chunk, source, packetId, ctrl);
+    switch (r.kind) {
+      case 'incomplete':
+        return undefined;
+      case 'need-identity':
+        this.host.drop('config-controller-unknown');
+        return undefined;
+      case 'dropped':
+        this.host.drop(`config-${r.reason}`);
+        return undefined;
+      case 'complete': {
+        const d = decodeNetworkConfig(r.dictionary);
+        if (!d.ok) {
+          this.host.drop(`config-${d.reason}`);
+          return undefined;
+        }
+        if (d.value.networkId !== this.id || d.value.issuedTo !== this.host.address) {
+          this.host.drop('config-not-ours');
+          return undefined;
+        }
+        this.install(now, d.value, r.dictionary, true);
+        if (isPush)
+          this.host.send(now, source, Verb.OK, encodeOk(Verb.ECHO, packetId, ackData(this.id, r.updateId)), false);
+        return r.updateId;
+      }
+    }
+  }
+
+  /** A whole config from the local controller (self-join): applied as if it had come in chunks. */
+  applyLocalConfig(now: number, dictionary: Uint8Array): void {
+    const d = decodeNetworkConfig(dictionary);
+    if (!d.ok || d.value.networkId !== this.id || d.value.issuedTo !== this.host.address) return;
+    this.install(now, d.value, dictionary, true);
+  }
+
+  private install(now: number, c: NetworkConfig, dictionary: Uint8Array, notify: boolean): void {
+    const same =
+      this.config !== undefined &&
+      !this.failure &&
+      Buffer.compare(networkConfigBytes(this.config), networkConfigBytes(c)) === 0;
+    this.lastConfigUpdate = now;
+    if (same) return;
+    const hadFailure = this.failure !== undefined;
+    this.config = c;
+    this.failure = undefined;
+    // New credentials: push them again to everyone we talk to.
+    for (const m of this.memberships.values()) m.lastPushedCredentials = Number.NEGATIVE_INFINITY;
+    this.updateGroups(now);
+    if (notify) this.tap?.configChanged?.(this, dictionary);
+    if (hadFailure) this.tap?.statusChanged?.(this);
+  }
+
+  /** ERROR(NETWORK_CONFIG_REQUEST) from the controller. */
+  handleConfigError(code: number): void {
+    const before = this.failure;
+    if (code === ErrorCode.NETWORK_ACCESS_DENIED) this.failure = 'ACCESS_DENIED';
+    else if (code === ErrorCode.OBJ_NOT_FOUND || code === ErrorCode.UNSUPPORTED_OPERATION) this.failure = 'NOT_FOUND';
+    else if (code === ErrorCode.NETWORK_AUTHENTICATION_REQUIRED) this.failure = 'AUTHENTICATION_REQUIRED';
+    else return;
+    if (before !== this.failure) this.tap?.statusChanged?.(this);
+  }
+
+  // ---- multicast subscriptions --------------------------------------------------------------------------------
+
+  /** The groups the host's stack listens to beyond the address-derived ones. */
+  setTapGroups(now: number, groups: MulticastGroup[]): void {
+    this.tapGroups = groups;
+    this.updateGroups(now);
+  }
+
+  private updateGroups(now: number): void {
+    const ips = (this.config?.staticIps ?? []).map((a) => a.ip);
+    const m = new Map<string, MulticastGroup>();
+    for (const g of groupsForAddresses(ips, false)) m.set(multicastGroupKey(g), g);
+    for (const g of this.tapGroups) m.set(multicastGroupKey(g), g);
+    const next = [...m.values()].sort(compareMulticastGroups);
+    const old = new Set(this.groups.map(multicastGroupKey));
+    this.groups = next;
+    if (!this.config) return;
+    const fresh = next.filter((g) => !old.has(multicastGroupKey(g)));
+    if (fresh.length === 0) return;
+    const targets = new Set(this.announceTargets());
+    for (const [a, mem] of this.memberships) if (this.comOk(a, mem)) targets.add(a);
+    for (const g of fresh) for (const t of targets) this.sendLikes(now, t, [g]);
+  }
+
+  /** Groups we announce: ours, plus broadcast when enabled. */
+  private announced(): MulticastGroup[] {
+    if (!this.broadcastEnabled) return [...this.groups];
+    const k = multicastGroupKey(BROADCAST_GROUP);
+    const out = this.groups.filter((g) => multicastGroupKey(g) !== k);
+    out.push(BROADCAST_GROUP);
+    return out.sort(compareMulticastGroups);
+  }
+
+  private announceTargets(): Address[] {
+    const s = new Set<Address>([this.controller, ...this.host.upstreams()]);
+    s.delete(this.host.address);
+    return [...s].sort((a, b) => a - b);
+  }
+
+  private announce(now: number, targets: Address[]): void {
+    const groups = this.announced();
+    for (const t of targets) this.sendLikes(now, t, groups);
+  }
+
+  private sendLikes(now: number, to: Address, groups: MulticastGroup[]): void {
+    if (groups.length === 0 || to === this.host.address) return;
+    for (const p of encodeMulticastLikes(groups.map((g) => ({ networkId: this.id, mac: g.mac, adi: g.adi }))))
+      this.host.send(now, to, Verb.MULTICAST_LIKE, p, p.length > 64);
+  }
+
+  /** Do we listen to this group? */
+  subscribed(g: MulticastGroup): boolean {
+    const k = multicastGroupKey(g);
+    if (this.broadcastEnabled && k === multicastGroupKey(BROADCAST_GROUP)) return true;
+    return this.groups.some((x) => multicastGroupKey(x) === k);
+  }
+
+  // ---- credentials ------------------------------------------------------------------------------------------
+
+  private membership(a: Address): Membership {
+    let m = this.memberships.get(a);
+    if (!m) {
+      m = {
+        com: undefined,
+        comRevocationThreshold: 0,
+        coos: new Map(),
+        tags: new Map(),
+        lastPushedCredentials: Number.NEGATIVE_INFINITY,
+        lastLikeSent: Number.NEGATIVE_INFINITY,
+      };
+      this.memberships.set(a, m);
+    }
+    return m;
+  }
+
+  private controllerIdentity(): Identity | undefined {
+    return this.controller === this.host.address ? this.host.identity : this.host.peerIdentity(this.controller);
+  }
+
+  private comOk(a: Address, m: Membership | undefined): boolean {
+    const mine = this.config?.com;
+    if (!m?.com || !mine) return false;
+    const ts = comTimestamp(m.com) ?? 0;
+    if (ts <= m.comRevocationThreshold) return false;
+    const id = this.host.peerIdentity(a);
+    return !!id && comAgrees(mine, m.com, id);
+  }
+
+  /** The gate of §6.3: we hold a config and the network is public or the peer's COM agrees with ours. */
+  allows(a: Address): boolean {
+    if (!this.config) return false;
+    if (this.config.type === NetworkType.PUBLIC) return true;
+    return this.comOk(a, this.memberships.get(a));
+  }
+
+  /** A received COM (filed under its issued-to address). 'ok' if stored or redundant. */
+  addCom(com: CertificateOfMembership): 'ok' | 'rejected' | 'need-controller' {
+    const to = comIssuedTo(com);
+    if (to === undefined) return 'rejected';
+    const m = this.membership(to);
+    const ts = comTimestamp(com) ?? 0;
+    if (ts <= m.comRevocationThreshold) return 'rejected';
+    if (m.com) {
+      const old = comTimestamp(m.com) ?? 0;
+      if (ts < old) return 'rejected';
+      if (ts === old && Buffer.compare(Buffer.from(m.com.signature), Buffer.from(com.signature)) === 0) return 'ok';
+    }
+    const ctrl = this.controllerIdentity();
+    if (!ctrl) return 'need-controller';
+    if (!verifyCom(com, ctrl)) return 'rejected';
+    m.com = com;
+    return 'ok';
+  }
+
+  addCoo(coo: CertificateOfOwnership): void {
+    const ctrl = this.controllerIdentity();
+    if (!ctrl || !verifyCoo(coo, ctrl)) return;
+    const m = this.membership(coo.issuedTo);
+    const old = m.coos.get(coo.id);
+    if (old && old.timestamp > coo.timestamp) return;
+    m.coos.set(coo.id, coo);
+  }
+
+  addTag(tag: Tag): void {
+    const ctrl = this.controllerIdentity();
+    if (!ctrl || !verifyTag(tag, ctrl)) return;
+    const m = this.membership(tag.issuedTo);
+    const old = m.tags.get(tag.id);
+    if (old && old.timestamp > tag.timestamp) return;
+    m.tags.set(tag.id, tag);
+  }
+
+  /** A verified revocation for this network. Returns true if it concerns our own membership. */
+  addRevocation(now: number, rev: Revocation): boolean {
+    const m = this.membership(rev.target);
+    if (rev.threshold > m.comRevocationThreshold) m.comRevocationThreshold = rev.threshold;
+    if (rev.target === this.host.address) {
+      // We were deauthorized (or re-keyed): ask the controller now rather than at the next refresh.
+      this.requestSoon();
+      this.lastRequest = now - 5000;
+      return true;
+    }
+    return false;
+  }
+
+  /** Pushes our COM, tags and COOs to a peer if it has not had them since our last config update or 500 s. */
+  pushCredentials(now: number, to: Address, force = false): void {
+    const c = this.config;
+    if (!c?.com || to === this.host.address) return;
+    const m = this.membership(to);
+    if (
+      !force &&
+      m.lastPushedCredentials >= this.lastConfigUpdate &&
+      now - m.lastPushedCredentials < CREDENTIALS_PUSH_PERIOD
+    )
+      return;
+    if (force && now - m.lastPushedCredentials < 1000 && m.lastPushedCredentials >= this.lastConfigUpdate) return;
+    m.lastPushedCredentials = now;
+    const payload = encodeNetworkCredentials({
+      coms: [c.com],
+      capabilities: c.capabilities,
+      tags: c.tags,
+      revocations: [],
+      coos: c.certificatesOfOwnership,
+    });
+    this.host.send(now, to, Verb.NETWORK_CREDENTIALS, payload, true);
+  }
+
+  /** Credentials from `source` arrived: retry what waited for them. */
+  credentialsArrived(now: number): void {
+    this.retryWaiting(now, true);
+  }
+
+  // ---- receive --------------------------------------------------------------------------------------------------
+
+  /**
+   * FRAME, EXT_FRAME or MULTICAST_FRAME from `source`. Returns false if dropped. A frame failing the
+   * credential gate is answered with ERROR(NEED_MEMBERSHIP_CERTIFICATE) and kept for up to 5 s.
+   */
+  handleFrame(
+    now: number,
+    source: Address,
+    verb: number,
+    packetId: bigint,
+    payload: Uint8Array,
+    retry = false,
+  ): boolean {
+    // Inline COMs (deprecated, never sent by 1.14.1) are offered first.
+    if (!this.allows(source)) {
+      this.host.send(
+        now,
+        source,
+        Verb.ERROR,
+        encodeNetworkError(verb, packetId, ErrorCode.NEED_MEMBERSHIP_CERTIFICATE, this.id),
+        false,
+      );
+      if (!this.config) {
+        this.dropFrame('no-config');
+        return false;
+      }
+      if (!retry) this.waiting.push({ arrived: now, source, verb, packetId, payload: payload.slice() });
+      if (this.waiting.length > 64) this.waiting.shift();
+      this.dropFrame('credentials-pending');
+      return false;
+    }
+    this.maybeSendLikes(now, source);
+    switch (verb) {
+      case Verb.FRAME:
+        return this.onFrame(now, source, payload);
+      case Verb.EXT_FRAME:
+        return this.onExtFrame(now, source, packetId, payload);
+      default:
+        return this.onMulticastFrame(now, source, packetId, payload);
+    }
+  }
+
+  private maybeSendLikes(now: number, peer: Address): void {
+    const m = this.membership(peer);
+    if (now - m.lastLikeSent < MULTICAST_ANNOUNCE_PERIOD) return;
+    m.lastLikeSent = now;
+    this.sendLikes(now, peer, this.announced());
+  }
+
+  private retryWaiting(now: number, credentials = false): void {
+    if (this.waiting.length === 0) return;
+    const list = this.waiting.splice(0);
+    for (const w of list) {
+      if (now - w.arrived >= RX_CREDENTIAL_WAIT) {
+        this.dropFrame('credentials-timeout');
+        continue;
+      }
+      if (!this.allows(w.source)) {
+        if (!credentials) {
+          this.host.send(
+            now,
+            w.source,
+            Verb.ERROR,
+            encodeNetworkError(w.verb, w.packetId, ErrorCode.NEED_MEMBERSHIP_CERTIFICATE, this.id),
+            false,
+          );
+        }
+        this.waiting.push(w);
+        continue;
+      }
+      this.handleFrame(now, w.source, w.verb, w.packetId, w.payload, true);
+    }
+  }
+
+  get hasWaiting(): boolean {
+    return this.waiting.length > 0;
+  }
+
+  private inbound(source: Address, srcMac: Mac, dstMac: Mac, etherType: number, payload: Uint8Array) {
+    const c = this.config!;
+    const m = this.memberships.get(source);
+    const fr: RuleFrame = {
+      inbound: true,
+      ztSource: source,
+      ztDest: this.host.address,
+      macSource: srcMac,
+      macDest: dstMac,
+      etherType,
+      payload,
+    };
+    const coos = [...(m?.coos.values() ?? [])];
+    const env: RuleEnv = {
+      self: this.host.address,
+      configFlags: c.flags,
+      myTags: new Map(c.tags.map((t) => [t.id, t.value])),
+      peerTags: new Map([...(m?.tags.values() ?? [])].map((t) => [t.id, t.value])),
+      ipAuthenticated: (ip) => coos.some((coo) => cooOwnsIp(coo, ip)),
+      macAuthenticated: (mac) => coos.some((coo) => cooOwnsMac(coo, macToBytes(mac))),
+    };
+    const r = filterFrame(c.rules, [], fr, env);
+    return { accept: r.accept, superAccept: r.verdict === 'super-accept', reason: r.dropReason };
+  }
+
+  private deliver(frame: Uint8Array): void {
+    this.framesIn++;
+    this.tap?.deliver([frame]);
+  }
+
+  private onFrame(now: number, source: Address, payload: Uint8Array): boolean {
+    const d = decodeFrame(payload);
+    if (!d.ok || d.value.payload.length === 0) {
+      this.dropFrame('frame-malformed');
+      return false;
+    }
+    const srcMac = macFromAddress(source, this.id);
+    const f = this.inbound(source, srcMac, this.mac, d.value.etherType, d.value.payload);
+    if (!f.accept) {
+      this.dropFrame(`inbound-${f.reason}`);
+      return false;
+    }
+    void now;
+    this.deliver(ethernetFrame(this.mac, srcMac, d.value.etherType, d.value.payload));
+    return true;
+  }
+
+  private onExtFrame(now: number, source: Address, packetId: bigint, payload: Uint8Array): boolean {
+    const d = decodeExtFrame(payload);
+    if (!d.ok) {
+      this.dropFrame('ext-frame-malformed');
+      return false;
+    }
+    const x = d.value;
+    if (x.from === 0 || x.from === this.mac) {
+      this.dropFrame('ext-frame-bad-source');
+      return false;
+    }
+    const f = this.inbound(source, x.from, x.to, x.etherType, x.payload);
+    if (!f.accept) {
+      this.dropFrame(`inbound-${f.reason}`);
+      return false;
+    }
+    if (!f.superAccept) {
+      if (x.from !== macFromAddress(source, this.id) && !this.isActiveBridge(source)) {
+        this.dropFrame('bridging-not-allowed');
+        return false;
+      }
+      if (x.to !== this.mac) {
+        if (isMulticastMac(x.to) ? (this.config?.multicastLimit ?? 0) === 0 : !this.bridge) {
+          this.dropFrame('ext-frame-not-for-us');
+          return false;
+        }
+      }
+    }
+    this.deliver(ethernetFrame(x.to, x.from, x.etherType, x.payload));
+    if (x.flags & EXT_FRAME_FLAG.ACK_REQUESTED)
+      this.host.send(now, source, Verb.OK, encodeOk(Verb.EXT_FRAME, packetId, encodeExtFrameOk(this.id)), false);
+    return true;
+  }
+
+  private onMulticastFrame(now: number, source: Address, packetId: bigint, payload: Uint8Array): boolean {
+    const d = decodeMulticastFrame(payload);
+    if (!d.ok) {
+      this.dropFrame('multicast-frame-malformed');
+      return false;
+    }
+    const mf = d.value;
+    const c = this.config!;
+    if (c.multicastLimit === 0) {
+      this.dropFrame('multicast-disabled');
+      return false;
+    }
+    const g: MulticastGroup = { mac: mf.mac, adi: mf.adi };
+    let delivered = false;
+    if (mf.payload.length >= 1 && mf.payload.length <= MAX_FRAME_PAYLOAD) {
+      const src = mf.sourceMac ?? macFromAddress(source, this.id);
+      if (!isMulticastMac(mf.mac) || src === 0 || isMulticastMac(src) || src === this.mac) {
+        this.dropFrame('multicast-frame-bad-mac');
+      } else if (src !== macFromAddress(source, this.id) && !this.isActiveBridge(source)) {
+        this.dropFrame('bridging-not-allowed');
+      } else {
+        const f = this.inbound(source, src, mf.mac, mf.etherType, mf.payload);
+        if (!f.accept) this.dropFrame(`inbound-${f.reason}`);
+        else {
+          this.deliver(ethernetFrame(mf.mac, src, mf.etherType, mf.payload));
+          delivered = true;
+        }
+      }
+    }
+    if (mf.gatherLimit !== undefined && mf.gatherLimit > 0) {
+      const gather = this.gatherResult(now, g, mf.gatherLimit, source);
+      if (gather.members.length > 0)
+        this.host.send(
+          now,
+          source,
+          Verb.OK,
+          encodeOk(
+            Verb.MULTICAST_FRAME,
+            packetId,
+            encodeMulticastFrameOk({ networkId: this.id, mac: g.mac, adi: g.adi, flags: 0x02, gather }),
+          ),
+          false,
+        );
+    }
+    return delivered;
+  }
+
+  /** Members to list in a gather answer: ourselves first if subscribed, then random known members. */
+  gatherResult(now: number, g: MulticastGroup, limit: number, requester: Address) {
+    const lim = Math.min(limit, 65535, 1900);
+    const members: Address[] = [];
+    const me = this.subscribed(g);
+    if (me) members.push(this.host.address);
+    const known = this.host.multicaster.members(now, this.id, g).filter((a) => a !== this.host.address);
+    for (const a of this.host.multicaster.sample(now, this.id, g, lim - members.length, requester))
+      if (a !== this.host.address) members.push(a);
+    return { totalKnown: known.length + (me ? 1 : 0), members };
+  }
+
+  // ---- send (frames from the tap) -----------------------------------------------------------------------------
+
+  /** An Ethernet frame from the host's stack. Returns false if it was dropped. */
+  sendFrame(now: number, frame: Uint8Array): boolean {
+    const c = this.config;
+    if (!c || this.failure) {
+      this.dropFrame('no-config');
+      return false;
+    }
+    const e = parseEthernetFrame(frame);
+    if (!e.ok) {
+      this.dropFrame('tap-frame-malformed');
+      return false;
+    }
+    const { dst, src, etherType, payload } = e.value;
+    if (src !== this.mac && !this.bridge) {
+      this.dropFrame('bridged-source');
+      return false;
+    }
+    if (payload.length > c.mtu) {
+      this.dropFrame('tap-frame-too-big');
+      return false;
+    }
+    this.framesOut++;
+    if (isMulticastMac(dst)) return this.sendMulticast(now, dst, src, etherType, payload);
+    if (dst === this.mac) {
+      this.dropFrame('to-self');
+      return false;
+    }
+    const to = addressFromMac(dst, this.id);
+    if (to === undefined) {
+      this.dropFrame('unknown-destination');
+      return false;
+    }
+    const f = this.outbound(to, src, dst, etherType, payload);
+    if (!f.accept) {
+      this.dropFrame(`outbound-${f.reason}`);
+      return false;
+    }
+    this.pushCredentials(now, to);
+    this.host.send(now, to, Verb.FRAME, encodeFrame({ networkId: this.id, etherType, payload }), false);
+    return true;
+  }
+
+  private outbound(dest: Address, srcMac: Mac, dstMac: Mac, etherType: number, payload: Uint8Array) {
+    const c = this.config!;
+    const m = dest ? this.memberships.get(dest) : undefined;
+    const fr: RuleFrame = {
+      inbound: false,
+      ztSource: this.host.address,
+      ztDest: dest,
+      macSource: srcMac,
+      macDest: dstMac,
+      etherType,
+      payload,
+    };
+    const env: RuleEnv = {
+      self: this.host.address,
+      configFlags: c.flags,
+      myTags: new Map(c.tags.map((t) => [t.id, t.value])),
+      peerTags: new Map([...(m?.tags.values() ?? [])].map((t) => [t.id, t.value])),
+      ipAuthenticated: (ip) => c.certificatesOfOwnership.some((coo) => cooOwnsIp(coo, ip)),
+      macAuthenticated: (mac) => c.certificatesOfOwnership.some((coo) => cooOwnsMac(coo, macToBytes(mac))),
+    };
+    const r = filterFrame(c.rules, c.capabilities, fr, env);
+    return { accept: r.accept, superAccept: r.verdict === 'super-accept', reason: r.dropReason };
+  }
+
+  private sendMulticast(now: number, dst: Mac, src: Mac, etherType: number, payload: Uint8Array): boolean {
+    const c = this.config!;
+    const g = multicastGroupForFrame(dst, etherType, payload, this.broadcastEnabled);
+    if (!g) {
+      this.dropFrame('broadcast-disabled');
+      return false;
+    }
+    if (c.multicastLimit === 0) {
+      this.dropFrame('multicast-disabled');
+      return false;
+    }
+    const f = this.outbound(0, src, dst, etherType, payload);
+    if (!f.accept) {
+      this.dropFrame(`outbound-${f.reason}`);
+      return false;
+    }
+    const mc = this.host.multicaster;
+    const limit = c.multicastLimit;
+    const known = mc.members(now, this.id, g).filter((a) => a !== this.host.address);
+    const sourceMac = src === this.mac ? undefined : src;
+    if (known.length >= limit) {
+      const p: PendingMulticast = {
+        created: now,
+        limit,
+        etherType,
+        payload,
+        sourceMac,
+        gatherLimit: 1,
+        sentTo: new Set(),
+      };
+      for (const a of mc.sample(now, this.id, g, limit, this.host.address)) this.sendMulticastTo(now, g, p, a);
+      return true;
+    }
+    const p: PendingMulticast = {
+      created: now,
+      limit,
+      etherType,
+      payload: payload.slice(),
+      sourceMac,
+      gatherLimit: limit - known.length + 1,
+      sentTo: new Set(),
+    };
+    mc.queue(this.id, g, p);
+    if (mc.gatherDue(now, this.id, g, known.length)) {
+      const gather = encodeMulticastGather({
+        networkId: this.id,
+        flags: 0,
+        mac: g.mac,
+        adi: g.adi,
+        gatherLimit: p.gatherLimit,
+        ...(c.com ? { com: c.com } : {}),
+      });
+      for (const t of [...this.host.upstreams(), this.controller])
+        if (t !== this.host.address) this.host.send(now, t, Verb.MULTICAST_GATHER, gather, true);
+    }
+    for (const a of known) this.sendMulticastTo(now, g, p, a);
+    return true;
+  }
+
+  /** Sends one queued or immediate multicast to one member (per-recipient rules, credentials first). */
+  sendMulticastTo(now: number, g: MulticastGroup, p: PendingMulticast, to: Address): void {
+    if (to === this.host.address || p.sentTo.has(to) || p.sentTo.size >= p.limit || !this.config) return;
+    p.sentTo.add(to);
+    const f = this.outbound(to, p.sourceMac ?? this.mac, g.mac, p.etherType, p.payload);
+    if (!f.accept) {
+      this.dropFrame(`outbound-${f.reason}`);
+      return;
+    }
+    this.pushCredentials(now, to);
+    const payload = encodeMulticastFrame({
+      networkId: this.id,
+      flags: 0,
+      gatherLimit: p.gatherLimit,
+      ...(p.sourceMac !== undefined ? { sourceMac: p.sourceMac } : {}),
+      mac: g.mac,
+      adi: g.adi,
+      etherType: p.etherType,
+      payload: p.payload,
+    });
+    this.host.send(now, to, Verb.MULTICAST_FRAME, payload, (this.config.flags & CONFIG_FLAG.DISABLE_COMPRESSION) === 0);
+  }
+
+  /** Members learned for a group (OK(GATHER), OK(MULTICAST_FRAME)): send them what waits. */
+  learnMembers(now: number, g: MulticastGroup, members: readonly Address[]): void {
+    for (const a of members) {
+      if (a === this.host.address) continue;
+      for (const p of this.host.multicaster.add(now, this.id, g, a)) this.sendMulticastTo(now, g, p, a);
+    }
+  }
+
+  /** Assigned addresses as InetAddress (port = prefix bits). */
+  get assignedAddresses(): readonly InetAddress[] {
+    return this.config?.staticIps ?? [];
+  }
+}
+
+function ackData(nwid: bigint, updateId: bigint): Uint8Array {
+  const b = new Uint8Array(16);
+  const v = new DataView(b.buffer);
+  v.setBigUint64(0, nwid);
+  v.setBigUint64(8, updateId);
+  return b;
+}

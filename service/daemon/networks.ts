@@ -1,0 +1,387 @@
+// Joined networks in the service: per network a netcon Stack (lwIP) fed by VL2 and the netcon RPC server at
+// <home>/nc_<nwid>; networks.d/<nwid>.conf (the config dictionary, or "\n" before the first config) and
+// <nwid>.local.conf (allowManaged …); auto-join of every networks.d/<16 hex>.conf at start and when one is
+// added while running; the /network routes of the local API.
+import { chmodSync, existsSync, type FSWatcher, mkdirSync, watch } from 'node:fs';
+import { readdir, readFile, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { RpcServer } from '../../netcon/server.js';
+import { Stack } from '../../netcon/stack.js';
+import type { IpAssignment, StackConfig, Route as StackRoute } from '../../netcon/stack-types.js';
+import { formatInetAddress, type InetAddress } from '../core/inet-address.js';
+import { macToBytes, macToString } from '../core/vl2/mac.js';
+import type { Network, Tap } from '../core/vl2/network.js';
+import {
+  DEFAULT_MTU,
+  networkIdToString,
+  networkStatusName,
+  networkTypeName,
+  parseNetworkId,
+} from '../core/vl2/network-config.js';
+import type { Vl2 } from '../core/vl2/vl2.js';
+import { ApiError, type ApiRequest, type ApiResponse } from './api.js';
+import { atomicWriteFile } from './state-files.js';
+
+export const NETWORKS_DIR = 'networks.d';
+
+export interface LocalSettings {
+  allowManaged: boolean;
+  allowGlobal: boolean;
+  allowDefault: boolean;
+  allowDNS: boolean;
+}
+
+const DEFAULT_SETTINGS: LocalSettings = {
+  allowManaged: true,
+  allowGlobal: false,
+  allowDefault: false,
+  allowDNS: false,
+};
+
+function ipText(a: InetAddress): string {
+  return formatInetAddress(a).replace(/\/\d+$/, '');
+}
+
+/** The stack configuration a network's config implies (MAC, MTU, managed addresses and routes). */
+export function stackConfigOf(net: Network, settings: LocalSettings = DEFAULT_SETTINGS): StackConfig {
+  const c = net.config;
+  const addresses: IpAssignment[] = [];
+  const routes: StackRoute[] = [];
+  if (c && settings.allowManaged) {
+    for (const a of c.staticIps) addresses.push({ address: ipText(a), prefix: a.port });
+    for (const r of c.routes) {
+      if (r.target.port === 0 && !settings.allowDefault) continue;
+      routes.push({
+        target: ipText(r.target),
+        prefix: r.target.port,
+        ...(r.via && r.via.family === r.target.family ? { via: ipText(r.via) } : {}),
+      });
+    }
+  }
+  return { mac: macToBytes(net.mac), mtu: c?.mtu ?? DEFAULT_MTU, addresses, routes };
+}
+
+/** A stack as a VL2 tap: frames delivered in batches (one stack.input per JS task). */
+export class StackTap implements Tap {
+  private batch: Uint8Array[] = [];
+  private queued = false;
+  onConfig?: (net: Network, dictionary: Uint8Array) => void;
+  onStatus?: (net: Network) => void;
+
+  constructor(readonly stack: Stack) {}
+
+  deliver(frames: Uint8Array[]): void {
+    for (const f of frames) this.batch.push(f);
+    if (this.queued) return;
+    this.queued = true;
+    queueMicrotask(() => {
+      this.queued = false;
+      const b = this.batch;
+      this.batch = [];
+      if (!this.stack.closed) this.stack.input(b);
+    });
+  }
+
+  configChanged(net: Network, dictionary: Uint8Array): void {
+    this.onConfig?.(net, dictionary);
+  }
+
+  statusChanged(net: Network): void {
+    this.onStatus?.(net);
+  }
+}
+
+interface Joined {
+  net: Network;
+  stack: Stack;
+  tap: StackTap;
+  server: RpcServer | undefined;
+  settings: LocalSettings;
+  socketPath: string;
+}
+
+export interface NetworksLogger {
+  info(msg: string): void;
+  warn(msg: string): void;
+  debug(msg: string): void;
+}
+
+export interface NetworksOptions {
+  home: string;
+  vl2: Vl2;
+  clock?: () => number;
+  /** Run the node's timers now (after a join). */
+  kick?: () => void;
+  log: NetworksLogger;
+  /** Serve the RPC socket (false in tests that only need the stacks). */
+  rpc?: boolean;
+}
+
+export class Networks {
+  private readonly joined = new Map<bigint, Joined>();
+  private watcher: FSWatcher | undefined;
+  private rescanTimer: NodeJS.Timeout | undefined;
+  private readonly dir: string;
+  private readonly clock: () => number;
+  private stopped = false;
+
+  constructor(private readonly opts: NetworksOptions) {
+    this.dir = join(opts.home, NETWORKS_DIR);
+    this.clock = opts.clock ?? Date.now;
+  }
+
+  /** Joins every networks.d/<nwid>.conf and watches the folder for new ones. */
+  async start(): Promise<void> {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    await this.rescan();
+    try {
+      this.watcher = watch(this.dir, () => this.scheduleRescan(50));
+      this.watcher.on('error', () => {});
+    } catch (e) {
+      this.opts.log.warn(`cannot watch ${this.dir}: ${(e as Error).message}`);
+    }
+    // fs.watch can miss events (and some file systems have none): rescan every few seconds too.
+    this.rescanTimer = setInterval(() => void this.rescan(), 3000);
+    this.rescanTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.watcher?.close();
+    if (this.rescanTimer) clearInterval(this.rescanTimer);
+    for (const j of this.joined.values()) this.teardown(j);
+    this.joined.clear();
+  }
+
+  private scheduleRescan(ms: number): void {
+    setTimeout(() => void this.rescan(), ms).unref();
+  }
+
+  private async rescan(): Promise<void> {
+    if (this.stopped) return;
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      const m = /^([0-9a-fA-F]{16})\.conf$/.exec(n);
+      if (!m) continue;
+      const nwid = parseNetworkId(m[1]!)!;
+      if (!this.joined.has(nwid)) await this.join(nwid, false);
+    }
+  }
+
+  list(): Joined[] {
+    return [...this.joined.values()].sort((a, b) => (a.net.id < b.net.id ? -1 : 1));
+  }
+
+  get(nwid: bigint): Joined | undefined {
+    return this.joined.get(nwid);
+  }
+
+  private confPath(nwid: bigint): string {
+    return join(this.dir, `${networkIdToString(nwid)}.conf`);
+  }
+
+  private localConfPath(nwid: bigint): string {
+    return join(this.dir, `${networkIdToString(nwid)}.local.conf`);
+  }
+
+  /** Joins (idempotent). `write`: create networks.d/<nwid>.conf ("\n") if absent. */
+  async join(nwid: bigint, write = true): Promise<Joined> {
+    const have = this.joined.get(nwid);
+    if (have) return have;
+    let cached: Uint8Array | undefined;
+    try {
+      cached = new Uint8Array(await readFile(this.confPath(nwid)));
+    } catch {
+      cached = undefined;
+    }
+    const again = this.joined.get(nwid);
+    if (again) return again;
+    if (!cached && write) await atomicWriteFile(this.confPath(nwid), '\n', 0o600);
+    const settings = await this.readSettings(nwid);
+    const now = this.clock();
+    const vl2 = this.opts.vl2;
+    const net = vl2.join(now, nwid, undefined, cached);
+    const stack = new Stack(stackConfigOf(net, settings));
+    const tap = new StackTap(stack);
+    stack.onOutput = (frames) => {
+      const t = this.clock();
+      for (const f of frames) vl2.sendFrame(t, nwid, f);
+    };
+    const socketPath = join(this.opts.home, `nc_${networkIdToString(nwid)}`);
+    const j: Joined = { net, stack, tap, server: undefined, settings, socketPath };
+    tap.onConfig = (n, dict) => {
+      this.reconfigure(j);
+      void this.persist(n.id, dict);
+    };
+    tap.onStatus = (n) => this.opts.log.info(`network ${networkIdToString(n.id)}: ${networkStatusName(n.status)}`);
+    net.tap = tap;
+    this.joined.set(nwid, j);
+    if (this.opts.rpc !== false) {
+      try {
+        const server = new RpcServer(socketPath, stack);
+        server.start();
+        chmodSync(socketPath, 0o600);
+        j.server = server;
+      } catch (e) {
+        net.portError = -1;
+        this.opts.log.warn(`network ${networkIdToString(nwid)}: ${(e as Error).message}`);
+      }
+    }
+    this.opts.log.info(`joined network ${networkIdToString(nwid)} (socket ${socketPath})`);
+    this.opts.kick?.();
+    return j;
+  }
+
+  private reconfigure(j: Joined): void {
+    try {
+      j.stack.setConfig(stackConfigOf(j.net, j.settings));
+      j.net.portError = 0;
+    } catch (e) {
+      j.net.portError = -1;
+      this.opts.log.warn(`network ${networkIdToString(j.net.id)}: stack config refused: ${(e as Error).message}`);
+    }
+  }
+
+  private async persist(nwid: bigint, dict: Uint8Array): Promise<void> {
+    if (!this.joined.has(nwid)) return;
+    try {
+      await atomicWriteFile(this.confPath(nwid), dict, 0o600);
+    } catch (e) {
+      this.opts.log.warn(`cannot save ${this.confPath(nwid)}: ${(e as Error).message}`);
+    }
+  }
+
+  async leave(nwid: bigint): Promise<boolean> {
+    const j = this.joined.get(nwid);
+    this.joined.delete(nwid);
+    this.opts.vl2.leave(nwid);
+    if (j) this.teardown(j);
+    for (const p of [this.confPath(nwid), this.localConfPath(nwid)]) await unlink(p).catch(() => {});
+    if (j) this.opts.log.info(`left network ${networkIdToString(nwid)}`);
+    return j !== undefined;
+  }
+
+  private teardown(j: Joined): void {
+    try {
+      j.server?.close();
+    } catch {}
+    if (existsSync(j.socketPath)) void unlink(j.socketPath).catch(() => {});
+    try {
+      j.stack.close();
+    } catch {}
+  }
+
+  private async readSettings(nwid: bigint): Promise<LocalSettings> {
+    const s = { ...DEFAULT_SETTINGS };
+    try {
+      const text = await readFile(this.localConfPath(nwid), 'utf8');
+      for (const line of text.split('\n')) {
+        const m = /^(allowManaged|allowGlobal|allowDefault|allowDNS)=(.*)$/.exec(line.trim());
+        if (m) s[m[1] as keyof LocalSettings] = /^(1|t|T)/.test(m[2]!);
+      }
+    } catch {}
+    return s;
+  }
+
+  private async writeSettings(nwid: bigint, s: LocalSettings): Promise<void> {
+    const b = (v: boolean) => (v ? '1' : '0');
+    await atomicWriteFile(
+      this.localConfPath(nwid),
+      `allowManaged=${b(s.allowManaged)}\nallowGlobal=${b(s.allowGlobal)}\nallowDefault=${b(s.allowDefault)}\nallowDNS=${b(s.allowDNS)}\n`,
+      0o600,
+    );
+  }
+
+  /** Applies allowManaged … from an API body; returns whether anything changed. */
+  async applySettings(nwid: bigint, body: unknown): Promise<void> {
+    const j = this.joined.get(nwid);
+    if (!j || typeof body !== 'object' || body === null) return;
+    const b = body as Record<string, unknown>;
+    let changed = false;
+    for (const k of ['allowManaged', 'allowGlobal', 'allowDefault', 'allowDNS'] as const) {
+      if (!(k in b)) continue;
+      const v = b[k];
+      const val = typeof v === 'string' ? /^(1|t|T)/.test(v) : Boolean(v);
+      if (j.settings[k] !== val) {
+        j.settings[k] = val;
+        changed = true;
+      }
+    }
+    if (changed) {
+      await this.writeSettings(nwid, j.settings);
+      this.reconfigure(j);
+    }
+  }
+
+  // ---- JSON (member-side /network API, PROTOCOL-VL2.md §10.7) ------------------------------------------------
+
+  json(j: Joined): Record<string, unknown> {
+    const n = j.net;
+    const c = n.config;
+    const id = networkIdToString(n.id);
+    return {
+      allowDNS: j.settings.allowDNS,
+      allowDefault: j.settings.allowDefault,
+      allowGlobal: j.settings.allowGlobal,
+      allowManaged: j.settings.allowManaged,
+      assignedAddresses: (c?.staticIps ?? []).map(formatInetAddress),
+      bridge: n.bridge,
+      broadcastEnabled: n.broadcastEnabled,
+      dhcp: false,
+      dns: { domain: c?.dns.domain ?? '', servers: (c?.dns.servers ?? []).map(ipText) },
+      id,
+      mac: macToString(n.mac),
+      mtu: c?.mtu ?? DEFAULT_MTU,
+      multicastSubscriptions: n.multicastGroups.map((g) => ({ adi: g.adi, mac: macToString(g.mac) })),
+      name: c?.name ?? '',
+      netconfRevision: c?.revision ?? 0,
+      nwid: id,
+      portDeviceName: j.socketPath,
+      portError: n.portError,
+      routes: (c?.routes ?? []).map((r) => ({
+        flags: r.flags,
+        metric: r.metric,
+        target: formatInetAddress(r.target),
+        via: r.via ? ipText(r.via) : null,
+      })),
+      status: networkStatusName(n.status),
+      type: networkTypeName(c?.type ?? 0),
+    };
+  }
+
+  /** /network and /network/<nwid>. */
+  readonly route = async (req: ApiRequest): Promise<ApiResponse | undefined> => {
+    const [head, arg, ...rest] = req.segments;
+    if (head !== 'network' || rest.length > 0) return undefined;
+    if (arg === undefined) {
+      if (req.method !== 'GET') return undefined;
+      return { status: 200, body: this.list().map((j) => this.json(j)) };
+    }
+    const nwid = parseNetworkId(arg);
+    if (nwid === undefined) throw new ApiError(400, { error: `bad network ID ${arg}` });
+    switch (req.method) {
+      case 'GET': {
+        const j = this.joined.get(nwid);
+        if (!j) throw new ApiError(404, {});
+        return { status: 200, body: this.json(j) };
+      }
+      case 'POST':
+      case 'PUT': {
+        const j = await this.join(nwid);
+        await this.applySettings(nwid, req.body);
+        return { status: 200, body: this.json(j) };
+      }
+      case 'DELETE': {
+        const had = await this.leave(nwid);
+        return { status: 200, body: had ? { result: true } : {} };
+      }
+      default:
+        return undefined;
+    }
+  };
+}
