@@ -493,10 +493,10 @@ function macToString(mac: number): string {
 
 function ipToString(ip: Uint8Array, bits: number): string {
   if (ip.length === 4) return `${ip[0]}.${ip[1]}.${ip[2]}.${ip[3]}/${bits}`;
-  // formatInetAddress prints ip/port: reuse it with the prefix length in the port field.
   return formatV6(ip, bits);
 }
 
+/** Compressed IPv6 text (longest zero run, first on a tie) with /bits. */
 function formatV6(ip: Uint8Array, bits: number): string {
   const w: number[] = [];
   for (let i = 0; i < 16; i += 2) w.push((ip[i]! << 8) | ip[i + 1]!);
