@@ -38,6 +38,8 @@ import { cleanMember, initMember, networkIdHex } from './records.js';
 export const MIN_REQUEST_PERIOD = 1000;
 /** A member is "online" for this long after its last genuine request (2 × the 60-s refresh). */
 export const MEMBER_ONLINE_PERIOD = 120_000;
+/** Past this many remembered (network, member) pairs, offline ones are forgotten. */
+export const MAX_MEMBER_STATUS = 100_000;
 
 export interface ControllerLogger {
   info(msg: string): void;
@@ -105,7 +107,7 @@ export class EmbeddedController implements NetworkController {
     if (Number(req.networkId >> 24n) !== this.address) return;
     // Every call is a genuine request (a node asking itself may pass 0n or all ones as the packet ID);
     // pushes are made up here, never received.
-    const st = this.memberStatus(req.networkId, req.requester.address);
+    const st = this.memberStatus(req.networkId, req.requester.address, now);
     if (now - st.lastRequestTime <= MIN_REQUEST_PERIOD) {
       this.counters.ignored++;
       return;
@@ -190,14 +192,20 @@ export class EmbeddedController implements NetworkController {
 
   // ---- Internals -------------------------------------------------------------------------------------------------
 
-  private memberStatus(nwid: bigint, address: number): MemberStatus {
+  private memberStatus(nwid: bigint, address: number, now?: number): MemberStatus {
     const k = statusKey(nwid, address);
     let st = this.status.get(k);
     if (!st) {
+      if (now !== undefined && this.status.size >= MAX_MEMBER_STATUS) this.pruneStatus(now);
       st = { lastRequestTime: Number.NEGATIVE_INFINITY, identity: undefined, metadata: undefined };
       this.status.set(k, st);
     }
     return st;
+  }
+
+  /** Forgets members that are no longer online (their flood gate has long expired too). */
+  private pruneStatus(now: number): void {
+    for (const [k, st] of this.status) if (now - st.lastRequestTime >= MEMBER_ONLINE_PERIOD) this.status.delete(k);
   }
 
   private pushTo(nwid: bigint, address: number, now: number): void {
