@@ -49,6 +49,7 @@ extern void js_tcp_err(int id, int err);
 extern void js_udp_recv(int id, const uint8_t *data, int len); /* source in scratch A */
 extern void js_ping_reply(int family, int seq, int len);
 extern void js_assert(const char *msg, int line, const char *file);
+extern void js_rx_flush(void); /* JS delivers the rx area and sets rx_used = rx_count = 0 */
 
 /* ---- shared control block, read and written by JS through the heap views ---- */
 struct nc_addr {
@@ -59,13 +60,22 @@ struct nc_addr {
 };
 
 #define IN_CAP (512 * 1024)
+/* Received TCP data: copied here (consecutive segments of one connection merged into one record) and
+ * handed to JS in one piece when lwIP returns, or before any other callback (ordering is kept). */
+#define RX_CAP (1024 * 1024)
+#define RX_RECS 4096
+struct nc_rx_rec {
+  int32_t id;
+  uint32_t off;
+  uint32_t len;
+};
 #define OUT_CAP (512 * 1024)
 
 struct nc_ctl {
   uint32_t out_used;  /* bytes in the out ring */
   uint32_t out_count; /* frames in the out ring */
-  uint32_t loop_pending;
-  uint32_t reserved;
+  uint32_t rx_used;   /* bytes of received TCP data in the rx area */
+  uint32_t rx_count;  /* records in rx_recs */
   struct nc_addr a;
   struct nc_addr b;
   struct nc_addr c;
@@ -75,6 +85,8 @@ static struct nc_ctl ctl;
 static uint8_t *in_buf;
 static uint8_t *out_buf;
 static uint8_t *udp_tmp;
+static uint8_t *rx_buf;
+static struct nc_rx_rec *rx_recs;
 
 static struct netif nif;
 static int mtu_cfg = 2800;
@@ -95,11 +107,32 @@ uint32_t nc_rand(void) {
 }
 u32_t sys_now(void) { return js_now(); }
 
-/* Internet checksum over a byte stream: 32-bit words into a 64-bit accumulator. Same result as
- * lwip_standard_chksum (the sum of the stream's 16-bit words as read in memory order). */
+/* Internet checksum over a byte stream: 32-bit words summed into 64-bit lanes (SIMD when built with
+ * -msimd128), folded at the end. Same result as lwip_standard_chksum (the ones' complement sum of the
+ * stream's 16-bit words as read in memory order, not inverted). */
+#ifdef __wasm_simd128__
+#include <wasm_simd128.h>
+#endif
 uint16_t nc_chksum(const void *data, int len) {
   const uint8_t *p = (const uint8_t *)data;
   uint64_t acc = 0;
+#ifdef __wasm_simd128__
+  if (len >= 64) {
+    v128_t a0 = wasm_i64x2_splat(0), a1 = a0, a2 = a0, a3 = a0;
+    while (len >= 32) {
+      v128_t v = wasm_v128_load(p);
+      v128_t w = wasm_v128_load(p + 16);
+      a0 = wasm_i64x2_add(a0, wasm_u64x2_extend_low_u32x4(v));
+      a1 = wasm_i64x2_add(a1, wasm_u64x2_extend_high_u32x4(v));
+      a2 = wasm_i64x2_add(a2, wasm_u64x2_extend_low_u32x4(w));
+      a3 = wasm_i64x2_add(a3, wasm_u64x2_extend_high_u32x4(w));
+      p += 32;
+      len -= 32;
+    }
+    v128_t t = wasm_i64x2_add(wasm_i64x2_add(a0, a1), wasm_i64x2_add(a2, a3));
+    acc = (uint64_t)wasm_i64x2_extract_lane(t, 0) + (uint64_t)wasm_i64x2_extract_lane(t, 1);
+  }
+#endif
   while (len >= 32) {
     uint64_t a, b, c, d;
     memcpy(&a, p, 8);
@@ -132,6 +165,30 @@ uint16_t nc_chksum(const void *data, int len) {
   acc = (acc & 0xffff) + (acc >> 16);
   acc = (acc & 0xffff) + (acc >> 16);
   return (uint16_t)acc;
+}
+
+/* Self-check against the plain 16-bit sum (run by the tests through nc_chksum_selftest). */
+EXPORT int nc_chksum_selftest(int seed) {
+  static uint8_t buf[3000];
+  uint32_t x = (uint32_t)seed | 1;
+  for (int i = 0; i < (int)sizeof(buf); i++) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    buf[i] = (uint8_t)x;
+  }
+  for (int start = 0; start < 8; start++) {
+    for (int len = 0; len < 2900; len += 1 + (len / 16)) {
+      uint32_t s = 0;
+      const uint8_t *q = buf + start;
+      int i = 0;
+      for (; i + 1 < len; i += 2) s += (uint32_t)q[i] | ((uint32_t)q[i + 1] << 8);
+      if (i < len) s += q[i];
+      while (s >> 16) s = (s & 0xffff) + (s >> 16);
+      if ((uint16_t)s != nc_chksum(q, len)) return -(start * 10000 + len) - 1;
+    }
+  }
+  return 0;
 }
 
 /* ---- addresses ---- */
@@ -287,12 +344,37 @@ EXPORT struct nc_ctl *nc_ctl(void) { return &ctl; }
 EXPORT uint8_t *nc_in_buf(void) { return in_buf; }
 EXPORT uint8_t *nc_out_buf(void) { return out_buf; }
 EXPORT uint32_t nc_in_cap(void) { return IN_CAP; }
+EXPORT uint8_t *nc_rx_buf(void) { return rx_buf; }
+EXPORT struct nc_rx_rec *nc_rx_recs(void) { return rx_recs; }
+
+static void rx_append(int id, const uint8_t *data, uint32_t len) {
+  while (len > 0) {
+    if (ctl.rx_used >= RX_CAP || ctl.rx_count >= RX_RECS) js_rx_flush();
+    uint32_t n = RX_CAP - ctl.rx_used;
+    if (n > len) n = len;
+    memcpy(rx_buf + ctl.rx_used, data, n);
+    struct nc_rx_rec *last = ctl.rx_count ? &rx_recs[ctl.rx_count - 1] : NULL;
+    if (last && last->id == id && last->off + last->len == ctl.rx_used) {
+      last->len += n;
+    } else {
+      struct nc_rx_rec *r = &rx_recs[ctl.rx_count++];
+      r->id = id;
+      r->off = ctl.rx_used;
+      r->len = n;
+    }
+    ctl.rx_used += n;
+    data += n;
+    len -= n;
+  }
+}
 
 EXPORT int nc_init(int mtu, uint32_t seed) {
   in_buf = malloc(IN_CAP);
   out_buf = malloc(OUT_CAP);
   udp_tmp = malloc(65536);
-  if (!in_buf || !out_buf || !udp_tmp) return -1;
+  rx_buf = malloc(RX_CAP);
+  rx_recs = malloc(RX_RECS * sizeof(struct nc_rx_rec));
+  if (!in_buf || !out_buf || !udp_tmp || !rx_buf || !rx_recs) return -1;
   rand_state = seed ? seed : 0x9e3779b9u;
   mtu_cfg = mtu;
   lwip_init();
@@ -474,7 +556,7 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err) 
     js_tcp_recv(id, NULL, 0);
     if (done && !cb_aborted) js_tcp_err(id, ERR_CLSD);
   } else {
-    for (struct pbuf *q = p; q != NULL && !cb_aborted; q = q->next) js_tcp_recv(id, q->payload, q->len);
+    for (struct pbuf *q = p; q != NULL; q = q->next) rx_append(id, q->payload, q->len);
     pbuf_free(p);
   }
   int aborted = cb_aborted;

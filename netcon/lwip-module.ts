@@ -35,6 +35,7 @@ export interface LwipHost {
   udpRecv(id: number, ptr: number, len: number): void;
   pingReply(family: number, seq: number, len: number): void;
   assertFail(msg: number, line: number, file: number): void;
+  rxFlush(): void;
 }
 
 /** glue.c's exports (pointers are numbers into the instance's memory). */
@@ -45,6 +46,8 @@ export interface LwipExports {
   nc_in_buf(): number;
   nc_out_buf(): number;
   nc_in_cap(): number;
+  nc_rx_buf(): number;
+  nc_rx_recs(): number;
   nc_init(mtu: number, seed: number): number;
   nc_set_link(mtu: number): void;
   nc_set_ip4(): void;
@@ -81,6 +84,7 @@ export interface LwipExports {
   nc_udp_remove(pcb: number): void;
   nc_ping(seq: number, len: number): number;
   nc_stats(ptr: number): void;
+  nc_chksum_selftest(seed: number): number;
 }
 
 export interface LwipInstance {

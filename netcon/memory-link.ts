@@ -5,7 +5,11 @@
 export interface FrameEndpoint {
   input(frames: readonly Uint8Array[]): void;
   onOutput?: ((frames: Uint8Array[]) => void) | undefined;
+  /** When the endpoint has it (Stack does), the link takes views and copies them into reused blocks. */
+  onOutputBorrowed?: ((frames: Uint8Array[]) => void) | undefined;
 }
+
+const BLOCK = 1024 * 1024;
 
 export interface LinkFaults {
   /** Probability that a frame is lost. */
@@ -39,6 +43,11 @@ function rng(seed: number): () => number {
 class Direction {
   private queue: Uint8Array[] = [];
   private held: Uint8Array[] = [];
+  // Copies of borrowed frames live in blocks that are reused once the peer has taken the batch.
+  private free: Uint8Array[] = [];
+  private inUse: Uint8Array[] = [];
+  private block: Uint8Array | undefined;
+  private blockOff = 0;
   private scheduled = false;
   readonly counters: LinkCounters = { frames: 0, bytes: 0, dropped: 0, duplicated: 0, reordered: 0 };
 
@@ -50,6 +59,23 @@ class Direction {
   push(frames: Uint8Array[]): void {
     if (this.link.down) return;
     for (const f of frames) this.queue.push(f);
+    this.schedule();
+  }
+
+  /** Frames valid only during this call: copied into a block. */
+  pushBorrowed(frames: Uint8Array[]): void {
+    if (this.link.down) return;
+    for (const f of frames) {
+      if (!this.block || this.blockOff + f.length > this.block.length) {
+        this.block = this.free.pop() ?? new Uint8Array(Math.max(BLOCK, f.length));
+        if (this.block.length < f.length) this.block = new Uint8Array(f.length);
+        this.inUse.push(this.block);
+        this.blockOff = 0;
+      }
+      this.block.set(f, this.blockOff);
+      this.queue.push(this.block.subarray(this.blockOff, this.blockOff + f.length));
+      this.blockOff += f.length;
+    }
     this.schedule();
   }
 
@@ -67,6 +93,9 @@ class Direction {
     this.held = [];
     const batch = this.queue;
     this.queue = [];
+    const blocks = this.inUse;
+    this.inUse = [];
+    this.block = undefined;
     for (const frame of batch) {
       if (f.drop && rand() < f.drop) {
         this.counters.dropped++;
@@ -74,7 +103,7 @@ class Direction {
       }
       if (f.reorder && rand() < f.reorder) {
         this.counters.reordered++;
-        this.held.push(frame);
+        this.held.push(frame.slice()); // its block is reused after this batch
         continue;
       }
       out.push(frame);
@@ -84,10 +113,12 @@ class Direction {
       }
     }
     if (this.held.length > 0) this.schedule();
-    if (out.length === 0 || this.link.down) return;
-    this.counters.frames += out.length;
-    for (const x of out) this.counters.bytes += x.length;
-    this.to.input(out);
+    if (out.length > 0 && !this.link.down) {
+      this.counters.frames += out.length;
+      for (const x of out) this.counters.bytes += x.length;
+      this.to.input(out); // copies them (a Stack stages them into its own memory)
+    }
+    for (const b of blocks) if (this.free.length < 4) this.free.push(b);
   }
 }
 
@@ -104,8 +135,10 @@ export class MemoryLink {
     this.random = rng(seed);
     this.ab = new Direction(this, b);
     this.ba = new Direction(this, a);
-    a.onOutput = (frames) => this.ab.push(frames);
-    b.onOutput = (frames) => this.ba.push(frames);
+    if ('onOutputBorrowed' in a) a.onOutputBorrowed = (frames) => this.ab.pushBorrowed(frames);
+    else a.onOutput = (frames) => this.ab.push(frames);
+    if ('onOutputBorrowed' in b) b.onOutputBorrowed = (frames) => this.ba.pushBorrowed(frames);
+    else b.onOutput = (frames) => this.ba.push(frames);
   }
 
   /** Counters of frames from a to b and from b to a. */

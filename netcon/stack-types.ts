@@ -44,6 +44,11 @@ export interface StackStats {
 export interface TcpHandlers {
   /** Received bytes. The owner calls sock.consumed(n) once it has passed n bytes on; until then the window stays closed. */
   onData?(chunk: Uint8Array): void;
+  /**
+   * Fast path instead of onData: the chunk is a view into the stack's memory, valid only until the call
+   * returns (pass it on or copy it; call consumed() as with onData). Takes precedence over onData.
+   */
+  onDataBorrowed?(chunk: Uint8Array): void;
   /** The peer half-closed (FIN): no more data will arrive. */
   onEnd?(): void;
   /** Send buffer space became available after a write() that did not take everything. */

@@ -43,9 +43,11 @@ const TCP_SNDLOWAT = 32 * 1024;
 const STAGE_SIZE = TCP_SND_BUF;
 const INFINITE = 0xffffffff;
 
-// nc_ctl layout (glue.c struct nc_ctl): out_used, out_count, loop_pending, reserved, then nc_addr a, b, c
+// nc_ctl layout (glue.c struct nc_ctl): out_used, out_count, rx_used, rx_count, then nc_addr a, b, c
 const CTL_OUT_USED = 0;
 const CTL_OUT_COUNT = 4;
+const CTL_RX_USED = 8;
+const CTL_RX_COUNT = 12;
 const ADDR_A = 16;
 const ADDR_B = 36;
 
@@ -104,7 +106,12 @@ export interface PingOptions {
 
 export class Stack {
   /** Receives the frames the stack sends, in batches; the arrays are the caller's to keep. */
-  onOutput?: (frames: Uint8Array[]) => void;
+  onOutput?: ((frames: Uint8Array[]) => void) | undefined;
+  /**
+   * The fast path: frames as views into the stack's own memory, valid only until the call returns (copy
+   * what you keep, e.g. encrypt straight from them). Takes precedence over onOutput.
+   */
+  onOutputBorrowed?: ((frames: Uint8Array[]) => void) | undefined;
 
   private readonly ex: LwipExports;
   private readonly memory: WasmMemory;
@@ -121,7 +128,15 @@ export class Stack {
   private depth = 0;
   private dead = false;
   private pendingIn: Uint8Array[] = [];
+  // Received TCP data waits in the module's rx area (glue.c) and is delivered when lwIP returns, or
+  // before any other event; consecutive segments of one socket arrive as one chunk.
+  private readonly rxBuf: number;
+  private readonly rxRecs: number;
   private flushQueued = false;
+  private draining = false;
+  private rxBusy = false;
+  private drainUsed = 0;
+  private drainCount = 0;
   private loopQueued = false;
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
@@ -137,12 +152,32 @@ export class Stack {
     const host: LwipHost = {
       now: () => Math.floor(performance.now()) >>> 0,
       outFull: () => this.drainOut(),
-      tcpAccept: (lid, pcb) => this.onAccept(lid, pcb),
-      tcpConnected: (id) => this.tcp.get(id)?.connected(),
-      tcpRecv: (id, ptr, len) => this.tcp.get(id)?.received(ptr, len),
-      tcpSent: (id) => this.tcp.get(id)?.sent(),
-      tcpErr: (id, err) => this.tcp.get(id)?.failed(err),
-      udpRecv: (id, ptr, len) => this.udp.get(id)?.received(ptr, len),
+      tcpAccept: (lid, pcb) => {
+        this.flushRx();
+        return this.onAccept(lid, pcb);
+      },
+      tcpConnected: (id) => {
+        this.flushRx();
+        this.tcp.get(id)?.connected();
+      },
+      tcpRecv: (id) => {
+        // FIN (data comes through the rx area)
+        this.flushRx();
+        this.tcp.get(id)?.received(0, 0);
+      },
+      rxFlush: () => this.flushRx(),
+      tcpSent: (id) => {
+        this.flushRx();
+        this.tcp.get(id)?.sent();
+      },
+      tcpErr: (id, err) => {
+        this.flushRx();
+        this.tcp.get(id)?.failed(err);
+      },
+      udpRecv: (id, ptr, len) => {
+        this.flushRx();
+        this.udp.get(id)?.received(ptr, len);
+      },
       pingReply: (_family, seq) => this.onPingReply(seq),
       assertFail: (msg, line) => {
         this.dead = true;
@@ -161,6 +196,8 @@ export class Stack {
     this.inBuf = this.ex.nc_in_buf();
     this.inCap = this.ex.nc_in_cap();
     this.outBuf = this.ex.nc_out_buf();
+    this.rxBuf = this.ex.nc_rx_buf();
+    this.rxRecs = this.ex.nc_rx_recs();
     this.stage = this.ex.malloc(STAGE_SIZE);
     this.statsBuf = this.ex.malloc(32 * 4);
     this.config = config;
@@ -232,7 +269,8 @@ export class Stack {
   input(frames: readonly Uint8Array[]): void {
     if (this.dead) return;
     if (this.depth > 0) {
-      for (const f of frames) this.pendingIn.push(f);
+      // Copies: the caller may be handing us views it will reuse (borrowed output of some stack).
+      for (const f of frames) this.pendingIn.push(f.slice());
       return;
     }
     this.enter();
@@ -274,31 +312,97 @@ export class Stack {
     if (count > 0) this.ex.nc_input(count);
   }
 
-  /** The out ring → onOutput, as one batch. */
+  /**
+   * @internal Delivers received TCP data queued in the rx area (in arrival order), one chunk per record:
+   * a view for onDataBorrowed, a copy for onData.
+   */
+  flushRx(): void {
+    if (this.rxBusy) return; // delivering already; the outer call continues with what was added
+    let dv = this.view();
+    let done = 0;
+    this.rxBusy = true;
+    try {
+      for (;;) {
+        const count = dv.getUint32(this.ctl + CTL_RX_COUNT, true);
+        if (done >= count) break;
+        const p = this.rxRecs + done * 12;
+        const sock = this.tcp.get(dv.getInt32(p, true));
+        const off = this.rxBuf + dv.getUint32(p + 4, true);
+        const len = dv.getUint32(p + 8, true);
+        done++;
+        sock?.deliver(this.heap(), off, len);
+        dv = this.view();
+      }
+    } finally {
+      this.rxBusy = false;
+      dv.setUint32(this.ctl + CTL_RX_USED, 0, true);
+      dv.setUint32(this.ctl + CTL_RX_COUNT, 0, true);
+    }
+  }
+
+  /** The out ring → onOutputBorrowed (views) or onOutput (copies), as one batch. */
   private drainOut(): void {
-    const u8 = this.heap();
     const dv = this.view();
     const count = dv.getUint32(this.ctl + CTL_OUT_COUNT, true);
-    if (count === 0) return;
-    // One copy of the whole ring, then views into it: one allocation per batch, not per frame.
     const used = dv.getUint32(this.ctl + CTL_OUT_USED, true);
-    const block = u8.slice(this.outBuf, this.outBuf + used);
-    const bv = new DataView(block.buffer);
-    const frames: Uint8Array[] = new Array(count);
-    let off = 0;
-    for (let i = 0; i < count; i++) {
-      const len = bv.getUint32(off, true);
-      frames[i] = block.subarray(off + 4, off + 4 + len);
-      off += 4 + ((len + 3) & ~3);
-    }
-    dv.setUint32(this.ctl + CTL_OUT_USED, 0, true);
-    dv.setUint32(this.ctl + CTL_OUT_COUNT, 0, true);
-    if (this.onOutput) {
+    // Nested (the ring filled while a borrowed batch is out): only the frames after it, as copies.
+    const nested = this.draining;
+    const base = nested ? this.drainUsed : 0;
+    const baseCount = nested ? this.drainCount : 0;
+    if (count <= baseCount) return;
+    const u8 = this.heap();
+    const borrowed = nested ? undefined : this.onOutputBorrowed;
+    const frames: Uint8Array[] = new Array(count - baseCount);
+    if (borrowed) {
+      let off = this.outBuf;
+      for (let i = 0; i < frames.length; i++) {
+        const len = dv.getUint32(off, true);
+        frames[i] = u8.subarray(off + 4, off + 4 + len);
+        off += 4 + ((len + 3) & ~3);
+      }
+    } else {
+      // One copy of the ring, then views into it: one allocation per batch, not per frame.
+      const block = u8.slice(this.outBuf + base, this.outBuf + used);
+      const bv = new DataView(block.buffer);
+      let off = 0;
+      for (let i = 0; i < frames.length; i++) {
+        const len = bv.getUint32(off, true);
+        frames[i] = block.subarray(off + 4, off + 4 + len);
+        off += 4 + ((len + 3) & ~3);
+      }
+      dv.setUint32(this.ctl + CTL_OUT_USED, base, true);
+      dv.setUint32(this.ctl + CTL_OUT_COUNT, baseCount, true);
       try {
-        this.onOutput(frames);
+        this.onOutputBorrowed ? this.onOutputBorrowed(frames) : this.onOutput?.(frames);
       } catch (e) {
         rethrowLater(e);
       }
+      return;
+    }
+    // Borrowed: the views stay valid until the callback returns. Frames it causes (a write, frames fed
+    // back in) are appended after them, then moved to the front.
+    this.draining = true;
+    this.drainUsed = used;
+    this.drainCount = count;
+    this.depth++;
+    try {
+      borrowed(frames);
+    } catch (e) {
+      rethrowLater(e);
+    } finally {
+      this.depth--;
+      this.draining = false;
+      const v = this.view();
+      const nowUsed = v.getUint32(this.ctl + CTL_OUT_USED, true);
+      const nowCount = v.getUint32(this.ctl + CTL_OUT_COUNT, true);
+      if (nowCount > count) this.heap().copyWithin(this.outBuf, this.outBuf + used, this.outBuf + nowUsed);
+      v.setUint32(this.ctl + CTL_OUT_USED, nowUsed - used, true);
+      v.setUint32(this.ctl + CTL_OUT_COUNT, nowCount - count, true);
+    }
+    if (this.depth === 0 && !this.dead) {
+      // Process what the callback fed back in, and flush what it caused.
+      this.enter();
+      this.leave();
     }
   }
 
@@ -318,6 +422,7 @@ export class Stack {
     try {
       // Still inside (depth 1): loopback deliveries and queued input may call handlers that call us.
       while (!this.dead) {
+        this.flushRx();
         if (this.pendingIn.length > 0) {
           const batch = this.pendingIn;
           this.pendingIn = [];
@@ -327,6 +432,7 @@ export class Stack {
         if (this.ex.nc_poll_loop() !== 0) {
           this.scheduleLoop();
         }
+        this.flushRx();
         if (this.pendingIn.length === 0) break;
       }
     } finally {
@@ -421,6 +527,7 @@ export class Stack {
     this.listeners.clear();
     this.udp.clear();
     this.onOutput = undefined;
+    this.onOutputBorrowed = undefined;
   }
 
   get closed(): boolean {
@@ -822,6 +929,7 @@ class StackTcpSocket implements TcpSocket {
   private heldClose: { err: string | undefined } | undefined;
   private wantWritable = false;
   private txShut = false;
+  private ownerClosed = false;
   private _local: SockAddr | undefined;
   private _remote: SockAddr | undefined;
 
@@ -848,10 +956,11 @@ class StackTcpSocket implements TcpSocket {
   /** Installing handlers delivers what arrived before (data, EOF, close). */
   set handlers(h: TcpHandlers) {
     this.h = h;
-    if (h.onData && this.held.length > 0) {
+    const onData = h.onDataBorrowed ?? h.onData;
+    if (onData && this.held.length > 0) {
       const held = this.held;
       this.held = [];
-      for (const c of held) this.call(() => h.onData?.(c));
+      for (const c of held) this.call(() => onData.call(h, c));
     }
     if (h.onEnd && this.heldEnd) {
       this.heldEnd = false;
@@ -907,17 +1016,23 @@ class StackTcpSocket implements TcpSocket {
     if (done) queueMicrotask(() => done('connected', this));
   }
 
-  received(ptr: number, len: number): void {
-    if (len === 0) {
-      if (this.h.onEnd) this.call(() => this.h.onEnd?.());
-      else this.heldEnd = true;
+  /** FIN from lwIP (data arrives through deliver()). */
+  received(_ptr: number, _len: number): void {
+    if (this.h.onEnd) this.call(() => this.h.onEnd?.());
+    else this.heldEnd = true;
+  }
+
+  deliver(heap: Uint8Array, off: number, len: number): void {
+    if (this.ownerClosed) return;
+    const h = this.h;
+    if (h.onDataBorrowed) {
+      const view = heap.subarray(off, off + len);
+      this.call(() => h.onDataBorrowed?.(view));
       return;
     }
-    const chunk = this.stack.heap().slice(ptr, ptr + len);
-    if (this.h.onData) {
-      const h = this.h;
-      this.call(() => h.onData?.(chunk));
-    } else this.held.push(chunk);
+    const chunk = heap.slice(off, off + len);
+    if (h.onData) this.call(() => h.onData?.(chunk));
+    else this.held.push(chunk); // delivered when handlers are installed
   }
 
   sent(): void {
@@ -1046,6 +1161,7 @@ class StackTcpSocket implements TcpSocket {
   }
 
   private end(rst: boolean): void {
+    this.ownerClosed = true;
     if (this.state === 'closed') return;
     const pcb = this.pcb;
     this.state = 'closed';

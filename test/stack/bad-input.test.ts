@@ -58,9 +58,9 @@ test('a TCP stream survives corrupted frames (checksums) in both directions', as
   try {
     const { client, server } = await connectPair(p, 4, 9000);
     // Corrupt every 40th frame from a to b: flip a payload byte (the checksum catches it).
-    const out = p.a.onOutput!;
+    const out = p.a.onOutputBorrowed!;
     let n = 0;
-    p.a.onOutput = (frames) =>
+    p.a.onOutputBorrowed = (frames) =>
       out(
         frames.map((f) => {
           if (++n % 40 !== 0 || f.length < 100) return f;
