@@ -84,8 +84,8 @@ export interface PlanInputs {
   now: number;
   /** Rules engine revision from the request's metadata (`revr`); 0 or missing = legacy member. */
   rulesEngineRevision: bigint;
-  /** Every IP in any member's ipAssignments on this network (canonical text). */
-  allocated: ReadonlySet<string>;
+  /** Every IP in any member's ipAssignments on this network (canonical text, see ipKey). */
+  allocated: { has(ip: string): boolean };
   /** Addresses of the network's active bridges. */
   activeBridges: readonly number[];
   random64: () => bigint;

@@ -30,7 +30,6 @@ import { ControllerApi } from './api-routes.js';
 import { encodeConfig, makeRevocation } from './config-encode.js';
 import { planConfig } from './config-plan.js';
 import { FileDb } from './file-db.js';
-import { ipKey, parseIpPort } from './ip.js';
 import { type JsonObject, jsonBool } from './json.js';
 import { cleanMember, initMember, networkIdHex } from './records.js';
 
@@ -307,16 +306,8 @@ export class EmbeddedController implements NetworkController {
       st.identity = req.requester;
     }
 
-    const allocated = new Set<string>();
-    const activeBridges: number[] = [];
-    for (const m of this.db.memberRecords(nwidHex)) {
-      if (Array.isArray(m.ipAssignments))
-        for (const ip of m.ipAssignments) {
-          const p = typeof ip === 'string' ? parseIpPort(ip) : undefined;
-          if (p) allocated.add(ipKey(p.ip));
-        }
-      if (jsonBool(m.activeBridge, false)) activeBridges.push(Number.parseInt(String(m.id), 16));
-    }
+    const allocated = { has: (ip: string) => this.db.isAllocated(nwidHex, ip) };
+    const activeBridges = this.db.activeBridges(nwidHex).map((a) => Number.parseInt(a, 16));
     let config: Uint8Array;
     try {
       const plan = planConfig({

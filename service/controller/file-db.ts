@@ -12,7 +12,8 @@
 import { mkdir, readdir, readFile, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { atomicWriteFile, StateFileError } from '../daemon/state-files.js';
-import { clone, deepEqual, dumpCompact, isObject, type JsonObject, jsonInt } from './json.js';
+import { ipKey, parseIpPort } from './ip.js';
+import { clone, deepEqual, dumpCompact, isObject, type JsonObject, jsonBool, jsonInt } from './json.js';
 
 const NETWORK_FILE_RE = /^[0-9a-f]{16}\.json$/;
 const MEMBER_FILE_RE = /^[0-9a-f]{10}\.json$/;
@@ -20,6 +21,40 @@ const MEMBER_FILE_RE = /^[0-9a-f]{10}\.json$/;
 interface NetworkEntry {
   record: JsonObject;
   members: Map<string, JsonObject>;
+  /** Every IP in any member's ipAssignments (canonical text) → how many members list it. */
+  allocated: Map<string, number>;
+  /** Addresses of members with activeBridge set. */
+  bridges: Set<string>;
+}
+
+function newEntry(record: JsonObject): NetworkEntry {
+  return { record, members: new Map(), allocated: new Map(), bridges: new Set() };
+}
+
+function ipsOf(m: JsonObject): string[] {
+  const out: string[] = [];
+  if (Array.isArray(m.ipAssignments))
+    for (const v of m.ipAssignments) {
+      const p = typeof v === 'string' ? parseIpPort(v) : undefined;
+      if (p) out.push(ipKey(p.ip));
+    }
+  return out;
+}
+
+/** Keeps the allocation and bridge indexes in step with a member's record (old out, new in). */
+function indexMember(e: NetworkEntry, id: string, old: JsonObject | undefined, now: JsonObject | undefined): void {
+  if (old) {
+    for (const ip of ipsOf(old)) {
+      const n = (e.allocated.get(ip) ?? 0) - 1;
+      if (n > 0) e.allocated.set(ip, n);
+      else e.allocated.delete(ip);
+    }
+    e.bridges.delete(id);
+  }
+  if (now) {
+    for (const ip of ipsOf(now)) e.allocated.set(ip, (e.allocated.get(ip) ?? 0) + 1);
+    if (jsonBool(now.activeBridge, false)) e.bridges.add(id);
+  }
 }
 
 /** What a save did: `changed` false means nothing was written. */
@@ -80,15 +115,18 @@ export class FileDb {
         this.corrupt.add(path);
         continue;
       }
-      const members = new Map<string, JsonObject>();
+      const entry = newEntry(rec);
       const mdir = this.memberDir(nwid);
       for (const mname of (await listDir(mdir)).filter((n) => MEMBER_FILE_RE.test(n)).sort()) {
         const mpath = join(mdir, mname);
-        const m = await readRecord(mpath, 'member', mname.slice(0, 10), errors);
-        if (m) members.set(mname.slice(0, 10), m);
-        else this.corrupt.add(mpath);
+        const id = mname.slice(0, 10);
+        const m = await readRecord(mpath, 'member', id, errors);
+        if (m) {
+          entry.members.set(id, m);
+          indexMember(entry, id, undefined, m);
+        } else this.corrupt.add(mpath);
       }
-      this.networks.set(nwid, { record: rec, members });
+      this.networks.set(nwid, entry);
     }
     return errors;
   }
@@ -120,9 +158,14 @@ export class FileDb {
     return [...e.members.keys()].sort().map((k) => clone(e.members.get(k)!));
   }
 
-  /** Read-only view for scans (IP allocation, bridges) without copying. */
-  memberRecords(nwid: string): Iterable<JsonObject> {
-    return this.networks.get(nwid)?.members.values() ?? [];
+  /** True if any member of the network lists `ip` (canonical text, see ipKey) in its ipAssignments. */
+  isAllocated(nwid: string, ip: string): boolean {
+    return this.networks.get(nwid)?.allocated.has(ip) ?? false;
+  }
+
+  /** Addresses (10 hex) of the network's active bridges, sorted. */
+  activeBridges(nwid: string): string[] {
+    return [...(this.networks.get(nwid)?.bridges ?? [])].sort();
   }
 
   /**
@@ -139,7 +182,7 @@ export class FileDb {
     record.revision = jsonInt(record.revision, 0) + 1;
     const stored = clone(record);
     if (entry) entry.record = stored;
-    else this.networks.set(nwid, { record: stored, members: new Map() });
+    else this.networks.set(nwid, newEntry(stored));
     await this.write(path, dumpCompact(stored));
     return { changed: true, old, record };
   }
@@ -158,6 +201,7 @@ export class FileDb {
     record.revision = jsonInt(record.revision, 0) + 1;
     const stored = clone(record);
     entry.members.set(id, stored);
+    indexMember(entry, id, prev, stored);
     await this.write(path, dumpCompact(stored), this.memberDir(nwid));
     return { changed: true, old, record };
   }
@@ -179,6 +223,7 @@ export class FileDb {
     const m = entry?.members.get(id);
     if (!entry || !m) return undefined;
     entry.members.delete(id);
+    indexMember(entry, id, m, undefined);
     const path = this.memberPath(nwid, id);
     await this.chain(path, () => unlink(path).catch(ignoreMissing));
     return m;

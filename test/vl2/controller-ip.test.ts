@@ -1,7 +1,11 @@
 // IP assignment (PROTOCOL-VL2.md §9): pool walk from the member address, .255 skipped, routes decide the
 // prefix, manual assignments, rfc4193 and 6plane derivations, IPv6 pools.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import test from 'ava';
 import { planConfig } from '../../service/controller/config-plan.js';
+import { FileDb } from '../../service/controller/file-db.js';
 import {
   allocateIpv4,
   allocateIpv6,
@@ -184,4 +188,51 @@ test('plan: tags and capabilities, defaults added to the member, legacy members 
   t.deepEqual(legacy.rules, [{ not: false, or: false, type: 'ACTION_ACCEPT' }]);
   t.deepEqual(legacy.tags, []);
   t.deepEqual(legacy.capabilities, []);
+});
+
+test('3000 members drawing from one pool get distinct addresses (allocation index in the store)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'netcon-pool-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const { db } = await FileDb.open(dir);
+  const hex = '29077f37cd90d431';
+  const network = applyNetworkPost(
+    undefined,
+    NWID,
+    {
+      v4AssignMode: { zt: true },
+      ipAssignmentPools: [{ ipRangeStart: '10.1.0.1', ipRangeEnd: '10.1.15.254' }],
+      routes: [{ target: '10.1.0.0/20' }],
+    },
+    1,
+  );
+  await db.saveNetwork(network);
+  const seen = new Set<string>();
+  const started = Date.now();
+  let x = 0x1234567;
+  for (let i = 0; i < 3000; i++) {
+    x = (x * 48271) % 0x7fffffff;
+    const address = x * 256 + (i & 0xff);
+    const member = initMember({ id: address.toString(16).padStart(10, '0'), nwid: hex }, 1);
+    const p = planConfig({
+      network,
+      member,
+      newMember: true,
+      networkId: NWID,
+      address,
+      now: 1,
+      rulesEngineRevision: 1n,
+      allocated: { has: (ip) => db.isAllocated(hex, ip) },
+      activeBridges: [],
+      random64: () => 0n,
+    });
+    t.is(p.staticIps.length, 1);
+    const ip = formatIp(p.staticIps[0]!.ip);
+    t.false(seen.has(ip), ip);
+    seen.add(ip);
+    t.true(db.isAllocated(hex, ip) === false);
+    void db.saveMember(member);
+  }
+  await db.flush();
+  t.log(`3000 allocations in ${Date.now() - started} ms`);
+  t.true(db.isAllocated(hex, [...seen][0]!));
 });
