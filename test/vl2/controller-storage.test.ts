@@ -44,8 +44,11 @@ test('records are written as compact sorted JSON without a trailing newline, in 
 test('the vector controller.d loads as is and the API serves its records unchanged', async (t) => {
   const home = tempHome(t);
   cpSync(ON_DISK, join(home, 'controller.d'), { recursive: true });
-  const { errors, call } = await open(home);
+  const { errors, call, controller } = await open(home);
   t.deepEqual(errors, []);
+  t.true(controller.db.isAllocated(NWID, '10.77.0.91'), 'allocations are rebuilt from the member files');
+  t.true(controller.db.isAllocated(NWID, '10.77.0.216'));
+  t.false(controller.db.isAllocated(NWID, '10.77.0.92'));
   t.is(
     (await call('GET', `/controller/network/${NWID}`)).text,
     readFileSync(join(ON_DISK, 'network', `${NWID}.json`), 'utf8'),
