@@ -16,6 +16,11 @@ commands:
   info                     this node's address, version and status
   listpeers                peers, one per line
   peers                    peers as a table
+  listnetworks             joined networks, one per line
+  join <nwid>              join a network
+  leave <nwid>             leave a network
+  get <nwid> <property>    a network's property (ip, ip4, ip6, ip6plane, ip6prefix, or a JSON field)
+  set <nwid> <setting>=<value>  allowManaged, allowGlobal, allowDefault or allowDNS (1/0, true/false)
   listmoons                moons orbited
   orbit <world id> <seed>  orbit a moon, fetched from the node <seed>
   deorbit <world id>       leave a moon
@@ -151,6 +156,52 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
         io.out(o.json ? pretty(r.json) : '200 deorbit OK\n');
         return 0;
       }
+      case 'listnetworks': {
+        need(args, 0);
+        const r = await call(o, 'GET', '/network');
+        if (r.status !== 200) throw new CliError(`${r.status} listnetworks ${JSON.stringify(r.json)}`);
+        io.out(o.json ? pretty(r.json) : listnetworks(r.json as NetworkJson[]));
+        return 0;
+      }
+      case 'join':
+      case 'leave': {
+        need(args, 1);
+        if (!NWID_RE.test(args[0]!)) return badNetworkId(io, 'invalid network id');
+        const r = await call(o, cmd === 'join' ? 'POST' : 'DELETE', `/network/${args[0]!.toLowerCase()}`, {});
+        if (r.status !== 200) throw new CliError(`${r.status} ${cmd} ${JSON.stringify(r.json)}`);
+        io.out(o.json ? pretty(r.json) : `200 ${cmd} OK\n`);
+        return 0;
+      }
+      case 'get': {
+        need(args, 2);
+        if (!NWID_RE.test(args[0]!)) return badNetworkId(io, 'invalid format: must be a 16-digit (network) ID');
+        const r = await call(o, 'GET', '/network');
+        if (r.status !== 200) throw new CliError(`${r.status} get ${JSON.stringify(r.json)}`);
+        const n = (r.json as NetworkJson[]).find((x) => x.id === args[0]!.toLowerCase());
+        if (!n) {
+          io.err('unknown network ID, check that you are a member of the network\n');
+          return 0;
+        }
+        const v = getProperty(n, args[1]!);
+        if (v === undefined) {
+          io.out('error, unknown property name\n');
+          return 1;
+        }
+        io.out(`${v}\n`);
+        return 0;
+      }
+      case 'set': {
+        need(args, 2);
+        if (!NWID_RE.test(args[0]!)) return badNetworkId(io, 'invalid format: must be a 16-digit (network) ID');
+        const m = /^(allowManaged|allowGlobal|allowDefault|allowDNS)=(.*)$/.exec(args[1]!);
+        if (!m)
+          throw new CliError(`unknown setting ${args[1]} (allowManaged, allowGlobal, allowDefault or allowDNS)`, true);
+        const on = /^(t|1)/.test(m[2]!);
+        const r = await call(o, 'POST', `/network/${args[0]!.toLowerCase()}`, { [m[1]!]: on });
+        if (r.status !== 200) throw new CliError(`${r.status} set ${JSON.stringify(r.json)}`);
+        io.out(pretty(r.json));
+        return 0;
+      }
       case undefined:
         io.err(USAGE);
         return 1;
@@ -165,6 +216,60 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     }
     throw e;
   }
+}
+
+const NWID_RE = /^[0-9a-fA-F]{16}$/;
+
+interface NetworkJson {
+  id: string;
+  nwid: string;
+  name: string;
+  mac: string;
+  status: string;
+  type: string;
+  portDeviceName: string;
+  assignedAddresses: string[];
+  [k: string]: unknown;
+}
+
+function badNetworkId(io: CliIo, msg: string): number {
+  io.err(`${msg}\n`);
+  return 2;
+}
+
+function listnetworks(nets: NetworkJson[]): string {
+  let s = '200 listnetworks <nwid> <name> <mac> <status> <type> <dev> <ZT assigned ips>\n';
+  for (const n of nets) {
+    const ips = n.assignedAddresses.length > 0 ? n.assignedAddresses.join(',') : '-';
+    s += `200 listnetworks ${n.nwid} ${n.name} ${n.mac} ${n.status} ${n.type} ${n.portDeviceName} ${ips}\n`;
+  }
+  return s;
+}
+
+/** `get`: ip/ip4/ip6/ip6plane/ip6prefix from the assigned addresses, else a scalar top-level field. */
+function getProperty(n: NetworkJson, prop: string): string | undefined {
+  if (['ip', 'ip4', 'ip6', 'ip6plane', 'ip6prefix'].includes(prop)) {
+    const bare = (a: string) => a.slice(0, a.indexOf('/') < 0 ? a.length : a.indexOf('/'));
+    let list = n.assignedAddresses;
+    if (prop === 'ip4') list = list.filter((a) => a.includes('.'));
+    else if (prop.startsWith('ip6')) list = list.filter((a) => a.includes(':'));
+    if (prop === 'ip6plane')
+      return list
+        .filter((a) => a.startsWith('fc'))
+        .map(bare)
+        .join('\n');
+    if (prop === 'ip6prefix')
+      return list
+        .filter((a) => a.startsWith('fc'))
+        .map((a) => bare(a).slice(0, 24))
+        .join('\n');
+    return list.map(bare).join('\n');
+  }
+  const v = n[prop];
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number') return String(Math.trunc(v));
+  if (typeof v === 'boolean') return v ? '1' : '0';
+  return undefined;
 }
 
 function need(args: string[], n: number): void {

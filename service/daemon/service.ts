@@ -4,10 +4,12 @@ import { addressToString, parseAddress } from '../core/address.js';
 import { formatIdentity } from '../core/identity.js';
 import { formatInetAddress } from '../core/inet-address.js';
 import type { PeerInfo } from '../core/node.js';
+import { Vl2 } from '../core/vl2/vl2.js';
 import { parseWorldId, WORLD_TYPE_PLANET, type World, worldIdToHex } from '../core/world.js';
 import { ApiError, type ApiRequest, type ApiResponse, ApiServer } from './api.js';
 import { type ControllerMount, mountController } from './controller-mount.js';
 import { DEFAULT_PORT, loadOrCreateAuthToken, lockHome, prepareHome, readLocalConf, writePortFile } from './home.js';
+import { Networks } from './networks.js';
 import { deleteMoon, loadOrCreateIdentity, readMoons, readPlanet, writeMoon, writePlanet } from './state-files.js';
 import { UdpNode } from './udp-host.js';
 
@@ -29,6 +31,8 @@ export interface ServiceOptions {
 export class Service {
   /** The embedded network controller (controller.d, /controller API, config requests). */
   controller: ControllerMount | undefined;
+  /** Joined networks (VL2 member side, a stack and an RPC socket each, networks.d, /network routes). */
+  networks: Networks | undefined;
 
   private constructor(
     readonly home: string,
@@ -67,6 +71,10 @@ export class Service {
       api.use((req) => service.route(req));
       try {
         service.controller = await mountController(home, identity, udp.node, api, log);
+        const vl2 = new Vl2(udp.node, { controller: service.controller.controller, log: (l, m) => log[l](m) });
+        service.networks = new Networks({ home, vl2, kick: () => udp.kick(), log });
+        api.use(service.networks.route);
+        await service.networks.start();
         await api.listen(service.port);
       } catch (e) {
         udp.close();
@@ -82,6 +90,7 @@ export class Service {
   }
 
   async stop(): Promise<void> {
+    await this.networks?.stop();
     await this.controller?.close();
     this.udp.close();
     await this.api.close();
