@@ -231,10 +231,14 @@ export class EmbeddedController implements NetworkController {
     }
   }
 
+  /**
+   * An ERROR for a request. For a push (packet ID 0) the sender tells only an in-process member (the node
+   * itself), as ZeroTier One's node does; a remote member learns at its next request.
+   */
   private sendError(now: number, req: NetworkConfigRequest, push: boolean, error: NetworkControllerError): void {
-    if (push || !this.sender) return;
-    this.counters.errors++;
-    this.sender.sendError(now, req.networkId, req.packetId, req.requester.address, error);
+    if (!this.sender) return;
+    if (!push) this.counters.errors++;
+    this.sender.sendError(now, req.networkId, push ? PUSH_PACKET_ID : req.packetId, req.requester.address, error);
   }
 
   /** One request (or, with `push`, a config the controller sends on its own: no ERRORs, no metadata kept). */

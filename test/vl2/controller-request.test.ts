@@ -312,3 +312,40 @@ test('deleting an authorized member revokes it; certificateTimeoutWindowSize set
   t.is(dec.value.threshold, now.t);
   t.true(verifyRevocation(dec.value, R));
 });
+
+test('the controller node as its own member: deauthorization reaches it in-process (push error and revocation)', async (t) => {
+  const R = vectorIdentity('node-R');
+  const now = { t: 1_795_300_000_000 };
+  const { controller } = await EmbeddedController.open({ home: tempHome(t), identity: R, clock: () => now.t });
+  const sender = new RecordingSender();
+  controller.attach(sender);
+  const call = (method: 'POST', path: string, body?: unknown) =>
+    controller.route({ method, segments: path.split('/').filter(Boolean), body });
+  await call('POST', `/controller/network/${NWID_HEX}`, CREATE_BODY);
+  await call('POST', `/controller/network/${NWID_HEX}/member/29077f37cd`, { authorized: true });
+  controller.request(now.t, {
+    networkId: NWID,
+    requester: R.toPublic(),
+    metadata: METADATA_1_14_1,
+    packetId: LOCAL_REQUEST_PACKET_ID,
+  });
+  await controller.idle();
+  t.deepEqual(
+    sender.take().map((s) => [s.kind, s.kind === 'revocation' ? 0n : s.packetId]),
+    [
+      ['config', LOCAL_REQUEST_PACKET_ID],
+      ['config', 0n],
+    ],
+  );
+  now.t += 1000;
+  await call('POST', `/controller/network/${NWID_HEX}/member/29077f37cd`, { authorized: false });
+  await controller.idle();
+  const after = sender.take();
+  t.deepEqual(
+    after.map((s) => (s.kind === 'error' ? [s.kind, s.error, s.packetId] : [s.kind, s.destination])),
+    [
+      ['revocation', 0x29077f37cd],
+      ['error', 'ACCESS_DENIED', 0n],
+    ],
+  );
+});

@@ -42,7 +42,10 @@ export interface NetworkControllerSender {
    * chunks, each signed by this node, under one fresh update ID.
    */
   sendConfig(now: number, networkId: bigint, requestPacketId: bigint, destination: number, config: Uint8Array): void;
-  /** ERROR(NETWORK_CONFIG_REQUEST) with the network ID; only ever in reply to a real request. */
+  /**
+   * ERROR(NETWORK_CONFIG_REQUEST) with the network ID. With requestPacketId 0n (a push that found the member
+   * unauthorized or gone) nothing goes on the wire; only an in-process member (the node itself) is told.
+   */
   sendError(
     now: number,
     networkId: bigint,
