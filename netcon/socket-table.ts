@@ -220,6 +220,8 @@ export class SocketTable {
       if (o === s || o.type !== s.type || !o.local || o.closed || o.state === State.CLOSED) continue;
       if (!this.overlaps(local, s.opts.v6only, o.local, o.opts.v6only)) continue;
       if (s.opts.reuseport && o.opts.reuseport) continue;
+      // SO_REUSEADDR: a restarted server binds even while connections of the old one remain
+      if (s.type === 1 && s.opts.reuseaddr && (o.state === State.CONNECTED || o.state === State.CONNECTING)) continue;
       if (s.type === 1 && s.opts.reuseaddr && o.opts.reuseaddr && !listening && o.state !== State.LISTENING) continue;
       if (s.type === 1 && s.opts.reuseaddr && o.opts.reuseaddr && o.state !== State.LISTENING && listening) continue;
       return true;
@@ -428,6 +430,7 @@ export class SocketTable {
     c.fd = pair[1];
     c.opts.nodelay = l.opts.nodelay;
     c.opts.keepalive = l.opts.keepalive;
+    c.opts.reuseaddr = l.opts.reuseaddr;
     this.register(c, pair[0]);
     this.startPump(c, sock);
     const msg = encodeAccept({ id: c.id, local: c.local, remote: c.remote });

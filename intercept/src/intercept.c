@@ -650,7 +650,16 @@ static int do_connect(int fd, const struct sockaddr *addr, socklen_t len) {
   if (r < 0) return fail(-r);
   if (e.type == SOCK_STREAM) {
     if (a.family == 0) return fail(EAFNOSUPPORT);
-    if (e.state == NC_ST_CONNECTING) return fail(EALREADY);
+    if (e.state == NC_ST_CONNECTING) {
+      /* a second connect() asks how the first is doing (hiredis, for one, does this) */
+      uint8_t clear[4];
+      nc_put_u32(clear, 1);
+      r = rpc_sock(fd, &e, NC_OP_INFO, 0, clear, sizeof(clear), NULL);
+      if (r < 0) return fail(-r);
+      if (e.state == NC_ST_CONNECTED) return fail(EISCONN);
+      if (e.state == NC_ST_CONNECTING) return fail(EALREADY);
+      if (e.so_error) return fail(e.so_error);
+    }
     if (e.state == NC_ST_CONNECTED) return fail(EISCONN);
     if (e.state == NC_ST_LISTENING) return fail(EINVAL);
   }
