@@ -35,6 +35,7 @@ export const METADATA_DICT_CAPACITY = 1024;
 /** Numeric values are read through a buffer of this size (at most 127 characters are looked at). */
 export const NUMBER_VALUE_BUFFER = 128;
 
+const EMPTY = new Uint8Array(0);
 const LF = 0x0a;
 const CR = 0x0d;
 const BACKSLASH = 0x5c;
@@ -49,8 +50,26 @@ const INDEXABLE_KEY = /^[\x01-\x09\x0b\x0c\x0e-\x3c\x3e-\x7f]*$/;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: false });
 
+const keyCache = new Map<string, Uint8Array>();
+
+/** UTF-8 bytes of a string (a direct copy for ASCII, the usual case). */
+function utf8(s: string): Uint8Array {
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7f) return encoder.encode(s);
+    out[i] = c;
+  }
+  return out;
+}
+
 function keyBytes(key: string): Uint8Array {
-  return encoder.encode(key);
+  let k = keyCache.get(key);
+  if (!k) {
+    k = utf8(key);
+    if (keyCache.size < 256) keyCache.set(key, k);
+  }
+  return k;
 }
 
 /** The escaped form of a value (ZeroTier's five escapes). */
@@ -196,7 +215,7 @@ export class Dictionary {
 
   /** An empty dictionary that may grow to capacity − 1 bytes. */
   constructor(readonly capacity = CONFIG_DICT_CAPACITY) {
-    this.buf = new Uint8Array(Math.min(1024, Math.max(16, capacity)));
+    this.buf = EMPTY;
     this.len = 0;
   }
 
@@ -350,11 +369,11 @@ export class Dictionary {
    */
   add(key: string, value: Uint8Array | string): boolean {
     const k = keyBytes(key);
-    const v = escapeValue(typeof value === 'string' ? encoder.encode(value) : value);
+    const v = escapeValue(typeof value === 'string' ? utf8(value) : value);
     const need = (this.len > 0 ? 1 : 0) + k.length + 1 + v.length;
     if (this.len + need >= this.capacity) return false;
     if (this.len + need > this.buf.length) {
-      const next = new Uint8Array(Math.min(this.capacity, Math.max(this.len + need, this.buf.length * 2)));
+      const next = new Uint8Array(Math.min(this.capacity, Math.max(this.len + need, this.buf.length * 2, 256)));
       next.set(this.buf.subarray(0, this.len));
       this.buf = next;
     }
