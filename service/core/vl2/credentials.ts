@@ -8,16 +8,20 @@
 //         signCom(com, signer: Identity) → COM    verifyCom(com, controller: Identity) → boolean
 //         comAgrees(mine, theirs, theirIdentity) → boolean
 //         comTimestamp(com) / comNetworkId(com) / comIssuedTo(com) → number | bigint | number (undefined if absent)
+//         identityHashQualifiers(identity) → the four u64 of qualifiers 3..6
 //         readCom(r) / writeCom(w, com) / decodeCom(bytes) → Vl2Decoded<COM> / encodeCom(com)
 //   Capability: type Capability, type CustodyEntry, createCapability(...), signCapability(cap, signer, to),
-//         verifyCapability(cap, controller, lookup?) → VerifyResult, readCapability / writeCapability /
+//         verifyCapability(cap, controller, lookup?) → VerifyResult ('ok' | 'invalid' | { needIdentity }),
+//         capabilityIssuedTo(cap), readCapability / writeCapability /
 //         decodeCapability / encodeCapability
 //   Tag:  type Tag, createTag(...), signTag(tag, signer), verifyTag(tag, controller) → boolean, read/write/decode/encode
 //   Revocation: type Revocation, CREDENTIAL_TYPE, REVOCATION_FLAG_FAST_PROPAGATE, createRevocation(...),
 //         signRevocation, verifyRevocation, read/write/decode/encode
-//   COO:  type CertificateOfOwnership, type OwnedThing, THING_TYPE, createCoo(...), signCoo, verifyCoo,
+//   COO:  type CertificateOfOwnership, type OwnedThing, THING_TYPE, ipThing(ip), createCoo(...), signCoo, verifyCoo,
 //         cooOwnsIp(coo, ip) / cooOwnsMac(coo, mac), read/write/decode/encode
 //   NETWORK_CREDENTIALS: type NetworkCredentials, decodeNetworkCredentials(payload), encodeNetworkCredentials(c)
+//   Every decodeX(bytes) → Vl2Decoded<X> (never throws; trailing bytes are a failure); readX(r: WireReader) → X |
+//   undefined for use inside bigger payloads; encodeX / writeX produce the exact wire form.
 //
 // ---- Certificate of Membership ------------------------------------------------------------------------------
 //

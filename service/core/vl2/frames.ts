@@ -11,6 +11,8 @@
 //     OK data:                encodeMulticastFrameOk(r) / decodeMulticastFrameOk(data)
 //   ERROR data naming a network: decodeNetworkErrorData(data) → nwid; UNWANTED_MULTICAST: encode/decodeUnwantedMulticast
 //   Ethernet helpers:         ethernetFrame(dst, src, etherType, payload), parseEthernetFrame(frame)
+//   Constants:                MAX_FRAME_PAYLOAD (10000), MAX_LIKE_PAYLOAD, GATHER_FLAG_COM
+//   Decoders return Vl2Decoded<…> and never throw; payload fields are views into the input.
 //
 // FRAME:             nwid [8] | ethertype [2] | payload
 // EXT_FRAME:         nwid [8] | flags [1] | COM (flags & 01) | to MAC [6] | from MAC [6] | ethertype [2] | payload

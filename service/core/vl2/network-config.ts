@@ -22,7 +22,9 @@
 //            encodeConfigChunk(fields, signer) → Uint8Array; decodeConfigChunk(bytes) → Vl2Decoded<ConfigChunk>
 //            verifyConfigChunk(chunk, controller: Identity) → boolean
 //            encodeConfigAck(networkId, updateId) → the 16 bytes after `08 <pkt id>` of the OK(ECHO) ack
-//            class ConfigReassembler (see below)
+//            class ConfigReassembler(networkId): accept(chunkBytes, source, packetId, controller?) → ChunkResult
+//              ('incomplete' | 'complete' { dictionary, updateId } | 'need-identity' { address } | 'dropped' { reason })
+//            decodeConfigAck(data)
 //
 // ---- NETWORK_CONFIG_REQUEST payload (verb 0x0b) -------------------------------------------------------------
 //

@@ -7,7 +7,11 @@
 //   encodeRules(rules) → Uint8Array                          writeRules(w: WireWriter, rules)
 //   ruleToJson(rule) → object (keys alphabetical)            ruleFromJson(json) → Rule | undefined
 //   rulesToJson(rules), rulesFromJson(json)                  (invalid entries dropped, as the controller does)
-//   evaluateRules(...) / filterFrame(...) — see the evaluation section below.
+//   CHARACTERISTICS (bits), MAX_CAPABILITY_RULES, ruleCode(rule)
+//   evaluateRules(rules, frame: RuleFrame, env: RuleEnv) → RuleResult { verdict, ruleIndex, redirectTo, copyTo, … }
+//   filterFrame(rules, capabilities, frame, env) → FilterResult { accept, dropReason, capabilityId, … }
+//   compileRules(rules) → CompiledRules (optional; evaluateRules caches per array)
+//   — see the evaluation section below.
 //
 // Binary layout of a rule list (a concatenation; no count — the count travels beside it where needed):
 //
