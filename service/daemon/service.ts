@@ -70,7 +70,7 @@ export class Service {
       const service = new Service(home, udp.port(), udp, api, unlock, log);
       api.use((req) => service.route(req));
       try {
-        service.controller = await mountController(home, identity, udp.node, api, log);
+        service.controller = await mountController(home, identity, api, log);
         const vl2 = new Vl2(udp.node, { controller: service.controller.controller, log: (l, m) => log[l](m) });
         service.networks = new Networks({ home, vl2, kick: () => udp.kick(), log });
         api.use(service.networks.route);
