@@ -415,6 +415,14 @@ test('characteristics: TCP flags, inbound, multicast/broadcast, sender authentic
     dropIf([ch(CHARACTERISTICS.SENDER_IP_AUTHENTICATED)], frame(ipv4(6, tcp(1, 2, 2), 0, [10, 77, 0, 9])), cooEnv),
   );
   t.true(dropIf([ch(CHARACTERISTICS.SENDER_MAC_AUTHENTICATED)], frame(TCP22), cooEnv));
+  // IPv6 neighbor discovery: a solicitation is always IP-authenticated, an advertisement by its target
+  const nd = (type: number, target: string) => ipv6(58, hex(`${type.toString(16)}000000 00000000 ${target}`));
+  const v6Env: RuleEnv = { self: ME, ipAuthenticated: (ip) => ip.length === 16 && ip[15] === 0x77 };
+  const ipAuth = ch(CHARACTERISTICS.SENDER_IP_AUTHENTICATED);
+  t.true(dropIf([ipAuth], frame(nd(135, 'fd000000000000000000000000000099'), 0x86dd), v6Env));
+  t.true(dropIf([ipAuth], frame(nd(136, 'fd000000000000000000000000000077'), 0x86dd), v6Env));
+  t.false(dropIf([ipAuth], frame(nd(136, 'fd000000000000000000000000000099'), 0x86dd), v6Env));
+  t.false(dropIf([ipAuth], frame(TCP6, 0x86dd), v6Env), 'other IPv6: the source address (…01)');
   t.false(dropIf([ch(CHARACTERISTICS.SENDER_MAC_AUTHENTICATED)], frame(TCP22)));
 });
 
@@ -475,6 +483,16 @@ test('unknown matches follow config flag 0x08; integer range reads frame bytes',
   // big-endian 16 bits: read at idx + 8 - 2 (sic) → idx 2 reads bytes 8-9 (TTL 64, protocol 6)
   t.true(dropIf([m({ type: 'MATCH_INTEGER_RANGE', start: 0x4006n, end: 0x4006n, idx: 2, format: 15 })], frame(TCP22)));
   t.false(dropIf([m({ type: 'MATCH_INTEGER_RANGE', start: 0x4007n, end: 0x5000n, idx: 2, format: 15 })], frame(TCP22)));
+  // end travels absolute; 1.14.1 keeps end - start in 32 bits, so a range wider than 2^32 wraps
+  t.false(
+    dropIf(
+      [m({ type: 'MATCH_INTEGER_RANGE', start: 0n, end: 0x100000000n + 0x10n, idx: 2, format: 15 })],
+      frame(TCP22),
+    ),
+  );
+  t.true(
+    dropIf([m({ type: 'MATCH_INTEGER_RANGE', start: 0x4000n, end: 0x100004010n, idx: 2, format: 15 })], frame(TCP22)),
+  );
   // little-endian 8 bits at idx 9 (protocol)
   t.true(dropIf([m({ type: 'MATCH_INTEGER_RANGE', start: 6n, end: 6n, idx: 9, format: 0x87 })], frame(TCP22)));
   t.false(dropIf([m({ type: 'MATCH_INTEGER_RANGE', start: 6n, end: 6n, idx: 9000, format: 0x87 })], frame(TCP22)));
@@ -507,6 +525,17 @@ test('filterFrame: network rules, then capabilities in ID order; drop reasons', 
     'capabilities never override a DROP',
   );
   t.like(filterFrame([], [], frame(TCP80), env), { accept: false, dropReason: 'rules-no-match' });
+  // a capability's TEE copy is reported besides the network rules' one
+  const teeNet: Rule[] = [m({ type: 'ACTION_TEE', address: OTHER, flags: 0, length: 0 }), m({ type: 'ACTION_BREAK' })];
+  const teeCap = [{ id: 1, rules: [m({ type: 'ACTION_WATCH', address: 0x0102030405, flags: 0, length: 8 }), ACCEPT] }];
+  t.like(filterFrame(teeNet, teeCap, frame(TCP80), env), {
+    accept: true,
+    copyTo: OTHER,
+    copyWatch: false,
+    capabilityCopyTo: 0x0102030405,
+    capabilityCopyLength: 8,
+    capabilityCopyWatch: true,
+  });
   t.like(filterFrame([m({ type: 'ACTION_REDIRECT', address: OTHER, flags: 0, length: 0 })], [], frame(TCP80), env), {
     accept: true,
     verdict: 'redirect',

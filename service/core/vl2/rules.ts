@@ -38,7 +38,7 @@
 //     43 RANDOM                                  L=4   [4] probability
 //     44..48 TAGS_DIFFERENCE/AND/OR/XOR/EQUAL    L=8   [4] id [4] value
 //     49/50 TAG_SENDER/TAG_RECEIVER              L=8   [4] id [4] value
-//     51 INTEGER_RANGE                           L=19  [8] start [8] end [2] index [1] format
+//     51 INTEGER_RANGE                           L=19  [8] start [8] end (absolute) [2] index [1] format
 //     anything else                              any L, payload kept as is
 //   As in ZeroTier One, fields are read at their fixed offsets even when L is shorter (a rule list whose
 //   fields run past the end of the buffer is refused) and the reader then advances by L.
@@ -826,6 +826,13 @@ export type FilterDropReason = 'rules-drop' | 'rules-no-match';
 
 export interface FilterResult extends RuleResult {
   readonly accept: boolean;
+  /**
+   * When a capability accepted: its own TEE/WATCH copy (sent besides the network rules' copy in copyTo);
+   * 0 otherwise.
+   */
+  readonly capabilityCopyTo: number;
+  readonly capabilityCopyLength: number;
+  readonly capabilityCopyWatch: boolean;
   /** Why it was dropped (undefined when accepted): an explicit DROP, or no rule and no capability matched. */
   readonly dropReason: FilterDropReason | undefined;
   /** The capability whose rules accepted, or -1 (network rules). */
@@ -975,13 +982,16 @@ function inPrefix(frame: Uint8Array, p: number, prefix: Uint8Array, bits: number
   return true;
 }
 
-/** IPv6: walk extension headers 0, 43, 60, 135 from offset 40. Returns (header, offset) or -1 if invalid. */
+/**
+ * IPv6: the final next-header and its offset, walking extension headers 0, 43, 60, 135 (each needs 8 bytes,
+ * length (len + 1) * 8) from offset 40; undefined if the frame is shorter than 40 or a header runs past the end.
+ */
 function ipv6Final(f: Uint8Array): { nh: number; pos: number } | undefined {
   if (f.length < 40) return undefined;
   let nh = f[6]!;
   let pos = 40;
   while (nh === 0 || nh === 43 || nh === 60 || nh === 135) {
-    if (pos + 2 > f.length) return undefined;
+    if (pos + 8 > f.length) return undefined;
     nh = f[pos]!;
     pos += (f[pos + 1]! + 1) * 8;
   }
@@ -1004,22 +1014,20 @@ function characteristics(fr: RuleFrame, env: RuleEnv, needAuth: boolean): bigint
     if (f[9] === 6 && f.length >= ihl + 14) c |= BigInt(((f[ihl + 12]! & 0x0f) << 8) | f[ihl + 13]!);
   } else if (fr.etherType === IPV6) {
     const h = ipv6Final(f);
-    if (h && h.nh === 6 && f.length >= h.pos + 14) c |= BigInt(((f[h.pos + 12]! & 0x0f) << 8) | f[h.pos + 13]!);
+    if (h && h.nh === 6 && f.length > h.pos + 14) c |= BigInt(((f[h.pos + 12]! & 0x0f) << 8) | f[h.pos + 13]!);
   }
   if (needAuth) {
+    // The sending IP: IPv4 source; ARP sender IP; IPv6 source, except for neighbor discovery carried
+    // directly after the IPv6 header: a solicitation counts as authenticated, an advertisement is judged
+    // by its target address.
     let ipAuth = false;
     const ia = env.ipAuthenticated;
     if (fr.etherType === IPV4 && f.length >= 20) ipAuth = !!ia?.(f.subarray(12, 16));
-    else if (fr.etherType === ARP && f.length >= 18) ipAuth = !!ia?.(f.subarray(14, 18));
     else if (fr.etherType === IPV6 && f.length >= 40) {
-      const h = ipv6Final(f);
-      if (h && h.nh === 58 && f.length > h.pos) {
-        const t = f[h.pos]!;
-        if (t === 135) ipAuth = true;
-        else if (t === 136 && f.length >= h.pos + 24) ipAuth = !!ia?.(f.subarray(h.pos + 8, h.pos + 24));
-        else ipAuth = !!ia?.(f.subarray(8, 24));
+      if (f.length >= 64 && f[6] === 58 && (f[40] === 135 || f[40] === 136)) {
+        ipAuth = f[40] === 135 || !!ia?.(f.subarray(48, 64));
       } else ipAuth = !!ia?.(f.subarray(8, 24));
-    }
+    } else if (fr.etherType === ARP && f.length >= 28) ipAuth = !!ia?.(f.subarray(14, 18));
     if (ipAuth) c |= CHARACTERISTICS.SENDER_IP_AUTHENTICATED;
     if (env.macAuthenticated?.(fr.macSource)) c |= CHARACTERISTICS.SENDER_MAC_AUTHENTICATED;
   }
@@ -1176,7 +1184,7 @@ export function evaluateRules(rules: readonly Rule[] | CompiledRules, fr: RuleFr
         } else if (et === IPV6 && flen >= 40) {
           const h = ipv6Final(f);
           if (!h) m = r.not;
-          else if ((h.nh === 6 || h.nh === 17 || h.nh === 132 || h.nh === 136) && flen >= h.pos + 4) {
+          else if ((h.nh === 6 || h.nh === 17 || h.nh === 132 || h.nh === 136) && flen > h.pos + 4) {
             const at = c === 39 ? h.pos : h.pos + 2;
             const port = (f[at]! << 8) | f[at + 1]!;
             m = port > 0 && port >= r.a && port <= r.b ? 1 : 0;
@@ -1272,7 +1280,9 @@ export function evaluateRules(rules: readonly Rule[] | CompiledRules, fr: RuleFr
           if (eof <= flen) while (idx < eof) v = (v >> 8n) | (BigInt(f[idx++]!) << 56n);
           v >>= BigInt(64 - bits);
         }
-        m = v >= r.big && v <= r.big2 ? 1 : 0;
+        // 1.14.1 keeps end - start in 32 bits and compares with start + that (both wrap)
+        const end = BigInt.asUintN(64, r.big + BigInt.asUintN(32, r.big2 - r.big));
+        m = v >= r.big && v <= end ? 1 : 0;
         break;
       }
       default:
@@ -1297,8 +1307,9 @@ export function filterFrame(
   env: RuleEnv,
 ): FilterResult {
   const r = evaluateRules(rules, fr, env);
-  if (r.verdict === 'drop') return { ...r, accept: false, dropReason: 'rules-drop', capabilityId: -1 };
-  if (r.verdict !== 'no-match') return { ...r, accept: true, dropReason: undefined, capabilityId: -1 };
+  const noCapCopy = { capabilityCopyTo: 0, capabilityCopyLength: 0, capabilityCopyWatch: false };
+  if (r.verdict === 'drop') return { ...r, ...noCapCopy, accept: false, dropReason: 'rules-drop', capabilityId: -1 };
+  if (r.verdict !== 'no-match') return { ...r, ...noCapCopy, accept: true, dropReason: undefined, capabilityId: -1 };
   let caps = capabilities;
   for (let i = 1; i < caps.length; i++) {
     if (caps[i - 1]!.id > caps[i]!.id) {
@@ -1309,7 +1320,18 @@ export function filterFrame(
   for (const cap of caps) {
     const cr = evaluateRules(cap.rules, fr, env);
     if (cr.verdict === 'accept' || cr.verdict === 'super-accept' || cr.verdict === 'redirect')
-      return { ...cr, accept: true, dropReason: undefined, capabilityId: cap.id };
+      return {
+        ...cr,
+        copyTo: r.copyTo,
+        copyLength: r.copyLength,
+        copyWatch: r.copyWatch,
+        capabilityCopyTo: cr.copyTo,
+        capabilityCopyLength: cr.copyLength,
+        capabilityCopyWatch: cr.copyWatch,
+        accept: true,
+        dropReason: undefined,
+        capabilityId: cap.id,
+      };
   }
-  return { ...r, accept: false, dropReason: 'rules-no-match', capabilityId: -1 };
+  return { ...r, ...noCapCopy, accept: false, dropReason: 'rules-no-match', capabilityId: -1 };
 }
