@@ -119,6 +119,7 @@ export interface NetworksOptions {
 
 export class Networks {
   private readonly joined = new Map<bigint, Joined>();
+  private readonly joining = new Map<bigint, Promise<Joined>>();
   private watcher: FSWatcher | undefined;
   private rescanTimer: NodeJS.Timeout | undefined;
   private readonly dir: string;
@@ -190,17 +191,24 @@ export class Networks {
   }
 
   /** Joins (idempotent). `write`: create networks.d/<nwid>.conf ("\n") if absent. */
-  async join(nwid: bigint, write = true): Promise<Joined> {
+  join(nwid: bigint, write = true): Promise<Joined> {
     const have = this.joined.get(nwid);
-    if (have) return have;
+    if (have) return Promise.resolve(have);
+    let p = this.joining.get(nwid);
+    if (!p) {
+      p = this.doJoin(nwid, write).finally(() => this.joining.delete(nwid));
+      this.joining.set(nwid, p);
+    }
+    return p;
+  }
+
+  private async doJoin(nwid: bigint, write: boolean): Promise<Joined> {
     let cached: Uint8Array | undefined;
     try {
       cached = new Uint8Array(await readFile(this.confPath(nwid)));
     } catch {
       cached = undefined;
     }
-    const again = this.joined.get(nwid);
-    if (again) return again;
     if (!cached && write) await atomicWriteFile(this.confPath(nwid), '\n', 0o600);
     const settings = await this.readSettings(nwid);
     const now = this.clock();
@@ -257,11 +265,13 @@ export class Networks {
   }
 
   async leave(nwid: bigint): Promise<boolean> {
+    await this.joining.get(nwid)?.catch(() => undefined);
+    // Files first, so a rescan running meanwhile does not join again.
+    for (const p of [this.confPath(nwid), this.localConfPath(nwid)]) await unlink(p).catch(() => {});
     const j = this.joined.get(nwid);
     this.joined.delete(nwid);
     this.opts.vl2.leave(nwid);
     if (j) this.teardown(j);
-    for (const p of [this.confPath(nwid), this.localConfPath(nwid)]) await unlink(p).catch(() => {});
     if (j) this.opts.log.info(`left network ${networkIdToString(nwid)}`);
     return j !== undefined;
   }

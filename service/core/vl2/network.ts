@@ -104,6 +104,9 @@ interface Membership {
   tags: Map<number, Tag>;
   lastPushedCredentials: number;
   lastLikeSent: number;
+  /** Rule environments, rebuilt when credentials or our config change. */
+  inEnv: RuleEnv | undefined;
+  outEnv: RuleEnv | undefined;
 }
 
 interface WaitingFrame {
@@ -141,6 +144,8 @@ export class Network {
   private tapGroups: MulticastGroup[] = [];
   private groups: MulticastGroup[] = [];
   private lastAnnounce = Number.NEGATIVE_INFINITY;
+  /** Rule environment of the first outbound multicast pass (no destination). */
+  private multicastEnv: RuleEnv | undefined;
 
   constructor(host: NetworkHost, id: bigint, tap?: Tap) {
     this.host = host;
@@ -273,7 +278,12 @@ export class Network {
     this.config = c;
     this.failure = undefined;
     // New credentials: push them again to everyone we talk to.
-    for (const m of this.memberships.values()) m.lastPushedCredentials = Number.NEGATIVE_INFINITY;
+    for (const m of this.memberships.values()) {
+      m.lastPushedCredentials = Number.NEGATIVE_INFINITY;
+      m.inEnv = undefined;
+      m.outEnv = undefined;
+    }
+    this.multicastEnv = undefined;
     this.updateGroups(now);
     if (notify) this.tap?.configChanged?.(this, dictionary);
     if (hadFailure) this.tap?.statusChanged?.(this);
@@ -358,6 +368,8 @@ export class Network {
         tags: new Map(),
         lastPushedCredentials: Number.NEGATIVE_INFINITY,
         lastLikeSent: Number.NEGATIVE_INFINITY,
+        inEnv: undefined,
+        outEnv: undefined,
       };
       this.memberships.set(a, m);
     }
@@ -410,6 +422,7 @@ export class Network {
     const old = m.coos.get(coo.id);
     if (old && old.timestamp > coo.timestamp) return;
     m.coos.set(coo.id, coo);
+    m.inEnv = undefined;
   }
 
   addTag(tag: Tag): void {
@@ -419,6 +432,8 @@ export class Network {
     const old = m.tags.get(tag.id);
     if (old && old.timestamp > tag.timestamp) return;
     m.tags.set(tag.id, tag);
+    m.inEnv = undefined;
+    m.outEnv = undefined;
   }
 
   /** A verified revocation for this network. Returns true if it concerns our own membership. */
@@ -553,15 +568,9 @@ export class Network {
       etherType,
       payload,
     };
-    const coos = [...(m?.coos.values() ?? [])];
-    const env: RuleEnv = {
-      self: this.host.address,
-      configFlags: c.flags,
-      myTags: new Map(c.tags.map((t) => [t.id, t.value])),
-      peerTags: new Map([...(m?.tags.values() ?? [])].map((t) => [t.id, t.value])),
-      ipAuthenticated: (ip) => coos.some((coo) => cooOwnsIp(coo, ip)),
-      macAuthenticated: (mac) => coos.some((coo) => cooOwnsMac(coo, macToBytes(mac))),
-    };
+    const mem = m ?? this.membership(source);
+    mem.inEnv ??= this.ruleEnv(mem, true);
+    const env = mem.inEnv;
     const r = filterFrame(c.rules, [], fr, env);
     return { accept: r.accept, superAccept: r.verdict === 'super-accept', reason: r.dropReason };
   }
@@ -725,9 +734,23 @@ export class Network {
     return true;
   }
 
+  /** What the rules need besides the frame: our tags, the peer's tags, and whose COOs authenticate a sender. */
+  private ruleEnv(m: Membership | undefined, inbound: boolean): RuleEnv {
+    const c = this.config!;
+    const coos = inbound ? [...(m?.coos.values() ?? [])] : c.certificatesOfOwnership;
+    return {
+      self: this.host.address,
+      configFlags: c.flags,
+      myTags: new Map(c.tags.map((t) => [t.id, t.value])),
+      peerTags: new Map([...(m?.tags.values() ?? [])].map((t) => [t.id, t.value])),
+      ipAuthenticated: (ip) => coos.some((coo) => cooOwnsIp(coo, ip)),
+      macAuthenticated: (mac) => coos.some((coo) => cooOwnsMac(coo, macToBytes(mac))),
+    };
+  }
+
   private outbound(dest: Address, srcMac: Mac, dstMac: Mac, etherType: number, payload: Uint8Array) {
     const c = this.config!;
-    const m = dest ? this.memberships.get(dest) : undefined;
+    const m = dest ? this.membership(dest) : undefined;
     const fr: RuleFrame = {
       inbound: false,
       ztSource: this.host.address,
@@ -737,14 +760,14 @@ export class Network {
       etherType,
       payload,
     };
-    const env: RuleEnv = {
-      self: this.host.address,
-      configFlags: c.flags,
-      myTags: new Map(c.tags.map((t) => [t.id, t.value])),
-      peerTags: new Map([...(m?.tags.values() ?? [])].map((t) => [t.id, t.value])),
-      ipAuthenticated: (ip) => c.certificatesOfOwnership.some((coo) => cooOwnsIp(coo, ip)),
-      macAuthenticated: (mac) => c.certificatesOfOwnership.some((coo) => cooOwnsMac(coo, macToBytes(mac))),
-    };
+    let env: RuleEnv;
+    if (m) {
+      m.outEnv ??= this.ruleEnv(m, false);
+      env = m.outEnv;
+    } else {
+      this.multicastEnv ??= this.ruleEnv(undefined, false);
+      env = this.multicastEnv;
+    }
     const r = filterFrame(c.rules, c.capabilities, fr, env);
     return { accept: r.accept, superAccept: r.verdict === 'super-accept', reason: r.dropReason };
   }
