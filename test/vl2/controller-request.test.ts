@@ -349,3 +349,43 @@ test('the controller node as its own member: deauthorization reaches it in-proce
     ],
   );
 });
+
+test('random request metadata is always answered', async (t) => {
+  const R = vectorIdentity('node-R');
+  const now = { t: 1_795_300_000_000 };
+  const { controller } = await EmbeddedController.open({ home: tempHome(t), identity: R, clock: () => now.t });
+  const sender = new RecordingSender();
+  controller.attach(sender);
+  await controller.route({ method: 'POST', segments: ['controller', 'network', NWID_HEX], body: CREATE_BODY });
+  await controller.route({
+    method: 'POST',
+    segments: ['controller', 'network', NWID_HEX, 'member', A_HEX],
+    body: { authorized: true },
+  });
+  const A = vectorIdentity('node-A').toPublic();
+  let seed = 99;
+  const rnd = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  const pieces = ['revr=', 'a=token:', 'majv=', 'pv=ffffffffffffffffff', '\n', '=', '\\', '\0', 'v=7', 'x', '\r', 'é'];
+  for (let i = 0; i < 300; i++) {
+    let text = '';
+    for (let k = rnd(30); k > 0; k--) text += pieces[rnd(pieces.length)];
+    const metadata = rnd(5) === 0 ? new Uint8Array(rnd(3000)).map(() => rnd(256)) : new TextEncoder().encode(text);
+    now.t += 1001;
+    controller.request(now.t, { networkId: NWID, requester: A, metadata, packetId: BigInt(i + 1) });
+    await controller.idle();
+    const answers = sender.take().filter((s) => s.kind !== 'revocation' && s.packetId === BigInt(i + 1));
+    t.is(answers.length, 1);
+    t.is(answers[0]!.kind, 'config');
+  }
+  const m = JSON.parse(
+    (await controller.route({
+      method: 'GET',
+      segments: ['controller', 'network', NWID_HEX, 'member', A_HEX],
+      body: undefined,
+    }))!.text!,
+  );
+  t.deepEqual(m.ipAssignments, ['10.77.0.91']);
+});
