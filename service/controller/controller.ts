@@ -4,8 +4,8 @@
 // requests and gives it a sender for configs, errors and revocations.
 //
 //   const { controller, errors } = await EmbeddedController.open({ home, identity });
-//   node-side VL2 handler: controller.attach(sender); controller.request(now, req)
-//   local API:            api.use(controller.route)
+//   new Vl2(node, { controller })   the node's VL2 handler attaches itself as the sender and calls request()
+//   api.use(controller.route)       the /controller routes on the local API
 //
 // Requests and API edits are processed one at a time, in arrival order (a promise queue), so the records
 // seen by a request are never half-updated. Pushes follow ZeroTier One: a changed member record goes to

@@ -71,10 +71,6 @@ export function ipFromBigInt(family: 4 | 6, v: bigint): Ip {
   return { family, bytes };
 }
 
-export function ipEquals(a: Ip, b: Ip): boolean {
-  return a.family === b.family && a.bytes.every((x, i) => x === b.bytes[i]);
-}
-
 /** True if `ip` is inside `c` (same family, first `bits` bits equal). */
 export function cidrContains(c: Cidr, ip: Ip): boolean {
   if (c.ip.family !== ip.family) return false;

@@ -1,7 +1,6 @@
 // Network and member records (PROTOCOL-VL2.md §10.3, §10.4): plain JSON objects, exactly what the API
 // returns and what controller.d holds. `init*` fills the defaults ZeroTier One fills; `apply*Post` merges a
 // partial POST body the way its API does (only present keys change; values are coerced and re-rendered).
-import { addressToString } from '../core/address.js';
 import { formatCidr, formatIp, parseCidr, parseIp, parseIpPort } from './ip.js';
 import { clone, isObject, type Json, type JsonObject, jsonBool, jsonInt, jsonString } from './json.js';
 import { normalizeRules } from './rules-json.js';
@@ -246,9 +245,6 @@ export function applyNetworkPost(
   return cleanNetwork(n);
 }
 
-/** Thrown for a member POST whose ipAssignments holds a non-string (ZeroTier One fails with 500). */
-export class MemberBodyError extends BodyError {}
-
 /** The member record after a POST. `memberId` is the address as written in the path. */
 export function applyMemberPost(
   existing: JsonObject | undefined,
@@ -284,7 +280,7 @@ export function applyMemberPost(
   if (has('ipAssignments') && Array.isArray(b.ipAssignments)) {
     const ips: Json[] = [];
     for (const v of b.ipAssignments) {
-      if (typeof v !== 'string') throw new MemberBodyError('ipAssignments entries must be strings');
+      if (typeof v !== 'string') throw new BodyError('ipAssignments entries must be strings');
       const p = parseIpPort(v);
       if (!p) continue;
       ips.push(formatIp(p.ip));
@@ -313,14 +309,4 @@ export function applyMemberPost(
   m.address = memberId;
   m.nwid = networkIdHex(nwid);
   return cleanMember(m);
-}
-
-/** A fresh member record for a node first seen in a request. */
-export function newMemberFromRequest(nwid: bigint, address: number, now: number): JsonObject {
-  const m = initMember({}, now);
-  const a = addressToString(address);
-  m.id = a;
-  m.address = a;
-  m.nwid = networkIdHex(nwid);
-  return m;
 }
