@@ -240,6 +240,21 @@ test('three services: join, deny, authorize, networks.d auto-join, transfers bot
     'A has a direct path to B',
   );
 
+  // Local settings: set prints the network object; allowManaged=0 takes the managed address off the stack.
+  const set0 = await zcli(A, 'set', nwid, 'allowManaged=0');
+  t.is(set0.exitCode, 0);
+  t.false((JSON.parse(set0.stdout) as { allowManaged: boolean }).allowManaged);
+  t.regex(readFileSync(join(homes.A, 'networks.d', `${nwid}.local.conf`), 'utf8'), /^allowManaged=0\n/);
+  t.true((JSON.parse((await zcli(A, 'set', nwid, 'allowManaged=1')).stdout) as { allowManaged: boolean }).allowManaged);
+
+  // A restart rejoins from networks.d and starts with the cached config.
+  await stop(homes.A);
+  await startSvc('A', homes.A, ports.A);
+  const again = await network(A, nwid);
+  t.is(again?.status, 'OK', 'the cached config is in use at once');
+  t.deepEqual(again?.assignedAddresses, okA.assignedAddresses);
+  await waitFor(async () => (await zcli(A, 'info')).stdout.endsWith('ONLINE'), 30_000, 'A online again');
+
   // A nonexistent network on R: NOT_FOUND.
   const ghost = `${R.address}abcdef`;
   await zcli(B, 'join', ghost);
