@@ -112,6 +112,14 @@ test('decode refuses configs without version ≥ 6, nwid or id, and malformed bi
   t.like(d('v=7\nnwid=1'), { ok: false, reason: 'bad-issued-to' });
   t.like(d('v=7\nnwid=1\nid=1\nC=\\2'), { ok: false, reason: 'malformed' });
   t.like(d('v=7\nnwid=1\nid=1\nR=\\0\\5'), { ok: false, reason: 'malformed' });
+  // a malformed capability or tag list keeps what parsed before it (1.14.1), it does not reject the config
+  const withBadCap = d('v=7\nnwid=1\nid=1\nCAP=\\0\\0\nTAG=x');
+  t.true(withBadCap.ok && withBadCap.value.capabilities.length === 0 && withBadCap.value.tags.length === 0);
+  t.like(d('v=7\nnwid=1\nid=1\nCOO=\\0'), { ok: false, reason: 'malformed' });
+  // no ctmd: 0; unknown SSO version: neither ssov nor ssoe written back
+  const bare = d('v=7\nnwid=1\nid=1\nssov=2');
+  t.true(bare.ok && bare.value.credentialTimeMaxDelta === 0 && bare.value.ssoVersion === 2);
+  if (bare.ok) t.false(new TextDecoder().decode(networkConfigBytes(bare.value)).includes('sso'));
   const m = d('v=7\nnwid=1\nid=1\nmtu=10\nn=x');
   t.true(m.ok && m.value.mtu === 1280 && m.value.name === 'x' && m.value.rules.length === 0);
   const m2 = d('v=7\nnwid=1\nid=1\nmtu=ffffff');
@@ -133,7 +141,16 @@ test('a config with every optional key round trips', (t) => {
     ],
     dns: { domain: 'example.zt', servers: [{ family: 4 as const, ip: Uint8Array.from([10, 0, 0, 53]), port: 0 }] },
     ssoVersion: 1,
-    sso: { issuerUrl: 'https://i', centralAuthUrl: 'c', nonce: 'n', state: 's', clientId: 'id', provider: 'p' },
+    ssoEnabled: true,
+    sso: {
+      authenticationUrl: '',
+      issuerUrl: 'https://i',
+      centralAuthUrl: 'c',
+      nonce: 'n',
+      state: 's',
+      clientId: 'id',
+      provider: 'p',
+    },
   };
   const bytes = networkConfigBytes(c);
   const r = decodeNetworkConfig(bytes);

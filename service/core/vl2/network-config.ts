@@ -345,13 +345,18 @@ export function encodeNetworkConfig(c: NetworkConfig): Dictionary {
     writeDns(w, c.dns);
     d.add('DNS', w.finish());
   }
-  d.addU64('ssov', c.ssoVersion);
-  d.addBool('ssoe', c.ssoEnabled);
+  // SSO keys: written for SSO versions 0 and 1 only (1.14.1 writes neither key for other versions).
   const s = c.sso ?? {};
-  if (c.ssoVersion === 0 && c.ssoEnabled) {
-    if (s.authenticationUrl) d.add('aurl', s.authenticationUrl);
-    d.addU64('aexpt', s.authenticationExpiryTime ?? 0);
+  if (c.ssoVersion === 0) {
+    d.addU64('ssov', 0);
+    d.addBool('ssoe', c.ssoEnabled);
+    if (c.ssoEnabled) {
+      if (s.authenticationUrl) d.add('aurl', s.authenticationUrl);
+      d.addI64('aexpt', s.authenticationExpiryTime ?? 0);
+    }
   } else if (c.ssoVersion === 1) {
+    d.addU64('ssov', 1);
+    d.addBool('ssoe', c.ssoEnabled);
     d.add('iurl', s.issuerUrl ?? '');
     d.add('ssoce', s.centralAuthUrl ?? '');
     d.add('sson', s.nonce ?? '');
@@ -383,6 +388,18 @@ function readAll<T>(
   return out;
 }
 
+function readPrefix<T>(bytes: Uint8Array | undefined, read: (r: WireReader) => T | undefined, max: number): T[] {
+  const out: T[] = [];
+  if (!bytes) return out;
+  const r = new WireReader(bytes);
+  while (r.remaining > 0 && out.length < max) {
+    const v = read(r);
+    if (v === undefined || r.failed) break;
+    out.push(v);
+  }
+  return out;
+}
+
 /**
  * Parses a config dictionary the way a 1.14.1 member does: version ≥ 6, non-zero nwid and id, MTU clamped,
  * capabilities and tags sorted by ID, at most 4 COOs; a malformed binary value rejects the whole config.
@@ -396,7 +413,7 @@ export function decodeNetworkConfig(src: Uint8Array | Dictionary): Vl2Decoded<Ne
   const issuedTo = d.getAddress('id', 0);
   if (issuedTo === 0) return vfail('bad-issued-to', 'no issued-to address');
   const timestamp = Number(d.getI64('ts', 0n));
-  const credentialTimeMaxDelta = Number(d.getI64('ctmd', BigInt(DEFAULT_CREDENTIAL_TIME_MAX_DELTA)));
+  const credentialTimeMaxDelta = Number(d.getI64('ctmd', 0n));
   const revision = d.getNumber('r', 0);
   const remoteTraceTarget = d.getAddress('tt', 0);
   const remoteTraceLevel = d.getNumber('tl', 0);
@@ -415,11 +432,10 @@ export function decodeNetworkConfig(src: Uint8Array | Dictionary): Vl2Decoded<Ne
     if (!c) return vfail('malformed', 'C (certificate of membership)');
     com = c;
   }
-  const capabilities = readAll(d.get('CAP'), readCapability, MAX_CAPABILITIES);
-  if (!capabilities) return vfail('malformed', 'CAP (capabilities)');
+  // As 1.14.1: a malformed capability or tag ends its list (those before it are kept); it does not reject.
+  const capabilities = readPrefix(d.get('CAP'), readCapability, MAX_CAPABILITIES);
   capabilities.sort((a, b) => a.id - b.id);
-  const tags = readAll(d.get('TAG'), readTag, MAX_TAGS);
-  if (!tags) return vfail('malformed', 'TAG (tags)');
+  const tags = readPrefix(d.get('TAG'), readTag, MAX_TAGS);
   tags.sort((a, b) => a.id - b.id);
   const certificatesOfOwnership = readAll(d.get('COO'), readCoo, MAX_COOS);
   if (!certificatesOfOwnership) return vfail('malformed', 'COO (certificates of ownership)');
@@ -459,7 +475,7 @@ export function decodeNetworkConfig(src: Uint8Array | Dictionary): Vl2Decoded<Ne
   let rules: Rule[] = [];
   const rBytes = d.get('R');
   if (rBytes) {
-    const rr = decodeRules(rBytes, MAX_RULES);
+    const rr = decodeRules(rBytes, MAX_RULES); // rules past the 1024th are ignored, as in 1.14.1
     if (!rr.ok) return vfail('malformed', `R (rules): ${rr.detail ?? rr.reason}`);
     rules = rr.value;
   }
@@ -485,14 +501,15 @@ export function decodeNetworkConfig(src: Uint8Array | Dictionary): Vl2Decoded<Ne
   let sso: SsoConfig | undefined;
   if (ssoVersion === 0 && ssoEnabled) {
     sso = { authenticationUrl: d.getString('aurl'), authenticationExpiryTime: Number(d.getI64('aexpt', 0n)) };
-  } else if (ssoVersion === 1) {
+  } else if (ssoVersion === 1 && ssoEnabled) {
     sso = {
+      authenticationUrl: d.getString('aurl'),
       issuerUrl: d.getString('iurl'),
       centralAuthUrl: d.getString('ssoce'),
       nonce: d.getString('sson'),
       state: d.getString('ssos'),
       clientId: d.getString('ssocid'),
-      provider: d.getString('ssop'),
+      provider: d.getString('ssop', 'default'),
     };
   }
 

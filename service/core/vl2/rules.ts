@@ -348,14 +348,14 @@ function decodeOne(b: Uint8Array, p: number, end: number): { rule: Rule; next: n
 }
 
 /**
- * Decodes a whole rule list (config key `R`). Fails if a rule is truncated or there are more than
- * maxRules rules. Never throws.
+ * Decodes a whole rule list (config key `R`). Fails if a rule's type/length or fixed fields run past the end;
+ * like 1.14.1, stops after maxRules rules and ignores the rest. Never throws.
  */
 export function decodeRules(bytes: Uint8Array, maxRules = MAX_RULES): Vl2Decoded<Rule[]> {
   const out: Rule[] = [];
   let p = 0;
   while (p < bytes.length) {
-    if (out.length >= maxRules) return vfail('too-many', `more than ${maxRules} rules`);
+    if (out.length >= maxRules) break;
     const r = decodeOne(bytes, p, bytes.length);
     if (!r) return vfail('too-short', `rule ${out.length} truncated`);
     out.push(r.rule);
