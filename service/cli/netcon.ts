@@ -1,0 +1,119 @@
+// zerotier-netcon: run an unmodified program on a network of the local service.
+//   zerotier-netcon run  [-D<home>] [-p<port>] [-t<seconds>] <nwid> -- <command> [args…]
+//   zerotier-netcon wait [-D<home>] [-p<port>] [-t<seconds>] <nwid>
+// Both wait until the network is OK with an address (a progress line while waiting, a clear error naming
+// the network's status on timeout). `run` then starts the command with LD_PRELOAD and ZT_NC_NETWORK set,
+// passes signals on, and exits with its status; `wait` prints the network's socket path and addresses.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { defaultHome } from '../daemon/home.js';
+import { ApiClientError, type ApiTarget, apiCall } from './api-client.js';
+
+const USAGE = `usage: zerotier-netcon run  [-D<home>] [-p<port>] [-t<seconds>] <nwid> -- <command> [args...]
+       zerotier-netcon wait [-D<home>] [-p<port>] [-t<seconds>] <nwid>
+  -D<home>     the service's home folder (default /var/lib/zerotier-one if writable, else ~/.zerotier-netcon)
+  -p<port>     the service's port (default: from <home>/zerotier-one.port)
+  -t<seconds>  how long to wait for the network (default 60)
+`;
+
+interface NetworkJson {
+  status: string;
+  assignedAddresses: string[];
+  portDeviceName: string;
+}
+
+/** The intercept library: at the package root after ./build.sh. */
+export function interceptLibrary(): string {
+  for (const rel of ['../../../libzerotierintercept.so', '../../../intercept/build/libzerotierintercept.so']) {
+    const p = fileURLToPath(new URL(rel, import.meta.url));
+    if (existsSync(p)) return p;
+  }
+  throw new Error('libzerotierintercept.so not found: run ./build.sh');
+}
+
+async function waitReady(
+  target: ApiTarget,
+  nwid: string,
+  seconds: number,
+  progress: (s: string) => void,
+): Promise<NetworkJson> {
+  const until = Date.now() + seconds * 1000;
+  let last = 'not joined';
+  let lastPrinted = 0;
+  for (;;) {
+    const r = await apiCall(target, 'GET', `/network/${nwid}`);
+    if (r.status === 200) {
+      const n = r.json as NetworkJson;
+      if (n.status === 'OK' && n.assignedAddresses.length > 0) return n;
+      last = n.status === 'OK' ? 'OK, waiting for an address' : n.status;
+    } else if (r.status === 404) last = 'not joined (zerotier-cli join it, or add networks.d/<nwid>.conf)';
+    if (Date.now() >= until) throw new ApiClientError(`network ${nwid} not ready after ${seconds} s: ${last}`);
+    if (Date.now() - lastPrinted >= 2000) {
+      progress(`zerotier-netcon: waiting for network ${nwid}: ${last}\n`);
+      lastPrinted = Date.now();
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+export async function main(argv = process.argv.slice(2)): Promise<void> {
+  const err = (s: string) => process.stderr.write(s);
+  const [verb, ...rest] = argv;
+  const target: ApiTarget = { home: '' };
+  let seconds = 60;
+  let nwid: string | undefined;
+  let command: string[] = [];
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i]!;
+    if (a === '--') {
+      command = rest.slice(i + 1);
+      break;
+    }
+    if (a.startsWith('-D')) target.home = a.slice(2);
+    else if (a.startsWith('-p') && /^\d+$/.test(a.slice(2))) target.port = Number(a.slice(2));
+    else if (a.startsWith('-t') && /^\d+$/.test(a.slice(2))) seconds = Number(a.slice(2));
+    else if (!a.startsWith('-') && nwid === undefined) nwid = a;
+    else {
+      err(`zerotier-netcon: unexpected argument ${a}\n${USAGE}`);
+      process.exit(1);
+    }
+  }
+  if (
+    (verb !== 'run' && verb !== 'wait') ||
+    !nwid ||
+    (verb === 'run' && command.length === 0) ||
+    (verb === 'wait' && command.length > 0)
+  ) {
+    err(USAGE);
+    process.exit(1);
+  }
+  if (!/^[0-9a-fA-F]{16}$/.test(nwid)) {
+    err(`zerotier-netcon: ${nwid} is not a network ID (16 hex digits)\n`);
+    process.exit(1);
+  }
+  target.home ||= defaultHome();
+  let net: NetworkJson;
+  try {
+    net = await waitReady(target, nwid.toLowerCase(), seconds, err);
+  } catch (e) {
+    err(`zerotier-netcon: ${(e as Error).message}\n`);
+    process.exit(1);
+  }
+  if (verb === 'wait') {
+    process.stdout.write(`${net.portDeviceName} ${net.assignedAddresses.join(',')}\n`);
+    return;
+  }
+  const lib = interceptLibrary();
+  const preload = [lib, ...(process.env.LD_PRELOAD ? [process.env.LD_PRELOAD] : [])].join(':');
+  const child = spawn(command[0]!, command.slice(1), {
+    stdio: 'inherit',
+    env: { ...process.env, LD_PRELOAD: preload, ZT_NC_NETWORK: net.portDeviceName },
+  });
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));
+  child.on('error', (e) => {
+    err(`zerotier-netcon: cannot run ${command[0]}: ${e.message}\n`);
+    process.exit(127);
+  });
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 : 1)));
+}
