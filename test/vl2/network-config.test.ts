@@ -261,7 +261,7 @@ test('config chunk checks: offset + C ≤ T, signature type and length; legacy c
   if (done.kind === 'complete') t.is(done.updateId, 77n);
 });
 
-test('three reassembly slots: a fourth update evicts the least recently used', (t) => {
+test('three reassembly slots: a new update takes the slot used least (its own use count)', (t) => {
   const ra = new ConfigReassembler(NWID);
   const dict = new Uint8Array(20000).fill(0x42);
   const u = [1n, 2n, 3n, 4n].map((id) => makeConfigChunks(NWID, dict, id, R));

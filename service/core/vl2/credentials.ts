@@ -241,9 +241,12 @@ export function comAgrees(
   theirIdentity: Identity,
 ): boolean {
   if (mine.qualifiers.length === 0 || theirs.qualifiers.length === 0) return false;
+  // Their qualifiers by ID (a repeated ID: the last one counts, as in 1.14.1's map).
+  const other = new Map<bigint, bigint>();
+  for (const q of theirs.qualifiers) other.set(q.id, q.value);
   let checkHash = false;
   for (const q of mine.qualifiers) {
-    const tv = comQualifier(theirs, q.id);
+    const tv = other.get(q.id);
     if (tv === undefined) return false;
     const diff = q.value > tv ? q.value - tv : tv - q.value;
     if (diff > q.maxDelta) return false;
@@ -251,7 +254,7 @@ export function comAgrees(
   }
   if (checkHash) {
     const h = identityHashQualifiers(theirIdentity);
-    for (let i = 0; i < 4; i++) if (comQualifier(theirs, BigInt(3 + i)) !== h[i]) return false;
+    for (let i = 0; i < 4; i++) if (other.get(BigInt(3 + i)) !== h[i]) return false;
   }
   return true;
 }

@@ -811,13 +811,13 @@ interface Slot {
 }
 
 /**
- * Reassembles config chunks for one network, as a 1.14.1 member: three slots keyed by update ID, chunk
- * de-duplication by signature fold, per-chunk signature check, completion when the byte count reaches T.
+ * Reassembles config chunks for one network, as a 1.14.1 member: three slots keyed by update ID (a new update
+ * takes the slot with the lowest use count), chunk de-duplication by signature fold, per-chunk signature
+ * check, completion when the byte count reaches T.
  * Pure: the caller passes the controller identity it knows (undefined → 'need-identity').
  */
 export class ConfigReassembler {
   private readonly slots: Slot[] = [];
-  private counter = 0;
 
   constructor(readonly networkId: bigint) {
     for (let i = 0; i < CONFIG_REASSEMBLY_SLOTS; i++)
@@ -835,52 +835,51 @@ export class ConfigReassembler {
     if (ch.networkId !== this.networkId) return { kind: 'dropped', reason: 'wrong-network' };
     const controllerAddress = networkController(this.networkId);
     let slot: Slot | undefined;
+    let chunkId: bigint;
     if (ch.hasTrailer) {
-      const id = chunkIdentity(ch.signature);
-      slot = this.slots.find((s) => s.updateId === ch.updateId && s.counter > 0);
-      if (slot?.chunkIds.has(id)) return { kind: 'dropped', reason: 'duplicate' };
+      chunkId = chunkIdentity(ch.signature);
+      // The slot of this update, else the one used least (its own use count; the first on a tie).
+      for (const s of this.slots) {
+        if (s.updateId === ch.updateId) {
+          slot = s;
+          break;
+        }
+        if (!slot || s.counter < slot.counter) slot = s;
+      }
+      if (slot!.updateId === ch.updateId && slot!.chunkIds.has(chunkId))
+        return { kind: 'dropped', reason: 'duplicate' };
       if (!controller || controller.address !== controllerAddress)
         return { kind: 'need-identity', address: controllerAddress };
       if (!verifyConfigChunk(ch, controller)) return { kind: 'dropped', reason: 'bad-signature' };
-      slot ??= this.lowest();
-      this.prepare(slot, ch.updateId);
-      if (slot.chunkIds.size >= CONFIG_MAX_CHUNKS) return { kind: 'dropped', reason: 'too-many-chunks' };
-      slot.chunkIds.add(id);
     } else {
       if (source !== controllerAddress) return { kind: 'dropped', reason: 'not-from-controller' };
-      slot = this.slots.find((s) => s.updateId === ch.updateId && s.counter > 0) ?? this.lowest();
-      this.prepare(slot, ch.updateId);
+      chunkId = packetId;
+      for (const s of this.slots) if (!slot || s.counter < slot.counter) slot = s;
     }
-    if (slot.buf.length < ch.totalLength) {
+    const sl = slot!;
+    sl.counter++;
+    if (sl.updateId !== ch.updateId) {
+      sl.updateId = ch.updateId;
+      sl.chunkIds = new Set();
+      sl.bytes = 0;
+      sl.done = false;
+    }
+    if (sl.chunkIds.size >= CONFIG_MAX_CHUNKS) return { kind: 'dropped', reason: 'too-many-chunks' };
+    sl.chunkIds.add(chunkId);
+    if (sl.buf.length < ch.totalLength) {
       const nb = new Uint8Array(ch.totalLength);
-      nb.set(slot.buf.subarray(0, Math.min(slot.buf.length, ch.totalLength)));
-      slot.buf = nb;
+      nb.set(sl.buf.subarray(0, Math.min(sl.buf.length, ch.totalLength)));
+      sl.buf = nb;
     }
-    slot.buf.set(ch.data, ch.offset);
-    slot.bytes += ch.data.length;
+    sl.buf.set(ch.data, ch.offset);
+    sl.bytes += ch.data.length;
     const fastPropagate = (ch.flags & CHUNK_FLAG_FAST_PROPAGATE) !== 0;
-    if (slot.bytes === ch.totalLength && !slot.done) {
-      slot.done = true;
-      return { kind: 'complete', dictionary: slot.buf.slice(0, ch.totalLength), updateId: ch.updateId, fastPropagate };
+    // Complete when the byte count reaches T (a sum, not a coverage map — as 1.14.1).
+    if (sl.bytes === ch.totalLength && !sl.done) {
+      sl.done = true;
+      return { kind: 'complete', dictionary: sl.buf.slice(0, ch.totalLength), updateId: ch.updateId, fastPropagate };
     }
     return { kind: 'incomplete', fastPropagate };
-  }
-
-  private lowest(): Slot {
-    let best = this.slots[0]!;
-    for (const s of this.slots) if (s.counter < best.counter) best = s;
-    return best;
-  }
-
-  private prepare(slot: Slot, updateId: bigint): void {
-    slot.counter = ++this.counter;
-    if (slot.updateId !== updateId) {
-      slot.updateId = updateId;
-      slot.chunkIds = new Set();
-      slot.bytes = 0;
-      slot.buf = new Uint8Array(0);
-      slot.done = false;
-    }
   }
 }
 
