@@ -9,8 +9,8 @@ import { report } from './result.js';
 
 const MiB = 1024 * 1024;
 const size = Number(process.argv[3] ?? 256) * MiB;
-const rounds = 3;
-const CHUNK = 256 * 1024;
+const rounds = Number(process.env.ROUNDS ?? 5);
+const CHUNK = Number(process.env.CHUNK_KIB ?? 256) * 1024;
 
 const data = new Uint8Array(size);
 {

@@ -120,8 +120,13 @@
 /* ---- checksums: a fast 64-bit-accumulator sum (glue.c), all generated and checked ---- */
 #include <stdint.h>
 uint16_t nc_chksum(const void *data, int len);
+uint16_t nc_chksum_copy(void *dst, const void *src, uint16_t len);
 #define LWIP_CHKSUM nc_chksum
-#define LWIP_CHKSUM_COPY_ALGORITHM 0
+/* tcp_write copies and sums in one pass; tcp_output then reuses the sum instead of reading the data again. */
+#define LWIP_CHECKSUM_ON_COPY 1
+/* Per-netif control: frames from a trusted in-process link skip verification (as Linux loopback does). */
+#define LWIP_CHECKSUM_CTRL_PER_NETIF 1
+#define LWIP_CHKSUM_COPY(dst, src, len) nc_chksum_copy((dst), (src), (len))
 
 /* ---- statistics: counters the host reads for Stack.stats() ---- */
 #define LWIP_STATS 1

@@ -55,7 +55,7 @@ export interface LwipExports {
   nc_add_ip6(): number;
   nc_clear_routes(): void;
   nc_add_route(): number;
-  nc_input(count: number): void;
+  nc_input(count: number, trusted: number): void;
   nc_timers(): number;
   nc_sleeptime(): number;
   nc_poll_loop(): number;

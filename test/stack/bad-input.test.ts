@@ -58,17 +58,13 @@ test('a TCP stream survives corrupted frames (checksums) in both directions', as
   try {
     const { client, server } = await connectPair(p, 4, 9000);
     // Corrupt every 40th frame from a to b: flip a payload byte (the checksum catches it).
-    const out = p.a.onOutputBorrowed!;
     let n = 0;
-    p.a.onOutputBorrowed = (frames) =>
-      out(
-        frames.map((f) => {
-          if (++n % 40 !== 0 || f.length < 100) return f;
-          const c = f.slice();
-          c[c.length - 10]! ^= 0x55;
-          return c;
-        }),
-      );
+    p.link.transform = (f, dir) => {
+      if (dir !== 'ab' || ++n % 40 !== 0 || f.length < 100) return f;
+      const c = f.slice();
+      c[c.length - 10]! ^= 0x55;
+      return c;
+    };
     const data = new Uint8Array(256 * 1024).map((_, i) => i * 7);
     const got: Uint8Array[] = [];
     let len = 0;

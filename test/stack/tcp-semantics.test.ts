@@ -344,17 +344,16 @@ test('configuration changes at runtime: new address, routes through a gateway', 
     t.is(await refusedCode(p.a.connect({ family: 4, address: '10.99.0.5', port: 1 })), 'ENETUNREACH');
     p.a.setConfig({ ...configOf(p.a), routes: [{ target: '10.99.0.0', prefix: 24, via: '10.7.0.2' }] });
     const seen: Uint8Array[] = [];
-    const out = p.a.onOutputBorrowed!;
-    p.a.onOutputBorrowed = (frames) => {
-      seen.push(...frames.map((f) => f.slice()));
-      out(frames);
+    p.link.transform = (f, dir) => {
+      if (dir === 'ab') seen.push(f.slice());
+      return f;
     };
     await t.throwsAsync(p.a.ping('10.99.0.5', { timeoutMs: 200 }), { instanceOf: StackError });
     const icmp = seen.find((f) => f[12] === 0x08 && f[13] === 0x00 && f[23] === 1);
     t.truthy(icmp, 'an ICMP echo left a');
     t.deepEqual([...icmp!.subarray(0, 6)], [...mac(2)], 'to the gateway b');
     t.deepEqual([...icmp!.subarray(30, 34)], [10, 99, 0, 5], 'for 10.99.0.5');
-    p.a.onOutputBorrowed = out;
+    p.link.transform = undefined;
     // IPv6 route via gateway
     p.b.setConfig({ ...configOf(p.b), addresses: [...p.b.addresses, { address: 'fd99::2', prefix: 64 }] });
     p.a.setConfig({ ...configOf(p.a), routes: [{ target: 'fd99::', prefix: 64, via: 'fd07::2' }] });
