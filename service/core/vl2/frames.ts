@@ -148,9 +148,11 @@ export function encodeMulticastLikes(entries: readonly MulticastLike[], maxPaylo
   return out;
 }
 
-/** Every whole 18-byte entry; a trailing partial entry is a failure. */
+/**
+ * Every whole 18-byte entry. A trailing partial entry is ignored: 1.14.1 applies the entries before it and then
+ * stops. An empty payload decodes to no entries.
+ */
 export function decodeMulticastLike(payload: Uint8Array): Vl2Decoded<MulticastLike[]> {
-  if (payload.length % 18 !== 0) return vfail('trailing-bytes', 'MULTICAST_LIKE is not a multiple of 18 bytes');
   const r = new WireReader(payload);
   const out: MulticastLike[] = [];
   while (r.remaining >= 18) out.push({ networkId: r.u64(), mac: macR(r), adi: r.u32() });
