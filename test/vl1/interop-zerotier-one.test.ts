@@ -201,6 +201,11 @@ function startOurs(scope: Scope, ns: string, home: string, bind: string): OurNod
       if (seen) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`timed out; events: ${JSON.stringify(events)}`)), ms);
+        // If our node dies (its stderr is shown), say so now rather than at the timeout.
+        void child.then((r) => {
+          clearTimeout(timer);
+          reject(new Error(`our node exited (${r.exitCode ?? r.signal}); events: ${JSON.stringify(events)}`));
+        });
         waiters.push({
           pred,
           resolve: (e) => {
