@@ -65,6 +65,8 @@ import {
 } from './network-config.js';
 import { filterFrame, type RuleEnv, type RuleFrame } from './rules.js';
 
+const ACCEPTED = { accept: true, superAccept: false, reason: undefined } as const;
+
 /** Member config refresh: re-request when the last update is this old (every tick while there is none). */
 export const NETWORK_AUTOCONF_DELAY = 60_000;
 /** Re-push our credentials to a peer after this long. */
@@ -104,6 +106,8 @@ interface Membership {
   tags: Map<number, Tag>;
   lastPushedCredentials: number;
   lastLikeSent: number;
+  /** The last COM agreement check (valid while both COMs and the peer's key are the same objects). */
+  gate: { mine: CertificateOfMembership; theirs: CertificateOfMembership; key: Uint8Array; ok: boolean } | undefined;
   /** Rule environments, rebuilt when credentials or our config change. */
   inEnv: RuleEnv | undefined;
   outEnv: RuleEnv | undefined;
@@ -144,6 +148,9 @@ export class Network {
   private tapGroups: MulticastGroup[] = [];
   private groups: MulticastGroup[] = [];
   private lastAnnounce = Number.NEGATIVE_INFINITY;
+  private readonly peerMacs = new Map<Address, Mac>();
+  /** The rules are the default accept-all. */
+  private acceptAll = false;
   /** Rule environment of the first outbound multicast pass (no destination). */
   private multicastEnv: RuleEnv | undefined;
 
@@ -182,6 +189,17 @@ export class Network {
     for (const s of this.config?.specialists ?? [])
       if (Number(s & 0xffffffffffn) === a && (s & SPECIALIST.ACTIVE_BRIDGE) !== 0n) return true;
     return false;
+  }
+
+  /** The MAC a member has on this network (cached: it is computed for every frame received). */
+  macOf(a: Address): Mac {
+    let m = this.peerMacs.get(a);
+    if (m === undefined) {
+      m = macFromAddress(a, this.id);
+      if (this.peerMacs.size > 4096) this.peerMacs.clear();
+      this.peerMacs.set(a, m);
+    }
+    return m;
   }
 
   private dropFrame(reason: string): void {
@@ -284,6 +302,9 @@ export class Network {
       m.outEnv = undefined;
     }
     this.multicastEnv = undefined;
+    // The default rule set (one unconditional ACCEPT) accepts every frame: skip the engine for it.
+    const r0 = c.rules[0];
+    this.acceptAll = c.rules.length === 1 && r0?.type === 'ACTION_ACCEPT' && !r0.not && !r0.or;
     this.updateGroups(now);
     if (notify) this.tap?.configChanged?.(this, dictionary);
     if (hadFailure) this.tap?.statusChanged?.(this);
@@ -368,6 +389,7 @@ export class Network {
         tags: new Map(),
         lastPushedCredentials: Number.NEGATIVE_INFINITY,
         lastLikeSent: Number.NEGATIVE_INFINITY,
+        gate: undefined,
         inEnv: undefined,
         outEnv: undefined,
       };
@@ -386,7 +408,13 @@ export class Network {
     const ts = comTimestamp(m.com) ?? 0;
     if (ts <= m.comRevocationThreshold) return false;
     const id = this.host.peerIdentity(a);
-    return !!id && comAgrees(mine, m.com, id);
+    if (!id) return false;
+    // The agreement check hashes the peer's identity: remember its answer for these two COMs and this key.
+    const g = m.gate;
+    if (g && g.mine === mine && g.theirs === m.com && g.key === id.publicKey) return g.ok;
+    const ok = comAgrees(mine, m.com, id);
+    m.gate = { mine, theirs: m.com, key: id.publicKey, ok };
+    return ok;
   }
 
   /** The gate of §6.3: we hold a config and the network is public or the peer's COM agrees with ours. */
@@ -557,6 +585,7 @@ export class Network {
   }
 
   private inbound(source: Address, srcMac: Mac, dstMac: Mac, etherType: number, payload: Uint8Array) {
+    if (this.acceptAll) return ACCEPTED;
     const c = this.config!;
     const m = this.memberships.get(source);
     const fr: RuleFrame = {
@@ -586,7 +615,7 @@ export class Network {
       this.dropFrame('frame-malformed');
       return false;
     }
-    const srcMac = macFromAddress(source, this.id);
+    const srcMac = this.macOf(source);
     const f = this.inbound(source, srcMac, this.mac, d.value.etherType, d.value.payload);
     if (!f.accept) {
       this.dropFrame(`inbound-${f.reason}`);
@@ -614,7 +643,7 @@ export class Network {
       return false;
     }
     if (!f.superAccept) {
-      if (x.from !== macFromAddress(source, this.id) && !this.isActiveBridge(source)) {
+      if (x.from !== this.macOf(source) && !this.isActiveBridge(source)) {
         this.dropFrame('bridging-not-allowed');
         return false;
       }
@@ -646,10 +675,10 @@ export class Network {
     const g: MulticastGroup = { mac: mf.mac, adi: mf.adi };
     let delivered = false;
     if (mf.payload.length >= 1 && mf.payload.length <= MAX_FRAME_PAYLOAD) {
-      const src = mf.sourceMac ?? macFromAddress(source, this.id);
+      const src = mf.sourceMac ?? this.macOf(source);
       if (!isMulticastMac(mf.mac) || src === 0 || isMulticastMac(src) || src === this.mac) {
         this.dropFrame('multicast-frame-bad-mac');
-      } else if (src !== macFromAddress(source, this.id) && !this.isActiveBridge(source)) {
+      } else if (src !== this.macOf(source) && !this.isActiveBridge(source)) {
         this.dropFrame('bridging-not-allowed');
       } else {
         const f = this.inbound(source, src, mf.mac, mf.etherType, mf.payload);
@@ -749,6 +778,7 @@ export class Network {
   }
 
   private outbound(dest: Address, srcMac: Mac, dstMac: Mac, etherType: number, payload: Uint8Array) {
+    if (this.acceptAll) return ACCEPTED;
     const c = this.config!;
     const m = dest ? this.membership(dest) : undefined;
     const fr: RuleFrame = {
