@@ -219,6 +219,9 @@ export class SocketTable {
     for (const o of this.socks.values()) {
       if (o === s || o.type !== s.type || !o.local || o.closed || o.state === State.CLOSED) continue;
       if (!this.overlaps(local, s.opts.v6only, o.local, o.opts.v6only)) continue;
+      // The app may have closed it an instant ago (close() then bind() again, as iperf3 does):
+      // the hang-up is already visible on our end even if its event has not been handled yet.
+      if (this.hungUp(o)) continue;
       if (s.opts.reuseport && o.opts.reuseport) continue;
       // SO_REUSEADDR: a restarted server binds even while connections of the old one remain
       if (s.type === 1 && s.opts.reuseaddr && (o.state === State.CONNECTED || o.state === State.CONNECTING)) continue;
@@ -227,6 +230,16 @@ export class SocketTable {
       return true;
     }
     return false;
+  }
+
+  /** Handles a pending hang-up of the app's end now; true if the socket is gone. */
+  private hungUp(o: Sock): boolean {
+    if (o.fd < 0) return o.closed;
+    const rev = fdpass.pollNow(o.fd, POLLIN);
+    if (rev <= 0 || !(rev & POLLHUP)) return false;
+    if (o.pump) o.pump.pumpIn();
+    else this.release(o);
+    return o.closed;
   }
 
   // ---- lifecycle ----
