@@ -104,6 +104,20 @@ test('JSON: the controller’s rendering (alphabetical keys; actions without not
     'fd00::1/8',
   );
   t.is(ruleToJson({ type: 'MATCH_CHARACTERISTICS', ...F, mask: 2n }).mask, '0000000000000002');
+  t.is(
+    ruleToJson({ type: 'MATCH_IPV6_DEST', ...F, ip: hex('00000000000000000000ffff0a000001'), bits: 96 }).ip,
+    '::ffff:10.0.0.1/96',
+  );
+  t.deepEqual(ruleToJson({ type: 'MATCH_INTEGER_RANGE', ...F, start: 1n, end: 5n, idx: 12, format: 0x8f }), {
+    bits: 16,
+    end: '0000000000000005',
+    idx: 12,
+    little: true,
+    not: false,
+    or: false,
+    start: '0000000000000001',
+    type: 'INTEGER_RANGE',
+  });
   t.deepEqual(ruleToJson({ type: 'MATCH_ICMP', ...F, icmpType: 8, icmpCode: null }), {
     icmpCode: null,
     icmpType: 8,
@@ -129,15 +143,25 @@ test('JSON input quirks: missing /bits → /0, missing end = start, numbers as s
   t.like(ruleFromJson({ type: 'MATCH_IP_PROTOCOL', ipProtocol: true }), { ipProtocol: 1 });
   t.like(ruleFromJson({ type: 'MATCH_CHARACTERISTICS', mask: 2 }), { mask: 2n });
   t.like(ruleFromJson({ type: 'MATCH_MAC_SOURCE', mac: '32-b2-dd-05-8d-0e' }), { mac: 0x32b2dd058d0e });
+  // lenient like 1.14.1: what does not parse reads as zero
+  t.like(ruleFromJson({ type: 'MATCH_MAC_SOURCE', mac: '32:b2' }), { mac: 0x32b200000000 });
+  t.like(ruleFromJson({ type: 'MATCH_MAC_SOURCE', mac: 'zz:b2:dd:05:8d:0e' }), { mac: 0x00b2dd058d0e });
+  t.like(ruleFromJson({ type: 'ACTION_TEE' }), { address: 0, length: 0 });
+  t.like(ruleFromJson({ type: 'MATCH_SOURCE_ZEROTIER_ADDRESS', zt: 'xyz' }), { zt: 0 });
+  t.like(ruleFromJson({ type: 'MATCH_IPV4_SOURCE', ip: '10.0.0.0/33' }), { bits: 32 });
+  t.like(ruleFromJson({ type: 'MATCH_IPV4_SOURCE', ip: 'fd00::1/8' }), { bits: 8, ip: new Uint8Array(4) });
+  t.like(ruleFromJson({ type: 'MATCH_IPV4_SOURCE', ip: 'garbage' }), { bits: 0, ip: new Uint8Array(4) });
+  t.like(ruleFromJson({ type: 'MATCH_IPV6_SOURCE', ip: '10.0.0.1/200' }), { bits: 128, ip: new Uint8Array(16) });
+  t.like(ruleFromJson({ type: 'MATCH_ETHERTYPE', etherType: '0x800' }), { etherType: 0 }, 'decimal strings only');
+  t.like(ruleFromJson({ type: 'MATCH_ICMP', icmpType: 3, icmpCode: '4' }), { icmpCode: 4 });
+  t.like(ruleFromJson({ type: 'MATCH_IP_PROTOCOL', ipProtocol: 6, not: 'true', or: 1 }), { not: true, or: true });
   t.like(ruleFromJson({ type: 'ACTION_DROP', not: true, or: true }), { not: false, or: false });
   for (const bad of [
     { type: 'ACTION_PRIORITY' },
     { type: 'INTEGER_RANGE', start: '0', end: '1' },
     { type: 'NOPE' },
-    { type: 'MATCH_MAC_SOURCE', mac: 'zz' },
-    { type: 'MATCH_IPV4_SOURCE', ip: 'fd00::1/8' },
-    { type: 'MATCH_IPV4_SOURCE', ip: '10.0.0.0/33' },
-    { type: 'ACTION_TEE' },
+    { type: 'MATCH_CHARACTERISTICS', mask: true },
+    {},
     null,
     7,
   ])

@@ -42,8 +42,9 @@
 //     anything else                              any L, payload kept as is
 //   As in ZeroTier One, fields are read at their fixed offsets even when L is shorter (a rule list whose
 //   fields run past the end of the buffer is refused) and the reader then advances by L.
-import { parseInetAddress } from '../inet-address.js';
+import { formatInetAddress, parseInetAddress } from '../inet-address.js';
 import { readAddress, readU32, readU64, type WireReader, WireWriter } from '../wire.js';
+import { parseHexU64 } from './dictionary.js';
 import { type Vl2Decoded, vfail, vok } from './result.js';
 
 export const MAX_RULES = 1024;
@@ -495,33 +496,9 @@ function macToString(mac: number): string {
   return parts.join(':');
 }
 
+/** `ip/bits` as the controller prints it (inet_ntop text, the prefix length in the port position). */
 function ipToString(ip: Uint8Array, bits: number): string {
-  if (ip.length === 4) return `${ip[0]}.${ip[1]}.${ip[2]}.${ip[3]}/${bits}`;
-  return formatV6(ip, bits);
-}
-
-/** Compressed IPv6 text (longest zero run, first on a tie) with /bits. */
-function formatV6(ip: Uint8Array, bits: number): string {
-  const w: number[] = [];
-  for (let i = 0; i < 16; i += 2) w.push((ip[i]! << 8) | ip[i + 1]!);
-  let best = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (w[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && w[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (a: number[]) => a.map((x) => x.toString(16)).join(':');
-  const text = bestLen < 2 ? hex(w) : `${hex(w.slice(0, best))}::${hex(w.slice(best + bestLen))}`;
-  return `${text}/${bits}`;
+  return formatInetAddress({ family: ip.length === 4 ? 4 : 6, ip, port: bits });
 }
 
 /** The JSON object the controller renders for a rule (keys in alphabetical order). */
@@ -586,95 +563,129 @@ export function ruleToJson(r: Rule): { [k: string]: Json } {
     case 'MATCH_TAG_RECEIVER':
       return m({ id: r.id, value: r.value });
     case 'MATCH_INTEGER_RANGE': {
-      const bits = (r.format & 63) + 1;
-      return m({
-        bits,
-        end: r.end.toString(16),
+      // Rendered as 1.14.1 does: type "INTEGER_RANGE", 16-hex-digit start/end (end through its 32-bit span).
+      const end = BigInt.asUintN(64, r.start + BigInt.asUintN(32, r.end - r.start));
+      const all: { [k: string]: Json } = {
+        bits: (r.format & 63) + 1,
+        end: end.toString(16).padStart(16, '0'),
         idx: r.idx,
         little: (r.format & 0x80) !== 0,
-        start: r.start.toString(16),
-      });
+        not: r.not,
+        or: r.or,
+        start: r.start.toString(16).padStart(16, '0'),
+        type: 'INTEGER_RANGE',
+      };
+      return all;
     }
     case 'UNKNOWN':
       return isAction ? { type: 'UNKNOWN' } : m({});
   }
 }
 
-/** JSON numbers as the controller reads them: numbers, decimal strings or booleans. */
+// The controller's JSON reading is lenient (1.14.1 _parseRule with OSUtils::json*): numbers may be JSON numbers,
+// decimal strings (strtoull) or booleans; hex fields go through a string and strtoull base 16; a field that does
+// not parse reads as 0 (an unparseable IP as 0.0.0.0/0 — which matches everything, as in 1.14.1).
+
+/** strtoull(s, 10) as a JS number (saturating past 2^53 is irrelevant for the masked fields). */
+function decimalPrefix(s: string): number {
+  const m = /^\s*[+]?(\d+)/.exec(s);
+  if (m) return Number(m[1]!);
+  const neg = /^\s*-(\d+)/.exec(s);
+  return neg ? Number(BigInt.asUintN(64, -BigInt(neg[1]!)) & 0xffffffffn) : 0;
+}
+
+/** OSUtils::jsonInt: number, decimal string or boolean; dfl otherwise. */
 function num(v: Json | undefined, dfl = 0): number {
   if (typeof v === 'number') return Number.isFinite(v) ? Math.trunc(v) : dfl;
   if (typeof v === 'boolean') return v ? 1 : 0;
-  if (typeof v === 'string') {
-    const t = v.trim();
-    if (/^-?\d+$/.test(t)) return Number(t);
-    return dfl;
-  }
+  if (typeof v === 'string') return decimalPrefix(v);
   return dfl;
 }
 
+/** OSUtils::jsonBool. */
 function bool(v: Json | undefined): boolean {
   if (typeof v === 'boolean') return v;
-  if (typeof v === 'number') return v !== 0;
-  if (typeof v === 'string') return v === 'true' || v === '1';
+  if (typeof v === 'number') return v > 0;
+  if (typeof v === 'string') return v[0] === 't' || v[0] === 'T' || v[0] === '1';
   return false;
 }
 
-function hexAddr(v: Json | undefined): number | undefined {
-  if (typeof v !== 'string' || !/^[0-9a-fA-F]{1,10}$/.test(v)) return undefined;
-  return Number.parseInt(v, 16);
+/** OSUtils::jsonString (numbers as decimal text, booleans as 1/0), then strtoull base 16, low 40 bits. */
+function hexAddr(v: Json | undefined): number {
+  const s =
+    typeof v === 'string'
+      ? v
+      : typeof v === 'number'
+        ? String(Math.trunc(Math.abs(v)))
+        : typeof v === 'boolean'
+          ? v
+            ? '1'
+            : '0'
+          : '0';
+  return Number(parseHexU64(s) & 0xffffffffffn);
 }
 
-function parseMac(v: Json | undefined): number | undefined {
-  if (typeof v !== 'string') return undefined;
-  const hex = v.replace(/[^0-9a-fA-F]/g, '');
-  if (hex.length !== 12) return undefined;
-  return Number.parseInt(hex, 16);
+/** Separators '-' and ':' removed, then pairs of hex digits (a non-hex digit counts as 0), first 6 bytes. */
+function parseMac(v: Json | undefined): number {
+  const s = (typeof v === 'string' ? v : '0').replace(/[-:]/g, '');
+  const nib = (c: string | undefined) => {
+    const x = c === undefined ? -1 : Number.parseInt(c, 16);
+    return Number.isNaN(x) || x < 0 ? 0 : x;
+  };
+  let mac = 0;
+  let n = 0;
+  for (let i = 0; n < 6 && i + 1 < s.length; i += 2, n++) mac = mac * 256 + ((nib(s[i]) << 4) | nib(s[i + 1]));
+  for (; n < 6; n++) mac *= 256;
+  return mac;
 }
 
-function parseIpBits(v: Json | undefined, family: 4 | 6): { ip: Uint8Array; bits: number } | undefined {
-  if (typeof v !== 'string') return undefined;
-  const slash = v.indexOf('/');
-  const host = slash < 0 ? v : v.slice(0, slash);
-  const bits = slash < 0 ? 0 : Number(v.slice(slash + 1));
-  if (!Number.isInteger(bits) || bits < 0 || bits > (family === 4 ? 32 : 128)) return undefined;
+/**
+ * InetAddress::fromString as the controller applies it to a rule: `/bits` read as a decimal port (absent → 0),
+ * bits clamped to the family's maximum; an address of the other family or one that does not parse gives the
+ * zero address.
+ */
+function parseIpBits(v: Json | undefined, family: 4 | 6): { ip: Uint8Array; bits: number } {
+  const s = typeof v === 'string' ? v : family === 4 ? '0.0.0.0' : '::0';
+  const zero = { ip: new Uint8Array(family === 4 ? 4 : 16), bits: 0 };
+  if (s.length >= 64) return zero;
+  const slash = s.indexOf('/');
+  const host = slash < 0 ? s : s.slice(0, slash);
+  const port = slash < 0 ? 0 : decimalPrefix(s.slice(slash + 1)) & 0xffff;
+  const isV6 = host.includes(':');
+  if (!isV6 && !host.includes('.')) return zero;
+  const bits = Math.min(port & 0xff, family === 4 ? 32 : 128);
   const a = parseInetAddress(`${host}/0`);
-  if (!a || a.family !== family) return undefined;
+  if ((isV6 ? 6 : 4) !== family || !a || a.family !== family) return { ip: zero.ip, bits };
   return { ip: a.ip, bits };
 }
 
-/** Parses one rule object as the controller does; undefined for entries it would drop. */
+/** Parses one rule object as the 1.14.1 controller does; undefined for entries it drops. */
 export function ruleFromJson(j: unknown): Rule | undefined {
   if (typeof j !== 'object' || j === null || Array.isArray(j)) return undefined;
   const o = j as { [k: string]: Json };
-  const type = o.type;
-  if (typeof type !== 'string') return undefined;
+  const type = typeof o.type === 'string' ? o.type : typeof o.type === 'number' ? String(o.type) : '';
   const not = bool(o.not);
   const or = bool(o.or);
   switch (type) {
     case 'ACTION_DROP':
     case 'ACTION_ACCEPT':
     case 'ACTION_BREAK':
-      // Actions lose NOT/OR when the controller re-renders them (§8.4).
+      // The controller re-renders actions without NOT/OR, so a stored action never has them (§8.4).
       return { type, not: false, or: false };
     case 'ACTION_TEE':
     case 'ACTION_WATCH':
-    case 'ACTION_REDIRECT': {
-      const address = hexAddr(o.address);
-      if (address === undefined) return undefined;
+    case 'ACTION_REDIRECT':
       return {
         type,
         not: false,
         or: false,
-        address,
+        address: hexAddr(o.address),
         flags: num(o.flags) >>> 0,
         length: type === 'ACTION_REDIRECT' ? 0 : num(o.length) & 0xffff,
       };
-    }
     case 'MATCH_SOURCE_ZEROTIER_ADDRESS':
-    case 'MATCH_DEST_ZEROTIER_ADDRESS': {
-      const zt = hexAddr(o.zt);
-      return zt === undefined ? undefined : { type, not, or, zt };
-    }
+    case 'MATCH_DEST_ZEROTIER_ADDRESS':
+      return { type, not, or, zt: hexAddr(o.zt) };
     case 'MATCH_VLAN_ID':
       return { type, not, or, vlanId: num(o.vlanId) & 0xffff };
     case 'MATCH_VLAN_PCP':
@@ -682,16 +693,14 @@ export function ruleFromJson(j: unknown): Rule | undefined {
     case 'MATCH_VLAN_DEI':
       return { type, not, or, vlanDei: num(o.vlanDei) & 0xff };
     case 'MATCH_MAC_SOURCE':
-    case 'MATCH_MAC_DEST': {
-      const mac = parseMac(o.mac);
-      return mac === undefined ? undefined : { type, not, or, mac };
-    }
+    case 'MATCH_MAC_DEST':
+      return { type, not, or, mac: parseMac(o.mac) };
     case 'MATCH_IPV4_SOURCE':
     case 'MATCH_IPV4_DEST':
     case 'MATCH_IPV6_SOURCE':
     case 'MATCH_IPV6_DEST': {
       const x = parseIpBits(o.ip, type.startsWith('MATCH_IPV4') ? 4 : 6);
-      return x === undefined ? undefined : { type, not, or, ip: x.ip, bits: x.bits };
+      return { type, not, or, ip: x.ip, bits: x.bits };
     }
     case 'MATCH_IP_TOS':
       return { type, not, or, mask: num(o.mask) & 0xff, start: num(o.start) & 0xff, end: num(o.end) & 0xff };
@@ -713,17 +722,14 @@ export function ruleFromJson(j: unknown): Rule | undefined {
     case 'MATCH_IP_DEST_PORT_RANGE':
     case 'MATCH_FRAME_SIZE_RANGE': {
       const start = num(o.start) & 0xffff;
-      const end = o.end === undefined ? start : num(o.end) & 0xffff;
+      const end = num(o.end, start) & 0xffff;
       return { type, not, or, start, end };
     }
     case 'MATCH_CHARACTERISTICS': {
-      let mask: bigint;
-      if (typeof o.mask === 'string') {
-        if (!/^(0x)?[0-9a-fA-F]{1,16}$/.test(o.mask)) return undefined;
-        mask = BigInt(`0x${o.mask.replace(/^0x/, '')}`);
-      } else if (typeof o.mask === 'number' && Number.isFinite(o.mask) && o.mask >= 0) {
-        mask = BigInt(Math.trunc(o.mask));
-      } else return undefined;
+      let mask = 0n;
+      if (typeof o.mask === 'number' && Number.isFinite(o.mask)) mask = BigInt.asUintN(64, BigInt(Math.trunc(o.mask)));
+      else if (typeof o.mask === 'string') mask = parseHexU64(o.mask);
+      else if (o.mask !== undefined) return undefined;
       return { type, not, or, mask };
     }
     case 'MATCH_RANDOM':
