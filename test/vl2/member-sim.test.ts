@@ -258,3 +258,23 @@ test.serial('IPv6 (rfc4193): neighbor discovery by multicast, TCP over IPv6', as
   const [got] = await w.drive(Promise.all([pump(server, new Uint8Array(0)), pump(client, data)]), 'transfer6');
   t.is(got.hash, sha256(data));
 });
+
+test.serial('a TEE rule copies frames to a third member as EXT_FRAME while they still flow', async (t) => {
+  const w0 = await MemberWorld.create();
+  t.teardown(() => w0.close());
+  const a = w0.addMember(2, 'node-A');
+  const b = w0.addMember(3, 'node-B');
+  const c = w0.addMember(4, 'id2');
+  await w0.until(() => [a, b, c].every((m) => m.sim.node.online(w0.wire.now)), 'online');
+  const watcher = c.sim.node.address.toString(16).padStart(10, '0');
+  const nwid = await createNetwork(w0, {
+    rules: [{ type: 'ACTION_TEE', address: watcher, flags: 0, length: 64 }, { type: 'ACTION_ACCEPT' }],
+  });
+  await joinAndAuthorize(w0, a, nwid);
+  await joinAndAuthorize(w0, b, nwid);
+  await joinAndAuthorize(w0, c, nwid);
+  const before = c.sim.node.received.get('EXT_FRAME') ?? 0;
+  await w0.drive(a.stacks.get(nwid)!.ping(addr4(b, nwid)!, { timeoutMs: 10_000 }), 'ping through TEE');
+  await w0.until(() => (c.sim.node.received.get('EXT_FRAME') ?? 0) > before, 'copies at the watcher');
+  t.true((c.vl2.network(nwid)!.framesIn ?? 0) > 0, 'the watcher super-accepts the copies');
+});

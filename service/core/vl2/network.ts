@@ -27,6 +27,7 @@ import {
   decodeFrame,
   decodeMulticastFrame,
   EXT_FRAME_FLAG,
+  encodeExtFrame,
   encodeExtFrameOk,
   encodeFrame,
   encodeMulticastFrame,
@@ -63,9 +64,17 @@ import {
   networkController,
   SPECIALIST,
 } from './network-config.js';
-import { filterFrame, type RuleEnv, type RuleFrame } from './rules.js';
+import { type FilterResult, filterFrame, type RuleEnv, type RuleFrame } from './rules.js';
 
-const ACCEPTED = { accept: true, superAccept: false, reason: undefined } as const;
+interface Verdict {
+  readonly accept: boolean;
+  readonly superAccept: boolean;
+  readonly reason: string | undefined;
+  /** The frame went to another member (REDIRECT): neither deliver nor send it normally. */
+  readonly redirected: boolean;
+}
+
+const ACCEPTED: Verdict = { accept: true, superAccept: false, reason: undefined, redirected: false };
 
 /** Member config refresh: re-request when the last update is this old (every tick while there is none). */
 export const NETWORK_AUTOCONF_DELAY = 60_000;
@@ -584,7 +593,14 @@ export class Network {
     return this.waiting.length > 0;
   }
 
-  private inbound(source: Address, srcMac: Mac, dstMac: Mac, etherType: number, payload: Uint8Array) {
+  private inbound(
+    now: number,
+    source: Address,
+    srcMac: Mac,
+    dstMac: Mac,
+    etherType: number,
+    payload: Uint8Array,
+  ): Verdict {
     if (this.acceptAll) return ACCEPTED;
     const c = this.config!;
     const m = this.memberships.get(source);
@@ -601,7 +617,7 @@ export class Network {
     mem.inEnv ??= this.ruleEnv(mem, true);
     const env = mem.inEnv;
     const r = filterFrame(c.rules, [], fr, env);
-    return { accept: r.accept, superAccept: r.verdict === 'super-accept', reason: r.dropReason };
+    return this.divert(now, r, true, false, srcMac, dstMac, etherType, payload);
   }
 
   private deliver(frame: Uint8Array): void {
@@ -616,12 +632,12 @@ export class Network {
       return false;
     }
     const srcMac = this.macOf(source);
-    const f = this.inbound(source, srcMac, this.mac, d.value.etherType, d.value.payload);
+    const f = this.inbound(now, source, srcMac, this.mac, d.value.etherType, d.value.payload);
     if (!f.accept) {
       this.dropFrame(`inbound-${f.reason}`);
       return false;
     }
-    void now;
+    if (f.redirected) return true;
     this.deliver(ethernetFrame(this.mac, srcMac, d.value.etherType, d.value.payload));
     return true;
   }
@@ -637,11 +653,12 @@ export class Network {
       this.dropFrame('ext-frame-bad-source');
       return false;
     }
-    const f = this.inbound(source, x.from, x.to, x.etherType, x.payload);
+    const f = this.inbound(now, source, x.from, x.to, x.etherType, x.payload);
     if (!f.accept) {
       this.dropFrame(`inbound-${f.reason}`);
       return false;
     }
+    if (f.redirected) return true;
     if (!f.superAccept) {
       if (x.from !== this.macOf(source) && !this.isActiveBridge(source)) {
         this.dropFrame('bridging-not-allowed');
@@ -681,9 +698,9 @@ export class Network {
       } else if (src !== this.macOf(source) && !this.isActiveBridge(source)) {
         this.dropFrame('bridging-not-allowed');
       } else {
-        const f = this.inbound(source, src, mf.mac, mf.etherType, mf.payload);
+        const f = this.inbound(now, source, src, mf.mac, mf.etherType, mf.payload);
         if (!f.accept) this.dropFrame(`inbound-${f.reason}`);
-        else {
+        else if (!f.redirected) {
           this.deliver(ethernetFrame(mf.mac, src, mf.etherType, mf.payload));
           delivered = true;
         }
@@ -753,14 +770,62 @@ export class Network {
       this.dropFrame('unknown-destination');
       return false;
     }
-    const f = this.outbound(to, src, dst, etherType, payload);
+    const f = this.outbound(now, to, src, dst, etherType, payload);
     if (!f.accept) {
       this.dropFrame(`outbound-${f.reason}`);
       return false;
     }
+    if (f.redirected) return true;
     this.pushCredentials(now, to);
     this.host.send(now, to, Verb.FRAME, encodeFrame({ networkId: this.id, etherType, payload }), false);
     return true;
+  }
+
+  /**
+   * TEE/WATCH copies and REDIRECT (§8.3): copies go out as EXT_FRAME (0x02/0x16 sending, 0x08/0x1c
+   * receiving; none on a per-recipient pass), a redirected frame as EXT_FRAME 0x04/0x0a and not normally.
+   */
+  private divert(
+    now: number,
+    r: FilterResult,
+    inbound: boolean,
+    perRecipient: boolean,
+    from: Mac,
+    to: Mac,
+    etherType: number,
+    payload: Uint8Array,
+  ): Verdict {
+    if (!r.accept) return { accept: false, superAccept: false, reason: r.dropReason, redirected: false };
+    const ext = (dest: Address, flags: number, p: Uint8Array) =>
+      this.host.send(
+        now,
+        dest,
+        Verb.EXT_FRAME,
+        encodeExtFrame({ networkId: this.id, flags, to, from, etherType, payload: p }),
+        true,
+      );
+    if (!perRecipient) {
+      const copies: [Address, number, boolean][] = [
+        [r.copyTo, r.copyLength, r.copyWatch],
+        [r.capabilityCopyTo, r.capabilityCopyLength, r.capabilityCopyWatch],
+      ];
+      for (const [target, len, watch] of copies) {
+        if (target === 0 || target === this.host.address) continue;
+        const flags = inbound
+          ? watch
+            ? EXT_FRAME_FLAG.WATCH_INBOUND
+            : EXT_FRAME_FLAG.TEE_INBOUND
+          : watch
+            ? EXT_FRAME_FLAG.WATCH_OUTBOUND
+            : EXT_FRAME_FLAG.TEE_OUTBOUND;
+        ext(target, flags, len > 0 && len < payload.length ? payload.subarray(0, len) : payload);
+      }
+    }
+    if (r.verdict === 'redirect' && r.redirectTo !== 0 && r.redirectTo !== this.host.address) {
+      ext(r.redirectTo, inbound ? EXT_FRAME_FLAG.REDIRECT_INBOUND : EXT_FRAME_FLAG.REDIRECT_OUTBOUND, payload);
+      return { accept: true, superAccept: false, reason: undefined, redirected: true };
+    }
+    return { accept: true, superAccept: r.verdict === 'super-accept', reason: undefined, redirected: false };
   }
 
   /** What the rules need besides the frame: our tags, the peer's tags, and whose COOs authenticate a sender. */
@@ -777,7 +842,15 @@ export class Network {
     };
   }
 
-  private outbound(dest: Address, srcMac: Mac, dstMac: Mac, etherType: number, payload: Uint8Array) {
+  private outbound(
+    now: number,
+    dest: Address,
+    srcMac: Mac,
+    dstMac: Mac,
+    etherType: number,
+    payload: Uint8Array,
+    perRecipient = false,
+  ): Verdict {
     if (this.acceptAll) return ACCEPTED;
     const c = this.config!;
     const m = dest ? this.membership(dest) : undefined;
@@ -799,7 +872,7 @@ export class Network {
       env = this.multicastEnv;
     }
     const r = filterFrame(c.rules, c.capabilities, fr, env);
-    return { accept: r.accept, superAccept: r.verdict === 'super-accept', reason: r.dropReason };
+    return this.divert(now, r, false, perRecipient, srcMac, dstMac, etherType, payload);
   }
 
   private sendMulticast(now: number, dst: Mac, src: Mac, etherType: number, payload: Uint8Array): boolean {
@@ -813,11 +886,12 @@ export class Network {
       this.dropFrame('multicast-disabled');
       return false;
     }
-    const f = this.outbound(0, src, dst, etherType, payload);
+    const f = this.outbound(now, 0, src, dst, etherType, payload);
     if (!f.accept) {
       this.dropFrame(`outbound-${f.reason}`);
       return false;
     }
+    if (f.redirected) return true;
     const mc = this.host.multicaster;
     const limit = c.multicastLimit;
     const known = mc.members(now, this.id, g).filter((a) => a !== this.host.address);
@@ -865,11 +939,12 @@ export class Network {
   sendMulticastTo(now: number, g: MulticastGroup, p: PendingMulticast, to: Address): void {
     if (to === this.host.address || p.sentTo.has(to) || p.sentTo.size >= p.limit || !this.config) return;
     p.sentTo.add(to);
-    const f = this.outbound(to, p.sourceMac ?? this.mac, g.mac, p.etherType, p.payload);
+    const f = this.outbound(now, to, p.sourceMac ?? this.mac, g.mac, p.etherType, p.payload, true);
     if (!f.accept) {
       this.dropFrame(`outbound-${f.reason}`);
       return;
     }
+    if (f.redirected) return;
     this.pushCredentials(now, to);
     const payload = encodeMulticastFrame({
       networkId: this.id,
