@@ -6,6 +6,7 @@ import { generateIdentity, parseIdentity } from '../../service/core/identity.js'
 import { comIssuedTo, comNetworkId, comTimestamp, verifyCom, verifyCoo } from '../../service/core/vl2/credentials.js';
 import { Dictionary } from '../../service/core/vl2/dictionary.js';
 import {
+  adhocNetworkConfig,
   buildRequestMetadata,
   CONFIG_CHUNK_MAX_DATA,
   ConfigReassembler,
@@ -28,6 +29,7 @@ import {
   portDeviceName,
   verifyConfigChunk,
 } from '../../service/core/vl2/network-config.js';
+import { evaluateRules } from '../../service/core/vl2/rules.js';
 import { vectorPath } from '../helpers/vl1-vectors.js';
 
 const ids = Object.fromEntries(
@@ -272,4 +274,49 @@ test('three reassembly slots: a new update takes the slot used least (its own us
   t.is(ra.accept(u[0]![1]!, R.address, 0n, R).kind, 'incomplete'); // update 1 restarted from scratch
   const fresh = generateIdentity();
   t.like(ra.accept(makeConfigChunks(NWID, dict, 9n, fresh)[0]!, R.address, 0n, fresh), { kind: 'need-identity' });
+});
+
+test('ad-hoc networks: port-range (IPv6 only, 14 rules) and IPv4 /8 forms, as 1.14.1 builds them', (t) => {
+  t.is(adhocNetworkConfig(NWID, A.address, 1), undefined);
+  t.is(adhocNetworkConfig(0xff00500010000000n, A.address, 1), 'not-found');
+  const c = adhocNetworkConfig(0xff00160050000000n, A.address, 5);
+  if (!c || c === 'not-found') return t.fail();
+  t.is(c.name, 'adhoc-0016-0050');
+  t.is(c.type, 1);
+  t.is(c.multicastLimit, 0);
+  t.is(c.rules.length, 14);
+  t.is(c.staticIps[0]!.port, 40);
+  t.is(c.staticIps[0]!.ip[0], 0xfc);
+  // SSH (22) to us is allowed, 443 is not; IPv4 is dropped
+  const tcp = (port: number, flags = 0x02) => {
+    const f = new Uint8Array(60);
+    f[0] = 0x60;
+    f[6] = 6;
+    f[42] = port >> 8;
+    f[43] = port & 0xff;
+    f[53] = flags;
+    return f;
+  };
+  const fr = (payload: Uint8Array, etherType = 0x86dd) => ({
+    inbound: true,
+    ztSource: B.address,
+    ztDest: A.address,
+    macSource: 1,
+    macDest: 2,
+    etherType,
+    payload,
+  });
+  t.is(evaluateRules(c.rules, fr(tcp(22)), { self: A.address }).verdict, 'accept');
+  t.is(evaluateRules(c.rules, fr(tcp(443)), { self: A.address }).verdict, 'drop');
+  t.is(evaluateRules(c.rules, fr(tcp(443, 0x12)), { self: A.address }).verdict, 'accept', 'SYN+ACK reply');
+  t.is(evaluateRules(c.rules, fr(new Uint8Array(20), 0x0800), { self: A.address }).verdict, 'drop');
+  const round = decodeNetworkConfig(networkConfigBytes(c));
+  t.true(round.ok && round.value.rules.length === 14);
+  const v4 = adhocNetworkConfig(0xff0a29077f37cd01n, A.address, 5);
+  if (!v4 || v4 === 'not-found') return t.fail();
+  t.is(v4.name, 'adhoc-10.0.0.0');
+  t.deepEqual([...v4.staticIps[1]!.ip], [10, 0xc8, 0xba, 0x71]);
+  t.is(v4.staticIps[1]!.port, 8);
+  t.deepEqual(v4.specialists, [0x29077f37cdn]);
+  t.is(v4.multicastLimit, 1024);
 });
