@@ -160,3 +160,15 @@ test('big dictionaries answer lookups from an index with the same results as the
   d.add('late', 'x');
   t.is(d.getString('late'), 'x', 'adding invalidates the index');
 });
+
+test('set replaces, delete removes every entry of a key', (t) => {
+  const d = Dictionary.fromString('a=1\nb=x\\ny\na=2\nc=3');
+  t.true(d.setU64('a', 9));
+  t.is(d.toString(), 'b=x\\ny\nc=3\na=0000000000000009');
+  t.true(d.delete('b'));
+  t.false(d.delete('zz'));
+  t.true(d.setBool('c', true));
+  t.true(d.set('n', 'name'));
+  t.true(d.setAddress('id', 0x664dc8ba71));
+  t.is(d.toString(), 'a=0000000000000009\nc=1\nn=name\nid=664dc8ba71');
+});

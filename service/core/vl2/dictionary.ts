@@ -12,6 +12,7 @@
 //     .getBool(key, dfl?) .getAddress(key, dfl?)
 //     .add(key, value: Uint8Array | string) → boolean (false = would not fit; nothing is added)
 //     .addU64(key, bigint|number) .addI64(key, bigint|number) .addBool(key, b) .addAddress(key, a)
+//     .set / .setU64 / .setBool / .setAddress (replace), .delete(key)
 //     .entries() → [key, value][] (every line, in order, unescaped)
 //   escapeValue(bytes), unescapeValue(bytes), parseHexU64(text), parseHexI64(text), hexU64(v)
 //
@@ -406,6 +407,41 @@ export class Dictionary {
   /** 10 hex digits. */
   addAddress(key: string, a: number): boolean {
     return this.add(key, a.toString(16).padStart(10, '0'));
+  }
+
+  /**
+   * Removes every entry named `key` (lines are re-serialized, which reproduces them byte for byte). Returns
+   * whether anything was removed.
+   */
+  delete(key: string): boolean {
+    if (!this.has(key)) return false;
+    const keep = this.entries().filter(([k]) => k !== key);
+    this.buf = EMPTY;
+    this.len = 0;
+    this.index = undefined;
+    for (const [k, v] of keep) this.add(k, v);
+    return true;
+  }
+
+  /** Replaces (or adds) `key`: delete then add. False if the new value does not fit (the old one is then gone). */
+  set(key: string, value: Uint8Array | string): boolean {
+    this.delete(key);
+    return this.add(key, value);
+  }
+
+  setU64(key: string, v: bigint | number): boolean {
+    this.delete(key);
+    return this.addU64(key, v);
+  }
+
+  setBool(key: string, v: boolean): boolean {
+    this.delete(key);
+    return this.addBool(key, v);
+  }
+
+  setAddress(key: string, a: number): boolean {
+    this.delete(key);
+    return this.addAddress(key, a);
   }
 
   /**
