@@ -1,8 +1,12 @@
 // npm run bench -- stack [MiB]: bulk TCP between two in-process stacks (lwIP in WebAssembly) at MTU 2800,
 // against the same bytes between two Node net sockets over 127.0.0.1 in the same process (the baseline).
+// The stacks run twice: each in its own thread (the reported value: each end has a core, as two hosts do,
+// and as the kernel's loopback work spreads over the cores for the baseline), and both in one thread.
 // Last line: one JSON object (bench/result.ts).
 import { createServer, connect as netConnect, type Socket } from 'node:net';
+import { Worker } from 'node:worker_threads';
 import { MemoryLink } from '../netcon/memory-link.js';
+import { attachSharedLink, SharedRing } from '../netcon/shared-link.js';
 import { Stack } from '../netcon/stack.js';
 import type { TcpSocket } from '../netcon/stack-types.js';
 import { report } from './result.js';
@@ -82,6 +86,55 @@ async function viaStacks(): Promise<{ seconds: number; retransmits: number }> {
   }
 }
 
+/**
+ * The same with stack b in a worker thread (each end on its own core, as on two hosts): frames cross in
+ * packed batches through SharedArrayBuffer rings.
+ */
+async function viaThreads(): Promise<number> {
+  const toB = new SharedRing(8 * MiB);
+  const toA = new SharedRing(8 * MiB);
+  const worker = new Worker(new URL('./workers/stack-peer.js', import.meta.url), {
+    workerData: { toB: toB.sab, toA: toA.sab, size },
+  });
+  let done: (v: number) => void = () => {};
+  const finished = new Promise<number>((r) => {
+    done = r;
+  });
+  await new Promise<void>((ready) =>
+    worker.on('message', (m: { ready?: boolean; received?: number }) => {
+      if (m.ready) ready();
+      else if (m.received === size) done(performance.now());
+    }),
+  );
+  const a = new Stack({
+    mac: new Uint8Array([2, 0, 0x5e, 0, 0, 1]),
+    mtu: 2800,
+    addresses: [{ address: '10.200.0.1', prefix: 24 }],
+    routes: [],
+  });
+  const link = attachSharedLink(a, toB, toA);
+  try {
+    const client = await a.connect({ family: 4, address: '10.200.0.2', port: 5201 });
+    const t0 = performance.now();
+    let sent = 0;
+    const send = () => {
+      while (sent < size) {
+        const n = client.write(data.subarray(sent, Math.min(size, sent + CHUNK)));
+        sent += n;
+        if (n === 0) return;
+      }
+    };
+    client.handlers = { onWritable: send };
+    send();
+    const t1 = await finished;
+    return (t1 - t0) / 1000;
+  } finally {
+    link.stop();
+    a.close();
+    await worker.terminate();
+  }
+}
+
 /** Seconds to move `size` bytes between two net sockets over 127.0.0.1 in this process. */
 async function viaNet(): Promise<number> {
   let serverSock: Socket | undefined;
@@ -119,28 +172,35 @@ async function viaNet(): Promise<number> {
 }
 
 const stackRuns: number[] = [];
+const threadRuns: number[] = [];
 const netRuns: number[] = [];
 let retransmits = 0;
+const rate = (seconds: number) => (size / MiB / seconds).toFixed(0);
 for (let r = 0; r < rounds; r++) {
   const s = await viaStacks();
   stackRuns.push(s.seconds);
   retransmits += s.retransmits;
+  threadRuns.push(await viaThreads());
   netRuns.push(await viaNet());
   process.stdout.write(
-    `round ${r + 1}: stacks ${(size / MiB / s.seconds).toFixed(0)} MiB/s, net ${(size / MiB / netRuns[r]!).toFixed(0)} MiB/s\n`,
+    `round ${r + 1}: stacks, a thread each ${rate(threadRuns[r]!)} MiB/s; stacks, one thread ${rate(s.seconds)} MiB/s; net ${rate(netRuns[r]!)} MiB/s\n`,
   );
 }
 const best = (xs: number[]) => Math.min(...xs);
-const value = size / MiB / best(stackRuns);
+const oneThread = size / MiB / best(stackRuns);
+const twoThreads = size / MiB / best(threadRuns);
 const baseline = size / MiB / best(netRuns);
 report({
   bench: 'stack',
-  value: Math.round(value),
+  value: Math.round(twoThreads),
   unit: 'MiB/s',
   baseline: Math.round(baseline),
+  oneThread: Math.round(oneThread),
+  oneThreadRatio: Math.round((oneThread / baseline) * 1000) / 1000,
   bytes: size,
   mtu: 2800,
+  writeSize: CHUNK,
   rounds,
   retransmits,
-  what: 'one TCP stream between two in-process lwIP stacks (borrowed receive) vs. two Node net sockets over 127.0.0.1, best of rounds',
+  what: 'one TCP stream between two in-process lwIP stacks, each in its own thread (value) or both in one (oneThread), vs. two Node net sockets over 127.0.0.1; best of rounds',
 });
