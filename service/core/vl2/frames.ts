@@ -23,7 +23,7 @@
 //                    group MAC [6] | ADI [4] | ethertype [2] | payload
 //   OK data:         nwid [8] | MAC [6] | ADI [4] | flags [1] | COM (01) | total known [4] K [2] K x [5] (02)
 import type { Address } from '../address.js';
-import { WireReader, WireWriter } from '../wire.js';
+import { readU64, WireReader, WireWriter, writeU64 } from '../wire.js';
 import { type CertificateOfMembership, readCom, writeCom } from './credentials.js';
 import { type Mac, type MulticastGroup, readMac } from './mac.js';
 import { type Vl2Decoded, vfail, vok } from './result.js';
@@ -51,21 +51,24 @@ export interface Frame {
   readonly payload: Uint8Array;
 }
 
+/** FRAME payload (one allocation, one copy of the Ethernet payload). */
 export function encodeFrame(f: Frame): Uint8Array {
   const out = new Uint8Array(10 + f.payload.length);
-  const w = new WireWriter(10);
-  w.u64(f.networkId).u16(f.etherType);
-  out.set(w.finish(), 0);
+  writeU64(out, 0, f.networkId);
+  out[8] = (f.etherType >>> 8) & 0xff;
+  out[9] = f.etherType & 0xff;
   out.set(f.payload, 10);
   return out;
 }
 
+/** Decodes a FRAME payload; the Ethernet payload is a view into the input (no copy). */
 export function decodeFrame(payload: Uint8Array): Vl2Decoded<Frame> {
   if (payload.length < 10) return vfail('too-short', 'FRAME shorter than 10 bytes');
-  const r = new WireReader(payload);
-  const networkId = r.u64();
-  const etherType = r.u16();
-  return vok({ networkId, etherType, payload: r.rest() });
+  return vok({
+    networkId: readU64(payload, 0),
+    etherType: (payload[8]! << 8) | payload[9]!,
+    payload: payload.subarray(10),
+  });
 }
 
 // ---- EXT_FRAME ------------------------------------------------------------------------------------------------
