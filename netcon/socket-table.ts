@@ -13,6 +13,7 @@ import {
   POLLIN,
   type PollerHandle,
   SHUT_RDWR,
+  SHUT_WR,
   SO_SNDBUF,
   SOL_SOCKET,
 } from './fdpass.js';
@@ -534,7 +535,7 @@ export class SocketTable {
     s.remote = { ...dst };
     s.state = State.CONNECTING;
     s.soError = 0;
-    this.unwatch(s);
+    this.watch(s, 0); // the pump reuses the poller
     if (appFd >= 0) this.startFiller(s, appFd);
     const target: NetBackend = viaLoop ? this.loop : this.backend;
     try {
@@ -557,14 +558,18 @@ export class SocketTable {
         sock?.abort();
         return;
       }
-      this.endFiller(s, true);
       if (outcome === 'connected' && sock) {
+        this.endFiller(s, true);
         s.state = State.CONNECTED;
         s.local = sock.local;
         this.startPump(s, sock);
       } else {
         s.state = State.CLOSED;
         s.soError = errnoOf(outcome);
+        // EOF before writability: a blocking connect() sees POLLIN with POLLOUT and knows it failed
+        // without asking whether it did; the errno comes with INFO (SO_ERROR).
+        fdpass.shutdown(s.fd, SHUT_WR);
+        this.endFiller(s, true);
         this.watch(s, EV_READ); // until the app closes it
       }
     });

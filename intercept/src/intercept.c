@@ -101,6 +101,8 @@ EXPORT ssize_t recvmsg(int, struct msghdr *, int);
 static void atfork_prepare(void);
 static void atfork_parent(void);
 static void atfork_child(void);
+static void ctl_init(void);
+static int is_ctl(int fd);
 
 static void init(void) {
 #define R(n) real.n = (__typeof__(real.n))resolve(#n, (void *)n)
@@ -136,6 +138,7 @@ static void init(void) {
   }
   const char *ft = getenv("ZT_NC_FALLTHROUGH");
   fallthrough = ft && strcmp(ft, "1") == 0;
+  ctl_init();
   pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
 
@@ -240,46 +243,106 @@ static void apply_info(struct ncfd *e, const struct nc_info *i) {
 
 /* ---------- the control channel ---------- */
 
-static pthread_mutex_t ctl_lock = PTHREAD_MUTEX_INITIALIZER;
-static int ctl_fd = -1;
-static pid_t ctl_pid;
-static uint64_t ctl_ino;
+/* One control connection per thread (so threads never wait for each other's requests, and a
+ * thread may wait for an answer as long as it needs); the slots also tell which fds are ours. */
+#define NC_MAXCTL 64
+#define NC_SHARED_SLOT (NC_MAXCTL - 1) /* used when there are more threads than slots */
+struct ctl {
+  pthread_mutex_t mu; /* held for a whole request/response */
+  int fd;
+  pid_t pid;
+  uint64_t ino;
+  int used;
+};
+static struct ctl ctls[NC_MAXCTL];
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER; /* slot allocation and fd moves */
+static __thread int my_slot = -1;
+static pthread_key_t slot_key;
+
+static void slot_release(void *p) {
+  int i = (int)(intptr_t)p - 1;
+  if (i < 0 || i >= NC_SHARED_SLOT) return;
+  pthread_mutex_lock(&ctls[i].mu);
+  pthread_mutex_lock(&reg_lock);
+  if (ctls[i].fd >= 0 && ctls[i].pid == getpid() && fd_ino(ctls[i].fd) == ctls[i].ino) real.close(ctls[i].fd);
+  ctls[i].fd = -1;
+  ctls[i].used = 0;
+  pthread_mutex_unlock(&reg_lock);
+  pthread_mutex_unlock(&ctls[i].mu);
+}
+
+static void ctl_init(void) {
+  for (int i = 0; i < NC_MAXCTL; i++) {
+    pthread_mutex_init(&ctls[i].mu, NULL);
+    ctls[i].fd = -1;
+  }
+  ctls[NC_SHARED_SLOT].used = 1;
+  pthread_key_create(&slot_key, slot_release);
+}
+
+static struct ctl *my_ctl(void) {
+  if (my_slot >= 0) return &ctls[my_slot];
+  pthread_mutex_lock(&reg_lock);
+  int slot = NC_SHARED_SLOT;
+  for (int i = 0; i < NC_SHARED_SLOT; i++)
+    if (!ctls[i].used) {
+      ctls[i].used = 1;
+      ctls[i].fd = -1;
+      slot = i;
+      break;
+    }
+  pthread_mutex_unlock(&reg_lock);
+  if (slot != NC_SHARED_SLOT) {
+    my_slot = slot;
+    pthread_setspecific(slot_key, (void *)(intptr_t)(slot + 1));
+  }
+  return &ctls[slot];
+}
+
+static int ctl_ensure(struct ctl *c);
 
 static void atfork_prepare(void) {
-  pthread_mutex_lock(&ctl_lock);
+  pthread_mutex_lock(&reg_lock);
   pthread_mutex_lock(&tab_lock);
 }
 static void atfork_parent(void) {
   pthread_mutex_unlock(&tab_lock);
-  pthread_mutex_unlock(&ctl_lock);
+  pthread_mutex_unlock(&reg_lock);
 }
-static int ctl_ensure_locked(void);
-
 static void atfork_child(void) {
   pthread_mutex_unlock(&tab_lock);
-  /* The control connection is the parent's: the child opens its own at once, while it still
-   * has the parent's privileges (nginx workers and sshd's children drop them right after fork). */
-  if (active && ctl_fd >= 0) ctl_ensure_locked();
-  pthread_mutex_unlock(&ctl_lock);
+  /* The connections are the parent's: drop the copies; the forking thread opens its own at once,
+   * while it still has the parent's privileges (nginx workers and sshd children drop them). */
+  int had = my_slot >= 0 && ctls[my_slot].fd >= 0;
+  for (int i = 0; i < NC_MAXCTL; i++) {
+    pthread_mutex_init(&ctls[i].mu, NULL);
+    if (ctls[i].fd >= 0 && fd_ino(ctls[i].fd) == ctls[i].ino) real.close(ctls[i].fd);
+    ctls[i].fd = -1;
+    if (i != my_slot && i != NC_SHARED_SLOT) ctls[i].used = 0;
+  }
+  pthread_mutex_unlock(&reg_lock);
+  if (active && had) ctl_ensure(&ctls[my_slot]);
 }
 
-/* The lowest fd number the control socket may take: high, out of the way of programs that
+/* The lowest fd number a control socket may take: high, out of the way of programs that
  * expect the lowest free numbers and of dup2 targets. */
 static int high_fd_base(void) {
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY) return 512;
   if (rl.rlim_cur > 1024) return (int)(rl.rlim_cur > NC_MAXFD ? NC_MAXFD / 2 : rl.rlim_cur - 256);
-  if (rl.rlim_cur > 64) return (int)rl.rlim_cur - 32;
+  if (rl.rlim_cur > 64) return (int)rl.rlim_cur - 80;
   return (int)rl.rlim_cur / 2;
 }
 
-/* With ctl_lock held: makes sure this process has its own working control connection. */
-static int ctl_ensure_locked(void) {
-  if (ctl_fd >= 0) {
-    if (ctl_pid == getpid() && fd_ino(ctl_fd) == ctl_ino) return 0;
+/* With c->mu held: makes sure the slot has a working connection of this process. */
+static int ctl_ensure(struct ctl *c) {
+  if (c->fd >= 0) {
+    if (c->pid == getpid() && fd_ino(c->fd) == c->ino) return 0;
     /* Forked child, or the program managed to replace our fd: drop it if it is still ours. */
-    if (fd_ino(ctl_fd) == ctl_ino) real.close(ctl_fd);
-    ctl_fd = -1;
+    pthread_mutex_lock(&reg_lock);
+    if (fd_ino(c->fd) == c->ino) real.close(c->fd);
+    c->fd = -1;
+    pthread_mutex_unlock(&reg_lock);
   }
   if (!real.socket || !real.connect || !real.close) return -ENOSYS;
   int s = real.socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
@@ -297,22 +360,33 @@ static int ctl_ensure_locked(void) {
     real.close(s);
     s = hi;
   }
-  ctl_fd = s;
-  ctl_pid = getpid();
-  ctl_ino = fd_ino(s);
+  pthread_mutex_lock(&reg_lock);
+  c->fd = s;
+  c->pid = getpid();
+  c->ino = fd_ino(s);
+  pthread_mutex_unlock(&reg_lock);
   return 0;
 }
 
-/* One request/response exchange. Returns the response length, or -errno. If fd_out is not
- * NULL, an attached fd is stored there (close-on-exec), else any attached fd is closed. */
+static void ctl_drop(struct ctl *c) {
+  pthread_mutex_lock(&reg_lock);
+  real.close(c->fd);
+  c->fd = -1;
+  pthread_mutex_unlock(&reg_lock);
+}
+
+/* One request/response exchange on this thread's connection. Returns the response length, or
+ * -errno. fd_in (if >= 0) travels with the request; an attached fd in the answer is stored in
+ * *fd_out (close-on-exec) if fd_out is not NULL, else closed. */
 static int rpc(const uint8_t *req, size_t reqlen, int fd_in, uint8_t *resp, size_t cap, int *fd_out) {
   if (fd_out) *fd_out = -1;
   if (!real.sendmsg || !real.recvmsg) return -ENOSYS;
   int saved = errno;
-  pthread_mutex_lock(&ctl_lock);
+  struct ctl *c = my_ctl();
+  pthread_mutex_lock(&c->mu);
   int n = 0;
   for (int attempt = 0; attempt < 2; attempt++) {
-    n = ctl_ensure_locked();
+    n = ctl_ensure(c);
     if (n < 0) break;
     struct iovec iov = {(void *)req, reqlen};
     struct msghdr mh = {0};
@@ -326,19 +400,18 @@ static int rpc(const uint8_t *req, size_t reqlen, int fd_in, uint8_t *resp, size
       /* the socket itself travels with the request (CONNECT: RPC.md) */
       mh.msg_control = sb.buf;
       mh.msg_controllen = sizeof(sb.buf);
-      struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-      c->cmsg_level = SOL_SOCKET;
-      c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN(sizeof(int));
-      memcpy(CMSG_DATA(c), &fd_in, sizeof(int));
+      struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+      cm->cmsg_level = SOL_SOCKET;
+      cm->cmsg_type = SCM_RIGHTS;
+      cm->cmsg_len = CMSG_LEN(sizeof(int));
+      memcpy(CMSG_DATA(cm), &fd_in, sizeof(int));
     }
     ssize_t w;
-    do w = real.sendmsg(ctl_fd, &mh, MSG_NOSIGNAL);
+    do w = real.sendmsg(c->fd, &mh, MSG_NOSIGNAL);
     while (w < 0 && errno == EINTR);
     if (w < 0) {
       n = -errno;
-      real.close(ctl_fd);
-      ctl_fd = -1;
+      ctl_drop(c);
       if (n == -EPIPE || n == -ECONNRESET || n == -ENOTCONN) {
         n = -ENETDOWN;
         continue; /* the service restarted: one more try on a fresh connection */
@@ -356,20 +429,19 @@ static int rpc(const uint8_t *req, size_t reqlen, int fd_in, uint8_t *resp, size
     rm.msg_control = cb.buf;
     rm.msg_controllen = sizeof(cb.buf);
     ssize_t r;
-    do r = real.recvmsg(ctl_fd, &rm, MSG_CMSG_CLOEXEC);
+    do r = real.recvmsg(c->fd, &rm, MSG_CMSG_CLOEXEC);
     while (r < 0 && errno == EINTR);
     if (r <= 0) {
       n = r == 0 ? -ENETDOWN : -errno;
-      real.close(ctl_fd);
-      ctl_fd = -1;
+      ctl_drop(c);
       break;
     }
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&rm); c; c = CMSG_NXTHDR(&rm, c)) {
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-      int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&rm); cm; cm = CMSG_NXTHDR(&rm, cm)) {
+      if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
+      int k = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
       for (int i = 0; i < k; i++) {
         int f;
-        memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+        memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
         if (fd_out && *fd_out < 0)
           *fd_out = f;
         else
@@ -379,7 +451,7 @@ static int rpc(const uint8_t *req, size_t reqlen, int fd_in, uint8_t *resp, size
     n = (int)r;
     break;
   }
-  pthread_mutex_unlock(&ctl_lock);
+  pthread_mutex_unlock(&c->mu);
   errno = saved;
   return n;
 }
@@ -438,7 +510,7 @@ static int lookup(int fd, struct ncfd *e) {
   int dom = 0;
   socklen_t dl = sizeof(dom);
   int ours = 0;
-  if (fd != ctl_fd && real.getsockopt && real.getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &dl) == 0 && dom == AF_UNIX) {
+  if (!is_ctl(fd) && real.getsockopt && real.getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &dl) == 0 && dom == AF_UNIX) {
     uint8_t body[8];
     nc_put_u64(body, ino);
     memset(e, 0, sizeof(*e));
@@ -672,9 +744,19 @@ static int do_connect(int fd, const struct sockaddr *addr, socklen_t len) {
   if (r != -EINPROGRESS) return fail(-r);
   int fl = real_fcntl(fd, F_GETFL, 0);
   if (fl >= 0 && (fl & O_NONBLOCK)) return fail(EINPROGRESS);
-  /* Blocking connect: the fd becomes writable when the outcome is known (RPC.md). */
-  struct pollfd p = {fd, POLLOUT, 0};
+  /* Blocking connect: the fd becomes writable when the outcome is known, readable (EOF) too if
+   * the connect failed (RPC.md); only then (or if data came at once) is the state asked for. */
+  struct pollfd p = {fd, POLLOUT | POLLIN | POLLRDHUP, 0};
   while (poll(&p, 1, -1) < 0 && errno == EINTR) {
+  }
+  if (!(p.revents & (POLLHUP | POLLERR | POLLIN | POLLRDHUP))) {
+    pthread_mutex_lock(&tab_lock);
+    if (fd < NC_MAXFD && tab[fd] && tab[fd]->id == e.id) {
+      tab[fd]->state = NC_ST_CONNECTED;
+      tab[fd]->local.port = 0; /* getsockname asks the service */
+    }
+    pthread_mutex_unlock(&tab_lock);
+    return 0;
   }
   uint8_t clear[4];
   nc_put_u32(clear, 1);
@@ -888,28 +970,34 @@ static int do_shutdown(int fd, int how) {
   return real.shutdown(fd, how);
 }
 
-/* Moves the control fd away from `fd` if the program is about to take that number. */
+/* Moves a control fd away from `fd` if the program is about to take that number. */
 static void ctl_evade(int fd) {
   if (!active || fd < 0) return;
-  pthread_mutex_lock(&ctl_lock);
-  if (fd == ctl_fd && ctl_pid == getpid()) {
-    int hi = real_fcntl(ctl_fd, F_DUPFD_CLOEXEC, fd + 1 > high_fd_base() ? fd + 1 : high_fd_base());
-    if (hi < 0) hi = real_fcntl(ctl_fd, F_DUPFD_CLOEXEC, 3);
-    if (hi >= 0) {
-      real.close(ctl_fd);
-      ctl_fd = hi;
-    } else {
-      ctl_fd = -1;
+  for (int i = 0; i < NC_MAXCTL; i++) {
+    pthread_mutex_lock(&reg_lock);
+    int hit = ctls[i].fd == fd && ctls[i].pid == getpid();
+    pthread_mutex_unlock(&reg_lock);
+    if (!hit) continue;
+    /* wait for the slot's request in flight, if any (same thread: the lock is not held here) */
+    pthread_mutex_lock(&ctls[i].mu);
+    pthread_mutex_lock(&reg_lock);
+    if (ctls[i].fd == fd) {
+      int hi = real_fcntl(fd, F_DUPFD_CLOEXEC, fd + 1 > high_fd_base() ? fd + 1 : high_fd_base());
+      if (hi < 0) hi = real_fcntl(fd, F_DUPFD_CLOEXEC, 3);
+      real.close(fd);
+      ctls[i].fd = hi;
     }
+    pthread_mutex_unlock(&reg_lock);
+    pthread_mutex_unlock(&ctls[i].mu);
   }
-  pthread_mutex_unlock(&ctl_lock);
 }
 
 static int is_ctl(int fd) {
   if (!active || fd < 0) return 0;
-  pthread_mutex_lock(&ctl_lock);
-  int r = fd == ctl_fd && ctl_pid == getpid();
-  pthread_mutex_unlock(&ctl_lock);
+  int r = 0;
+  pthread_mutex_lock(&reg_lock);
+  for (int i = 0; i < NC_MAXCTL && !r; i++) r = ctls[i].fd == fd && ctls[i].pid == getpid();
+  pthread_mutex_unlock(&reg_lock);
   return r;
 }
 
@@ -928,22 +1016,32 @@ static int cr(unsigned first, unsigned last, int flags) {
 
 static int do_close_range(unsigned first, unsigned last, int flags) {
   if (!active || first > last) return cr(first, last, flags);
-  pthread_mutex_lock(&ctl_lock);
-  int c = (ctl_fd >= 0 && ctl_pid == getpid()) ? ctl_fd : -1;
-  pthread_mutex_unlock(&ctl_lock);
+  int keep[NC_MAXCTL], nk = 0;
+  pthread_mutex_lock(&reg_lock);
+  for (int i = 0; i < NC_MAXCTL; i++)
+    if (ctls[i].fd >= 0 && ctls[i].pid == getpid() && (unsigned)ctls[i].fd >= first && (unsigned)ctls[i].fd <= last)
+      keep[nk++] = ctls[i].fd;
+  pthread_mutex_unlock(&reg_lock);
   if (!(flags & CLOSE_RANGE_CLOEXEC)) {
     pthread_mutex_lock(&tab_lock);
     for (unsigned f = first; f <= last && f < NC_MAXFD; f++) tab_del_locked((int)f);
     pthread_mutex_unlock(&tab_lock);
   }
-  if (c >= 0 && (unsigned)c >= first && (unsigned)c <= last) {
-    /* keep the control fd: close around it */
-    int r = 0;
-    if ((unsigned)c > first) r = cr(first, (unsigned)c - 1, flags);
-    if (r == 0 && (unsigned)c < last) r = cr((unsigned)c + 1, last, flags);
-    return r;
+  /* close around the control fds, lowest first */
+  for (int i = 1; i < nk; i++)
+    for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+      int t = keep[j];
+      keep[j] = keep[j - 1];
+      keep[j - 1] = t;
+    }
+  unsigned lo = first;
+  int r = 0;
+  for (int i = 0; i < nk && r == 0; i++) {
+    if ((unsigned)keep[i] > lo) r = cr(lo, (unsigned)keep[i] - 1, flags);
+    lo = (unsigned)keep[i] + 1;
   }
-  return cr(first, last, flags);
+  if (r == 0 && lo <= last && lo != 0) r = cr(lo, last, flags);
+  return r;
 }
 
 static int do_dup(int fd) {

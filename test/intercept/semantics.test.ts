@@ -11,7 +11,10 @@ let host: NetconHost;
 const servers: ResultPromise[] = [];
 
 async function startEcho(kind: string, port: number): Promise<void> {
-  const p = inNs(host.a, join(CTESTS, 'nc_echo'), [kind, '0.0.0.0', String(port)], { buffer: false });
+  const p = inNs(host.a, join(CTESTS, 'nc_echo'), [kind, '0.0.0.0', String(port)], {
+    buffer: false,
+    reject: false,
+  });
   servers.push(p);
   await new Promise<void>((resolve, reject) => {
     p.stdout?.once('data', () => resolve());

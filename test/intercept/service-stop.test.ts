@@ -6,7 +6,10 @@ import { A4, B4, CTESTS, inNs, kill, startHost } from '../helpers/intercept.js';
 
 test('service stop: open sockets see EOF and EPIPE, new sockets fail with ENETDOWN', async (t) => {
   const host = await startHost();
-  const echo = inNs(host.a, join(CTESTS, 'nc_echo'), ['tcp', '0.0.0.0', '7100'], { buffer: false });
+  const echo = inNs(host.a, join(CTESTS, 'nc_echo'), ['tcp', '0.0.0.0', '7100'], {
+    buffer: false,
+    reject: false,
+  });
   try {
     await new Promise<void>((resolve) => echo.stdout?.once('data', () => resolve()));
     const client = inNs(host.b, join(CTESTS, 'nc_sem'), ['service_stop', A4, '7100', '7101', B4], {

@@ -1,0 +1,40 @@
+// New connections per second (connect + accept + close, the server closing first) through two
+// netcon stacks, against the same programs over the kernel's loopback.
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { A4, CTESTS, inNs, kill, startHost } from '../test/helpers/intercept.js';
+import { report } from './result.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const THREADS = Number(process.env.BENCH_THREADS ?? 4);
+const PROG = join(CTESTS, 'nc_connbench');
+
+function rate(out: string): number {
+  const m = /connections (\d+) seconds ([\d.]+)/.exec(out);
+  if (!m) throw new Error(`nc_connbench: ${out}`);
+  return Number(m[1]) / Number(m[2]);
+}
+
+async function kernel(): Promise<number> {
+  const script = `ip link set lo up; ${PROG} server 127.0.0.1 5400 >/dev/null & S=$!; sleep 0.3;
+    ${PROG} client 127.0.0.1 5400 ${SECONDS} ${THREADS}; kill $S`;
+  return rate((await execa('unshare', ['-n', '--', 'sh', '-c', script])).stdout);
+}
+
+async function netcon(): Promise<number> {
+  const host = await startHost();
+  const server = inNs(host.a, PROG, ['server', '0.0.0.0', '5400'], { reject: false, buffer: false });
+  try {
+    await new Promise<void>((resolve) => server.stdout?.once('data', () => resolve()));
+    const r = await inNs(host.b, PROG, ['client', A4, '5400', String(SECONDS), String(THREADS)]);
+    return rate(String(r.stdout));
+  } finally {
+    kill(server);
+    await host.stop();
+  }
+}
+
+const base = await kernel();
+const value = await netcon();
+process.stdout.write(`kernel loopback: ${base.toFixed(0)} conn/s, netcon: ${value.toFixed(0)} conn/s\n`);
+report({ bench: 'netcon-connect', value, unit: 'connections/s', baseline: base, target: 0.1, threads: THREADS });
