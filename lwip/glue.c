@@ -513,10 +513,16 @@ EXPORT void nc_input(int count, int trusted) {
   uint8_t *s = in_buf;
   if (trusted) NETIF_SET_CHECKSUM_CTRL(&nif, NETIF_CHECKSUM_GEN_IP | NETIF_CHECKSUM_GEN_UDP | NETIF_CHECKSUM_GEN_TCP |
                                                    NETIF_CHECKSUM_GEN_ICMP | NETIF_CHECKSUM_GEN_ICMP6);
+  const uint8_t *end = in_buf + IN_CAP;
   for (int i = 0; i < count; i++) {
     uint32_t len;
+    if (s + 4 > end) break;
     memcpy(&len, s, 4);
     const uint8_t *f = s + 4;
+    if (len > (uint32_t)(end - f)) {
+      drop_oversized++;
+      break; /* a malformed batch: the rest cannot be trusted */
+    }
     s += 4 + ((len + 3) & ~3u);
     if (len < 14) {
       drop_truncated++;
@@ -922,6 +928,7 @@ static u8_t on_raw(void *arg, struct raw_pcb *pcb, struct pbuf *p, const ip_addr
 /* Sends one echo request with len payload bytes to a. */
 EXPORT int nc_ping(int seq, int len) {
   ip_addr_t a;
+  if (len < 0 || len > 60000) return ERR_VAL;
   if (!addr_from(&ctl.a, &a)) return ERR_VAL;
   int v6 = IP_IS_V6(&a);
   struct raw_pcb **slot = v6 ? &ping6 : &ping4;

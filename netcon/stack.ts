@@ -355,8 +355,13 @@ export class Stack {
         n = 0;
       };
       for (let i = 0; i < count; i++) {
+        if (off + 4 > packed.length) break;
         const len = dv.getUint32(off, true);
         const need = 4 + ((len + 3) & ~3);
+        if (off + 4 + len > packed.length) {
+          this.jsDrops.oversized++; // a record past the end: the rest of the batch cannot be trusted
+          break;
+        }
         if (need > this.inCap) {
           flush();
           this.jsDrops.oversized++;
@@ -935,8 +940,9 @@ export function unpack(packed: Uint8Array, count: number): Uint8Array[] {
   const out: Uint8Array[] = new Array(count);
   let off = 0;
   for (let i = 0; i < count; i++) {
+    if (off + 4 > packed.length) return out.slice(0, i);
     const len = dv.getUint32(off, true);
-    out[i] = packed.subarray(off + 4, off + 4 + len);
+    out[i] = packed.subarray(off + 4, Math.min(packed.length, off + 4 + len));
     off += 4 + ((len + 3) & ~3);
   }
   return out;

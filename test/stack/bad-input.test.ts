@@ -53,6 +53,24 @@ test('truncated, oversized and garbage frames are dropped and counted', (t) => {
   }
 });
 
+test('malformed packed batches are dropped, never thrown', (t) => {
+  const s = new Stack({ mac: mac(5), mtu: 1500, addresses: [{ address: '10.1.0.5', prefix: 24 }], routes: [] });
+  try {
+    const packed = new Uint8Array(64);
+    const dv = new DataView(packed.buffer);
+    dv.setUint32(0, 0xffffff00, true); // a length far past the batch
+    t.notThrows(() => s.inputPacked(packed, 3));
+    dv.setUint32(0, 20, true); // then records that claim more than there is
+    dv.setUint32(24, 5000, true);
+    t.notThrows(() => s.inputPacked(packed, 50));
+    t.notThrows(() => s.inputPacked(new Uint8Array(0), 10));
+    const st = s.stats();
+    t.true(st.drops.oversized + st.drops.truncated >= 2, JSON.stringify(st.drops));
+  } finally {
+    s.close();
+  }
+});
+
 test('a TCP stream survives corrupted frames (checksums) in both directions', async (t) => {
   const p = makePair(1500);
   try {
