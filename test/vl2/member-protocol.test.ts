@@ -26,11 +26,12 @@ async function setup(extra: Record<string, unknown> = {}) {
   return { w, a, b, nwid: BigInt(`0x${String(r.json.id)}`) };
 }
 
-async function member(w: MemberWorld, m: Member, nwid: bigint) {
+async function member(w: MemberWorld, m: Member, nwid: bigint, extra: Record<string, unknown> = {}) {
   const net = w.join(m, nwid);
   await w.until(() => net.status === NetworkStatus.ACCESS_DENIED, 'denied');
   await w.api('POST', `/controller/network/${networkIdToString(nwid)}/member/${hex10(m.sim.node.address)}`, {
     authorized: true,
+    ...extra,
   });
   await w.until(() => net.status === NetworkStatus.OK && (net.config?.staticIps.length ?? 0) > 0, 'OK');
   return net;
@@ -110,4 +111,44 @@ test.serial('disabled broadcast drops non-ARP broadcasts but ARP still resolves'
   u.close();
   t.is(netA.status, NetworkStatus.OK);
   t.log(`broadcast ${sent ? 'sent by the stack and dropped by VL2' : 'refused by the stack'}`);
+});
+
+test.serial('capabilities: with rules that match nothing, a capability carries the traffic both ways', async (t) => {
+  const { w, a, b, nwid } = await setup({
+    rules: [{ type: 'ACTION_BREAK' }],
+    capabilities: [{ id: 7, rules: [{ type: 'ACTION_ACCEPT' }] }],
+  });
+  t.teardown(() => w.close());
+  const netA = await member(w, a, nwid, { capabilities: [7] });
+  const netB = await member(w, b, nwid, { capabilities: [7] });
+  t.deepEqual(
+    netA.config!.capabilities.map((c) => c.id),
+    [7],
+  );
+  await w.drive(a.stacks.get(nwid)!.ping(ip4(b, nwid)!, { timeoutMs: 10_000 }), 'ping under a capability');
+  t.is(netA.drops.get('inbound-rules-no-match'), undefined);
+  t.is(netB.drops.get('inbound-rules-no-match'), undefined);
+});
+
+test.serial("two networks: each network's frames reach only its own stack", async (t) => {
+  const { w, a, b, nwid } = await setup();
+  t.teardown(() => w.close());
+  const r2 = await w.api('POST', `/controller/network/${hex10(w.r.node.address)}______`, {
+    private: true,
+    v4AssignMode: { zt: true },
+    ipAssignmentPools: [{ ipRangeStart: '10.88.0.10', ipRangeEnd: '10.88.0.250' }],
+    routes: [{ target: '10.88.0.0/24' }],
+  });
+  const nwid2 = BigInt(`0x${String(r2.json.id)}`);
+  await member(w, a, nwid);
+  await member(w, b, nwid);
+  await member(w, a, nwid2);
+  await member(w, b, nwid2);
+  const other = b.stacks.get(nwid2)!;
+  const before = other.stats().framesIn;
+  await w.drive(a.stacks.get(nwid)!.ping(ip4(b, nwid)!, { timeoutMs: 10_000 }), 'ping on network 1');
+  const mid = other.stats().framesIn;
+  t.is(mid, before, 'nothing of network 1 reached network 2');
+  await w.drive(a.stacks.get(nwid2)!.ping(ip4(b, nwid2)!, { timeoutMs: 10_000 }), 'ping on network 2');
+  t.true(other.stats().framesIn > mid);
 });

@@ -8,8 +8,10 @@ import type { Identity } from '../identity.js';
 import type { InetAddress } from '../inet-address.js';
 import { encodeNetworkError, encodeOk } from '../verbs.js';
 import {
+  type Capability,
   type CertificateOfMembership,
   type CertificateOfOwnership,
+  capabilityIssuedTo,
   comAgrees,
   comIssuedTo,
   comTimestamp,
@@ -18,6 +20,7 @@ import {
   encodeNetworkCredentials,
   type Revocation,
   type Tag,
+  verifyCapability,
   verifyCom,
   verifyCoo,
   verifyTag,
@@ -113,6 +116,7 @@ interface Membership {
   comRevocationThreshold: number;
   coos: Map<number, CertificateOfOwnership>;
   tags: Map<number, Tag>;
+  capabilities: Map<number, Capability>;
   lastPushedCredentials: number;
   lastLikeSent: number;
   /** The last COM agreement check (valid while both COMs and the peer's key are the same objects). */
@@ -120,6 +124,8 @@ interface Membership {
   /** Rule environments, rebuilt when credentials or our config change. */
   inEnv: RuleEnv | undefined;
   outEnv: RuleEnv | undefined;
+  /** The sender's valid capabilities, by ID (rebuilt with inEnv). */
+  inCaps: Capability[];
 }
 
 interface WaitingFrame {
@@ -396,11 +402,13 @@ export class Network {
         comRevocationThreshold: 0,
         coos: new Map(),
         tags: new Map(),
+        capabilities: new Map(),
         lastPushedCredentials: Number.NEGATIVE_INFINITY,
         lastLikeSent: Number.NEGATIVE_INFINITY,
         gate: undefined,
         inEnv: undefined,
         outEnv: undefined,
+        inCaps: [],
       };
       this.memberships.set(a, m);
     }
@@ -460,6 +468,24 @@ export class Network {
     if (old && old.timestamp > coo.timestamp) return;
     m.coos.set(coo.id, coo);
     m.inEnv = undefined;
+  }
+
+  /** A capability presented by its holder (the last custody entry's `to`), verified against the controller. */
+  addCapability(cap: Capability): void {
+    const ctrl = this.controllerIdentity();
+    const to = capabilityIssuedTo(cap);
+    if (!ctrl || to === undefined || verifyCapability(cap, ctrl, (a) => this.host.peerIdentity(a)) !== 'ok') return;
+    const m = this.membership(to);
+    const old = m.capabilities.get(cap.id);
+    if (old && old.timestamp > cap.timestamp) return;
+    m.capabilities.set(cap.id, cap);
+    m.inEnv = undefined;
+  }
+
+  /** A credential is used only while its timestamp is within `ctmd` of our config's (§5.8). */
+  private fresh(ts: number): boolean {
+    const c = this.config;
+    return !!c && Math.abs(ts - c.timestamp) <= c.credentialTimeMaxDelta;
   }
 
   addTag(tag: Tag): void {
@@ -614,9 +640,12 @@ export class Network {
       payload,
     };
     const mem = m ?? this.membership(source);
-    mem.inEnv ??= this.ruleEnv(mem, true);
+    if (!mem.inEnv) {
+      mem.inEnv = this.ruleEnv(mem, true);
+      mem.inCaps = [...mem.capabilities.values()].filter((x) => this.fresh(x.timestamp)).sort((x, y) => x.id - y.id);
+    }
     const env = mem.inEnv;
-    const r = filterFrame(c.rules, [], fr, env);
+    const r = filterFrame(c.rules, mem.inCaps, fr, env);
     return this.divert(now, r, true, false, srcMac, dstMac, etherType, payload);
   }
 
@@ -831,12 +860,16 @@ export class Network {
   /** What the rules need besides the frame: our tags, the peer's tags, and whose COOs authenticate a sender. */
   private ruleEnv(m: Membership | undefined, inbound: boolean): RuleEnv {
     const c = this.config!;
-    const coos = inbound ? [...(m?.coos.values() ?? [])] : c.certificatesOfOwnership;
+    const coos = inbound
+      ? [...(m?.coos.values() ?? [])].filter((x) => this.fresh(x.timestamp))
+      : c.certificatesOfOwnership;
     return {
       self: this.host.address,
       configFlags: c.flags,
       myTags: new Map(c.tags.map((t) => [t.id, t.value])),
-      peerTags: new Map([...(m?.tags.values() ?? [])].map((t) => [t.id, t.value])),
+      peerTags: new Map(
+        [...(m?.tags.values() ?? [])].filter((t) => this.fresh(t.timestamp)).map((t) => [t.id, t.value]),
+      ),
       ipAuthenticated: (ip) => coos.some((coo) => cooOwnsIp(coo, ip)),
       macAuthenticated: (mac) => coos.some((coo) => cooOwnsMac(coo, macToBytes(mac))),
     };

@@ -311,6 +311,10 @@ export class Vl2 implements Vl2Handler, NetworkControllerSender, NetworkHost {
       const n = this.networks.get(coo.networkId);
       if (n) n.addCoo(coo);
     }
+    for (const cap of d.value.capabilities) {
+      const n = this.networks.get(cap.networkId);
+      if (n) n.addCapability(cap);
+    }
     for (const tag of d.value.tags) {
       const n = this.networks.get(tag.networkId);
       if (n) n.addTag(tag);
