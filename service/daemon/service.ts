@@ -33,6 +33,8 @@ export class Service {
   controller: ControllerMount | undefined;
   /** Joined networks (VL2 member side, a stack and an RPC socket each, networks.d, /network routes). */
   networks: Networks | undefined;
+  /** The VL2 handler (member side and the controller's link). */
+  vl2: Vl2 | undefined;
 
   private constructor(
     readonly home: string,
@@ -72,6 +74,7 @@ export class Service {
       try {
         service.controller = await mountController(home, identity, api, log);
         const vl2 = new Vl2(udp.node, { controller: service.controller.controller, log: (l, m) => log[l](m) });
+        service.vl2 = vl2;
         service.networks = new Networks({ home, vl2, kick: () => udp.kick(), log });
         api.use(service.networks.route);
         await service.networks.start();
@@ -129,9 +132,27 @@ export class Service {
       }
       case 'moon':
         return this.moonRoute(req, arg, now);
+      case 'unstable':
+        return arg === 'stats' && req.method === 'GET' ? { status: 200, body: this.stats() } : undefined;
       default:
         return undefined;
     }
+  }
+
+  /** Counters for operators: packets received by verb, drops by reason, and each network's stack. */
+  private stats() {
+    const node = this.udp.node;
+    return {
+      received: Object.fromEntries(node.received),
+      drops: Object.fromEntries(node.drops),
+      vl2Drops: Object.fromEntries(this.vl2?.drops ?? []),
+      udpSendErrors: this.udp.sendErrors,
+      networks: (this.networks?.list() ?? []).map((j) => ({
+        nwid: j.net.id.toString(16).padStart(16, '0'),
+        drops: Object.fromEntries(j.net.drops),
+        stack: j.stack.stats(),
+      })),
+    };
   }
 
   private async moonRoute(req: ApiRequest, arg: string | undefined, now: number): Promise<ApiResponse | undefined> {
