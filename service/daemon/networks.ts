@@ -61,7 +61,7 @@ export function stackConfigOf(net: Network, settings: LocalSettings = DEFAULT_SE
   return { mac: macToBytes(net.mac), mtu: c?.mtu ?? DEFAULT_MTU, addresses, routes };
 }
 
-/** A stack as a VL2 tap: frames delivered in batches (one stack.input per JS task). */
+/** A stack as a VL2 tap: frames delivered in batches (one stack.input per event-loop turn). */
 export class StackTap implements Tap {
   private batch: Uint8Array[] = [];
   private queued = false;
@@ -74,7 +74,8 @@ export class StackTap implements Tap {
     for (const f of frames) this.batch.push(f);
     if (this.queued) return;
     this.queued = true;
-    queueMicrotask(() => {
+    // After the current poll phase: frames of every datagram read in this loop turn go in as one batch.
+    setImmediate(() => {
       this.queued = false;
       const b = this.batch;
       this.batch = [];
