@@ -89,6 +89,12 @@ static uint8_t *rx_buf;
 static struct nc_rx_rec *rx_recs;
 
 static struct netif nif;
+/* More IPv4 addresses: one netif each on the same link (same MAC), with a /32 mask so that the address
+ * itself routes to it (and loops back); its real prefix is an on-link route (below) bound to it, so that
+ * replies and connections within that prefix leave from it with it as the source. ARP for it is handed
+ * to it. IPv6 addresses all live on the primary netif. */
+#define NC_IP4_MAX 4
+static struct netif nif4[NC_IP4_MAX - 1];
 static int mtu_cfg = 2800;
 static uint32_t rand_state = 0x9e3779b9u;
 
@@ -280,12 +286,15 @@ static void addr_to(struct nc_addr *d, const ip_addr_t *a, uint16_t port) {
 struct nc_route {
   uint8_t family, prefix, has_via;
   ip_addr_t target, via;
+  struct netif *netif; /* on-link routes of assigned addresses: their netif; else NULL (the primary) */
 };
 static struct nc_route routes[MAX_ROUTES];
 static int n_routes;
 /* Assigned IPv6 prefixes: on-link by their real prefix length (lwIP alone assumes /64). */
 static struct nc_route ip6_onlink[LWIP_IPV6_NUM_ADDRESSES];
 static int n_ip6_onlink;
+/* Assigned IPv4 prefixes (one per address slot; prefix 0xff = unused). */
+static struct nc_route ip4_onlink[NC_IP4_MAX];
 
 static int prefix_match(const uint8_t *a, const uint8_t *b, int bits) {
   int full = bits / 8, rest = bits % 8;
@@ -305,6 +314,14 @@ static const struct nc_route *route_lookup(int family, const uint8_t *dest) {
     const uint8_t *t = family == 4 ? (const uint8_t *)&ip_2_ip4(&r->target)->addr : (const uint8_t *)ip_2_ip6(&r->target)->addr;
     if (prefix_match(t, dest, r->prefix) && (best == NULL || r->prefix > best->prefix)) best = r;
   }
+  if (family == 4) {
+    for (int i = 0; i < NC_IP4_MAX; i++) {
+      const struct nc_route *r = &ip4_onlink[i];
+      if (r->family == 4 && prefix_match((const uint8_t *)&ip_2_ip4(&r->target)->addr, dest, r->prefix) &&
+          (best == NULL || r->prefix > best->prefix))
+        best = r;
+    }
+  }
   if (family == 6) {
     for (int i = 0; i < n_ip6_onlink; i++) {
       const struct nc_route *r = &ip6_onlink[i];
@@ -315,10 +332,22 @@ static const struct nc_route *route_lookup(int family, const uint8_t *dest) {
   return best;
 }
 
+static struct netif *ip4_netif_of(const ip4_addr_t *a) {
+  if (a == NULL || ip4_addr_isany(a)) return NULL;
+  if (netif_is_up(&nif) && ip4_addr_cmp(a, netif_ip4_addr(&nif))) return &nif;
+  for (int i = 0; i < NC_IP4_MAX - 1; i++)
+    if (netif_is_up(&nif4[i]) && ip4_addr_cmp(a, netif_ip4_addr(&nif4[i]))) return &nif4[i];
+  return NULL;
+}
+
 struct netif *nc_ip4_route_src(const ip4_addr_t *src, const ip4_addr_t *dest) {
-  LWIP_UNUSED_ARG(src);
-  if (!netif_is_up(&nif) || ip4_addr_isany_val(*netif_ip4_addr(&nif))) return NULL;
-  return route_lookup(4, (const uint8_t *)&dest->addr) ? &nif : NULL;
+  const struct nc_route *r = route_lookup(4, (const uint8_t *)&dest->addr);
+  /* A socket bound to one of our addresses sends from that address's netif (all share the link). */
+  struct netif *own = ip4_netif_of(src);
+  if (own && (r || ip4_addr_netcmp(dest, netif_ip4_addr(&nif), netif_ip4_netmask(&nif)))) return own;
+  if (!r) return NULL;
+  struct netif *n = r->netif ? r->netif : &nif;
+  return netif_is_up(n) && !ip4_addr_isany_val(*netif_ip4_addr(n)) ? n : NULL;
 }
 
 const ip4_addr_t *nc_ip4_gw(struct netif *netif, const ip4_addr_t *dest) {
@@ -373,7 +402,7 @@ static err_t link_output(struct netif *netif, struct pbuf *p) {
 
 static err_t nif_init(struct netif *netif) {
   netif->name[0] = 'z';
-  netif->name[1] = 't';
+  netif->name[1] = netif == &nif ? 't' : (char)('1' + (netif - nif4));
   netif->output = etharp_output;
   netif->output_ip6 = ethip6_output;
   netif->linkoutput = link_output;
@@ -425,6 +454,9 @@ EXPORT int nc_init(int mtu, uint32_t seed) {
   ip4_addr_t any;
   ip4_addr_set_zero(&any);
   if (netif_add(&nif, &any, &any, &any, NULL, nif_init, ethernet_input) == NULL) return -2;
+  for (int i = 0; i < NC_IP4_MAX - 1; i++)
+    if (netif_add(&nif4[i], &any, &any, &any, NULL, nif_init, ethernet_input) == NULL) return -2;
+  for (int i = 0; i < NC_IP4_MAX; i++) ip4_onlink[i].family = 0;
   netif_set_default(NULL);
   return 0;
 }
@@ -434,25 +466,46 @@ EXPORT void nc_set_link(int mtu) {
   memcpy(nif.hwaddr, ctl.a.addr, 6);
   mtu_cfg = mtu;
   nif.mtu = (u16_t)mtu;
+  for (int i = 0; i < NC_IP4_MAX - 1; i++) {
+    memcpy(nif4[i].hwaddr, ctl.a.addr, 6);
+    nif4[i].mtu = (u16_t)mtu;
+  }
   netif_set_up(&nif);
   netif_set_link_up(&nif);
   netif_create_ip6_linklocal_address(&nif, 1);
   netif_ip6_addr_set_state(&nif, 0, IP6_ADDR_PREFERRED);
 }
 
-/* IPv4 address in a (prefix in a.prefix); family 0 clears. */
-EXPORT void nc_set_ip4(void) {
+/* IPv4 address number idx (0 = primary) in a (prefix in a.prefix); family 0 clears the slot. */
+EXPORT int nc_set_ip4(int idx) {
+  if (idx < 0 || idx >= NC_IP4_MAX) return -1;
+  struct netif *n = idx == 0 ? &nif : &nif4[idx - 1];
+  struct nc_route *r = &ip4_onlink[idx];
   ip4_addr_t addr, mask, gw;
   ip4_addr_set_zero(&gw);
+  r->family = 0;
   if (ctl.a.family == 4) {
     memcpy(&addr.addr, ctl.a.addr, 4);
-    uint32_t m = ctl.a.prefix == 0 ? 0 : lwip_htonl(0xffffffffu << (32 - ctl.a.prefix));
-    mask.addr = m;
+    uint8_t prefix = ctl.a.prefix > 32 ? 32 : ctl.a.prefix;
+    mask.addr = prefix == 0 ? 0 : lwip_htonl(0xffffffffu << (32 - prefix));
+    r->family = 4;
+    r->prefix = prefix;
+    r->has_via = 0;
+    r->netif = n;
+    ip_addr_set_ip4_u32_val(r->target, addr.addr & mask.addr);
+    if (idx > 0) mask.addr = 0xffffffffu;
+    netif_set_addr(n, &addr, &mask, &gw);
+    if (idx > 0) {
+      netif_set_link_up(n);
+      netif_set_up(n);
+    }
   } else {
     ip4_addr_set_zero(&addr);
     ip4_addr_set_zero(&mask);
+    if (idx > 0) netif_set_down(n);
+    netif_set_addr(n, &addr, &mask, &gw);
   }
-  netif_set_addr(&nif, &addr, &mask, &gw);
+  return 0;
 }
 
 /* Removes all assigned IPv6 addresses except the link-local one (slot 0). */
@@ -546,7 +599,15 @@ EXPORT void nc_input(int count, int trusted) {
       continue;
     }
     memcpy(p->payload, f, len);
-    if (nif.input(p, &nif) != ERR_OK) pbuf_free(p);
+    struct netif *to = &nif;
+    if (len >= 42 && f[12] == 0x08 && f[13] == 0x06) {
+      /* ARP: to the netif that holds the target address (a reply to a secondary's request, too). */
+      ip4_addr_t tpa;
+      memcpy(&tpa.addr, f + 38, 4);
+      struct netif *own = ip4_netif_of(&tpa);
+      if (own) to = own;
+    }
+    if (to->input(p, to) != ERR_OK) pbuf_free(p);
   }
   if (trusted) NETIF_SET_CHECKSUM_CTRL(&nif, NETIF_CHECKSUM_ENABLE_ALL);
 }

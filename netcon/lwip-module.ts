@@ -50,7 +50,7 @@ export interface LwipExports {
   nc_rx_recs(): number;
   nc_init(mtu: number, seed: number): number;
   nc_set_link(mtu: number): void;
-  nc_set_ip4(): void;
+  nc_set_ip4(idx: number): number;
   nc_clear_ip6(): void;
   nc_add_ip6(): number;
   nc_clear_routes(): void;

@@ -42,6 +42,7 @@ const TCP_SND_BUF = 256 * 1024;
 const TCP_SNDLOWAT = 32 * 1024;
 const STAGE_SIZE = TCP_SND_BUF;
 const INFINITE = 0xffffffff;
+const IP4_MAX = 4; // glue.c NC_IP4_MAX
 
 // nc_ctl layout (glue.c struct nc_ctl): out_used, out_count, rx_used, rx_count, then nc_addr a, b, c
 const CTL_OUT_USED = 0;
@@ -254,9 +255,13 @@ export class Stack {
     this.ex.nc_set_link(c.mtu);
     const v4 = c.addresses.filter((a) => parseIp(a.address)?.family === 4);
     const v6 = c.addresses.filter((a) => parseIp(a.address)?.family === 6);
-    if (v4.length > 0) this.putAddr(ADDR_A, { family: 4, address: v4[0]!.address, port: 0 }, v4[0]!.prefix);
-    else this.clearAddr(ADDR_A);
-    this.ex.nc_set_ip4();
+    // Up to IP4_MAX IPv4 addresses are served (more are ignored); the first is the primary.
+    for (let i = 0; i < IP4_MAX; i++) {
+      const a = v4[i];
+      if (a) this.putAddr(ADDR_A, { family: 4, address: a.address, port: 0 }, a.prefix, false);
+      else this.clearAddr(ADDR_A);
+      this.ex.nc_set_ip4(i);
+    }
     this.ex.nc_clear_ip6();
     for (const a of v6) {
       this.putAddr(ADDR_A, { family: 6, address: a.address, port: 0 }, a.prefix);

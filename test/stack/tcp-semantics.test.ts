@@ -368,6 +368,46 @@ test('configuration changes at runtime: new address, routes through a gateway', 
   }
 });
 
+test('several IPv4 addresses: each answers ARP, accepts connections, and is the source within its prefix', async (t) => {
+  const p = makePair();
+  try {
+    // b gets two more addresses in other prefixes; a gets one in the second prefix too (on the same link).
+    p.b.setConfig({
+      ...configOf(p.b),
+      addresses: [...p.b.addresses, { address: '10.20.0.2', prefix: 16 }, { address: '192.168.5.2', prefix: 24 }],
+    });
+    p.a.setConfig({ ...configOf(p.a), addresses: [...p.a.addresses, { address: '10.20.0.1', prefix: 16 }] });
+    const seen: string[] = [];
+    p.b.tcpListen({ family: 4, address: '', port: 4000 }, {}, (s) => {
+      seen.push(`${s.local.address}<-${s.remote.address}`);
+      s.handlers = { onData: (d) => s.write(d) };
+    });
+    const c1 = await p.a.connect({ family: 4, address: '10.20.0.2', port: 4000 });
+    t.is(c1.local.address, '10.20.0.1', 'source within the second prefix');
+    const echo = await new Promise<string>((resolve) => {
+      c1.handlers = { onData: (d) => resolve(dec(d)) };
+      c1.write(enc('second'));
+    });
+    t.is(echo, 'second');
+    // a has no address in 192.168.5.0/24: unreachable from a; b reaches its own third address.
+    t.is(await refusedCode(p.a.connect({ family: 4, address: '192.168.5.2', port: 4000 })), 'ENETUNREACH');
+    const self = await p.b.connect({ family: 4, address: '192.168.5.2', port: 4000 });
+    t.is(self.local.address, '192.168.5.2');
+    t.true((await p.a.ping('10.20.0.2')) >= 0);
+    t.true((await p.a.ping('10.7.0.2')) >= 0, 'the primary still answers');
+    await until(() => seen.length === 2);
+    t.deepEqual(seen.sort(), ['10.20.0.2<-10.20.0.1', '192.168.5.2<-192.168.5.2']);
+    // Removing the address takes it away.
+    p.b.setConfig({ ...configOf(p.b), addresses: p.b.addresses.slice(0, 2) });
+    t.is(
+      await refusedCode(p.a.connect({ family: 4, address: '10.20.0.2', port: 4000 }, { timeoutMs: 400 })),
+      'ETIMEDOUT',
+    );
+  } finally {
+    p.close();
+  }
+});
+
 function configOf(s: Stack) {
   return { mac: s.mac, mtu: s.mtu, addresses: [...s.addresses], routes: [...s.routes] };
 }
