@@ -9,7 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { execa, type Options, type ResultPromise } from 'execa';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-export const LIB = join(ROOT, 'libzerotierintercept.so');
+// The build output (relinking makes a new file), not the copy in the repo root that build.sh
+// rewrites in place: a running program that has the library mapped must not see it truncated.
+export const LIB = join(ROOT, 'intercept', 'build', 'libzerotierintercept.so');
 export const CTESTS = join(ROOT, 'intercept', 'build', 'tests');
 export const HOST_SCRIPT = join(ROOT, 'dist', 'test', 'helpers', 'netcon-host.js');
 

@@ -1,8 +1,8 @@
 // redis-server preloaded in an empty network namespace; redis-cli (SET/GET/EVAL) and
 // redis-benchmark preloaded on the other stack.
 import test from 'ava';
-import type { ResultPromise } from 'execa';
-import { A4, A6, inNs, kill, type NetconHost, portOpen, startHost, tmp, waitFor } from '../helpers/intercept.js';
+import { execa, type ResultPromise } from 'execa';
+import { A4, A6, inNs, kill, LIB, type NetconHost, portOpen, startHost, tmp, waitFor } from '../helpers/intercept.js';
 
 const PORT = 6390;
 let host: NetconHost;
@@ -70,4 +70,14 @@ test('redis-benchmark -q -n 20000', async (t) => {
       .filter((l) => l.includes('requests per second'))
       .join('\n'),
   );
+});
+
+test('redis-server and redis-cli without ZT_NC_NETWORK behave as without the library', async (t) => {
+  const dir = tmp('netcon-redis-plain-');
+  const script = `ip link set lo up; redis-server --port 6391 --bind 127.0.0.1 --save '' --dir ${dir} >/dev/null & S=$!;
+    for i in $(seq 50); do redis-cli -p 6391 ping >/dev/null 2>&1 && break; sleep 0.1; done;
+    redis-cli -p 6391 set plain yes && redis-cli -p 6391 get plain; r=$?; kill $S; exit $r`;
+  const r = await execa('unshare', ['-n', '--', 'sh', '-c', script], { env: { LD_PRELOAD: LIB }, reject: false });
+  t.is(r.exitCode, 0, r.stderr);
+  t.deepEqual(r.stdout.split('\n'), ['OK', 'yes']);
 });
