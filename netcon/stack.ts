@@ -43,6 +43,7 @@ const TCP_SNDLOWAT = 32 * 1024;
 const STAGE_SIZE = TCP_SND_BUF;
 const INFINITE = 0xffffffff;
 const IP4_MAX = 4; // glue.c NC_IP4_MAX
+const TIMER_GRID = 250;
 
 // nc_ctl layout (glue.c struct nc_ctl): out_used, out_count, rx_used, rx_count, then nc_addr a, b, c
 const CTL_OUT_USED = 0;
@@ -571,7 +572,14 @@ export class Stack {
 
   private scheduleTimer(sleep: number): void {
     if (sleep === INFINITE) return;
-    const at = performance.now() + sleep;
+    const now = performance.now();
+    let at = now + sleep;
+    // Long sleeps (lwIP's once-a-second ARP/ND/reassembly timers) end on a shared 250 ms grid, so that
+    // the idle stacks of a process wake together instead of each on its own.
+    if (sleep >= TIMER_GRID) {
+      at = Math.ceil(at / TIMER_GRID) * TIMER_GRID;
+      sleep = at - now;
+    }
     if (!this.timer || this.timerAt > at + 1) {
       if (this.timer) clearTimeout(this.timer);
       this.timerAt = at;
