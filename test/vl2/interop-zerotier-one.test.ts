@@ -1,0 +1,612 @@
+// VL2 interop with a real ZeroTier One (1.14.1), when ZT_ONE_BIN names its binary:
+//   (a) our service is the planet's root and the network controller; the real node joins our private
+//       network as a leaf, is authorized, and gets a pool address on its tap; one of our member services
+//       joins too; the real node pings our member's stack (ARP, then ICMP echo answered by lwIP) and our
+//       member fetches a page from an HTTP server on the real node's tap address (curl under the intercept);
+//   (b) the real node is the root and the controller (its embedded controller's API, driven with curl inside
+//       its namespace); it joins its own network, one of our services joins too and is authorized, and frames
+//       cross both ways in the same way.
+// ZeroTier One never uses loopback paths, so the real node lives in a network namespace joined to ours
+// (where our services run, started as users start them) by a veth pair on 10.232.x.0/24; the test creates
+// both namespaces and deletes them afterwards. Needs root (ip netns, /dev/net/tun for the real node's tap).
+// Without ZT_ONE_BIN the tests are registered as skipped and the reason is printed.
+//
+//   ZT_ONE_BIN=/path/to/zerotier-one npx ava --verbose dist/test/vl2/interop-zerotier-one.test.js
+// ZeroTier One is built outside this repository; nothing of it is part of netcon.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test, { type ExecutionContext } from 'ava';
+import { execa, type ResultPromise } from 'execa';
+import { addressToString } from '../../service/core/address.js';
+import { c25519Generate } from '../../service/core/c25519.js';
+import { formatIdentity, generateIdentity, type Identity } from '../../service/core/identity.js';
+import { parseInetAddress } from '../../service/core/inet-address.js';
+import { makeWorld, serializeWorld, WORLD_ID_EARTH, WORLD_TYPE_PLANET } from '../../service/core/world.js';
+import { inNs, kill, LIB, ROOT } from '../helpers/intercept.js';
+
+const ZT_ONE_BIN = process.env.ZT_ONE_BIN;
+const service = join(ROOT, 'zerotier-netcon-service');
+const cli = join(ROOT, 'zerotier-cli');
+const ZT_PORT = 9993;
+const ROOT_PORT = 29993; // our root (and controller) in scenario (a)
+const MEMBER_PORT = 29994; // our member service
+
+// Primary port only; no secondary port, no UPnP/NAT-PMP, no TCP fallback relay (it would try the internet).
+const LOCAL_CONF = {
+  settings: {
+    primaryPort: ZT_PORT,
+    allowSecondaryPort: false,
+    portMappingEnabled: false,
+    allowTcpFallbackRelay: false,
+    forceTcpRelay: false,
+    tcpFallbackRelay: '127.0.0.1/9',
+    softwareUpdate: 'disable',
+  },
+};
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Two network namespaces joined by a veth pair: the real node's (zt, 10.232.s.1) and ours (ours, 10.232.s.2). */
+interface Netns {
+  zt: string;
+  ours: string;
+  ipZt: string;
+  ipOurs: string;
+}
+
+/** Everything a test started or created, undone in order by its teardown. */
+class Scope {
+  readonly children: ResultPromise[] = [];
+  readonly services: string[] = []; // our services' homes (detached; stopped through their pid files)
+  readonly namespaces: string[] = [];
+  readonly dirs: string[] = [];
+
+  async close(): Promise<void> {
+    for (const c of this.children) c.kill('SIGTERM');
+    await Promise.all(this.services.map((h) => stopService(h)));
+    const killer = setTimeout(() => {
+      for (const c of this.children) c.kill('SIGKILL');
+    }, 5000);
+    await Promise.allSettled(this.children);
+    clearTimeout(killer);
+    // Deleting a namespace that no process holds also destroys the veth pair (and the real node's tap).
+    for (const ns of this.namespaces) await execa('ip', ['netns', 'del', ns], { reject: false });
+    for (const d of this.dirs) rmSync(d, { recursive: true, force: true });
+  }
+}
+
+async function stopService(home: string): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(join(home, 'zerotier-one.pid'), 'utf8'));
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return; // not running
+  }
+  for (let i = 0; i < 100; i++) {
+    try {
+      process.kill(pid, 0);
+      await sleep(100);
+    } catch {
+      return;
+    }
+  }
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    /* gone */
+  }
+}
+
+async function makeNetns(scope: Scope, tag: string): Promise<Netns> {
+  const id = `${process.pid}${tag}`;
+  const zt = `netcon-zt2-${id}-z`;
+  const ours = `netcon-zt2-${id}-o`;
+  const s = 1 + Math.floor(Math.random() * 254);
+  const net: Netns = { zt, ours, ipZt: `10.232.${s}.1`, ipOurs: `10.232.${s}.2` };
+  for (const ns of [zt, ours]) {
+    await execa('ip', ['netns', 'add', ns]);
+    scope.namespaces.push(ns);
+    await execa('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  }
+  const vz = `vy${id}z`;
+  const vo = `vy${id}o`;
+  await execa('ip', ['link', 'add', vz, 'netns', zt, 'type', 'veth', 'peer', 'name', vo, 'netns', ours]);
+  await execa('ip', ['-n', zt, 'addr', 'add', `${net.ipZt}/24`, 'dev', vz]);
+  await execa('ip', ['-n', ours, 'addr', 'add', `${net.ipOurs}/24`, 'dev', vo]);
+  await execa('ip', ['-n', zt, 'link', 'set', vz, 'up']);
+  await execa('ip', ['-n', ours, 'link', 'set', vo, 'up']);
+  return net;
+}
+
+function writeHome(home: string, id: Identity | undefined, planet: Uint8Array, zt: boolean): void {
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+  if (id) {
+    writeFileSync(join(home, 'identity.secret'), formatIdentity(id, true), { mode: 0o600 });
+    writeFileSync(join(home, 'identity.public'), formatIdentity(id), { mode: 0o644 });
+  }
+  writeFileSync(join(home, 'planet'), planet);
+  if (zt) writeFileSync(join(home, 'local.conf'), JSON.stringify(LOCAL_CONF, null, 2));
+}
+
+function planetWithRoot(root: Identity, endpoint: string): Uint8Array {
+  const keys = c25519Generate();
+  return serializeWorld(
+    makeWorld(
+      {
+        type: WORLD_TYPE_PLANET,
+        id: WORLD_ID_EARTH, // newer than ZeroTier One's built-in planet, so it replaces it
+        timestamp: BigInt(Date.now()),
+        updatesMustBeSignedBy: keys.publicKey,
+        roots: [{ identity: root, stableEndpoints: [parseInetAddress(endpoint)!] }],
+      },
+      keys,
+    ),
+  );
+}
+
+// ---- the real node ----
+
+/** Starts the real node in the foreground inside namespace `ns`. */
+function startZeroTier(scope: Scope, ns: string, home: string): ResultPromise {
+  const child = execa('ip', ['netns', 'exec', ns, ZT_ONE_BIN!, `-p${ZT_PORT}`, home], {
+    stdin: 'ignore',
+    all: true,
+    reject: false,
+  });
+  scope.children.push(child);
+  return child;
+}
+
+/** Runs the real node's CLI personality (`zerotier-one -q`) against its home, inside `ns`. */
+async function ztCli(ns: string, home: string, ...args: string[]): Promise<{ code: number; out: string }> {
+  const r = await execa('ip', ['netns', 'exec', ns, ZT_ONE_BIN!, '-q', `-D${home}`, ...args], {
+    reject: false,
+    timeout: 20000,
+  });
+  return { code: r.exitCode ?? -1, out: `${r.stdout}${r.stderr ? `\n${r.stderr}` : ''}`.trim() };
+}
+
+/** Polls `probe` until it returns a value; throws with the last thing seen after `ms`. */
+async function poll<T>(what: string, ms: number, probe: () => Promise<T | undefined>, last: () => string): Promise<T> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    await sleep(500);
+  }
+  throw new Error(`${what}: not reached in ${ms} ms; last: ${last()}`);
+}
+
+function checkAlive(zt: ResultPromise): void {
+  if (zt.exitCode !== undefined && zt.exitCode !== null) throw new Error(`zerotier-one exited (${zt.exitCode})`);
+}
+
+/** The real node's listnetworks row for `nwid`, split into fields, once `pred` holds on it. */
+async function ztNetwork(
+  ns: string,
+  home: string,
+  zt: ResultPromise,
+  nwid: string,
+  pred: (row: string[]) => boolean,
+  ms: number,
+): Promise<string[]> {
+  let out = '';
+  return poll(
+    `real node listnetworks ${nwid}`,
+    ms,
+    async () => {
+      checkAlive(zt);
+      out = (await ztCli(ns, home, 'listnetworks')).out;
+      const row = out
+        .split('\n')
+        .find((l) => l.startsWith(`200 listnetworks ${nwid} `))
+        ?.trim()
+        .split(' '); // a network with no name yet leaves that field empty
+      return row && pred(row) ? row : undefined;
+    },
+    () => out,
+  );
+}
+
+/** Calls the real node's controller API (127.0.0.1:9993 inside its namespace) with curl. */
+async function ztApi(ns: string, home: string, method: string, path: string, body?: unknown): Promise<unknown> {
+  const token = readFileSync(join(home, 'authtoken.secret'), 'utf8').trim();
+  const args = ['netns', 'exec', ns, 'curl', '-sS', '-f', '-X', method, '-H', `X-ZT1-Auth: ${token}`];
+  if (body !== undefined) args.push('-H', 'Content-Type: application/json', '-d', JSON.stringify(body));
+  const r = await execa('ip', [...args, `http://127.0.0.1:${ZT_PORT}${path}`], { reject: false, timeout: 20000 });
+  if (r.exitCode !== 0) throw new Error(`real controller ${method} ${path}: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+// ---- our services (detached, inside our namespace; their API is on 127.0.0.1 there) ----
+
+interface Svc {
+  name: string;
+  ns: string;
+  home: string;
+  port: number;
+  address: string;
+}
+
+async function startSvc(scope: Scope, name: string, ns: string, home: string, port: number): Promise<Svc> {
+  scope.services.push(home);
+  const r = await execa('ip', ['netns', 'exec', ns, service, '-d', `-p${port}`, home], { reject: false });
+  if (r.exitCode !== 0) throw new Error(`${name} did not start: ${r.stderr}`);
+  return { name, ns, home, port, address: readFileSync(join(home, 'identity.public'), 'utf8').slice(0, 10) };
+}
+
+async function ourCli(s: Svc, ...args: string[]): Promise<{ code: number; out: string }> {
+  const r = await execa('ip', ['netns', 'exec', s.ns, cli, `-D${s.home}`, ...args], { reject: false, timeout: 20000 });
+  return { code: r.exitCode ?? -1, out: `${r.stdout}${r.stderr ? `\n${r.stderr}` : ''}`.trim() };
+}
+
+async function ourApi(
+  s: Svc,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: unknown }> {
+  const token = readFileSync(join(s.home, 'authtoken.secret'), 'utf8').trim();
+  const args = ['netns', 'exec', s.ns, 'curl', '-sS', '-o', '-', '-w', '\n%{http_code}', '-X', method];
+  args.push('-H', `X-ZT1-Auth: ${token}`);
+  if (body !== undefined) args.push('-H', 'Content-Type: application/json', '-d', JSON.stringify(body));
+  const r = await execa('ip', [...args, `http://127.0.0.1:${s.port}${path}`], { reject: false, timeout: 20000 });
+  const nl = r.stdout.lastIndexOf('\n');
+  const text = r.stdout.slice(0, nl);
+  return { status: Number(r.stdout.slice(nl + 1)), json: text ? JSON.parse(text) : undefined };
+}
+
+interface NetJson {
+  status: string;
+  assignedAddresses: string[];
+  mac: string;
+  nwid: string;
+}
+
+async function ourNetwork(s: Svc, nwid: string, pred: (n: NetJson) => boolean, ms: number): Promise<NetJson> {
+  let last: NetJson | undefined;
+  return poll(
+    `${s.name} network ${nwid}`,
+    ms,
+    async () => {
+      const r = await ourApi(s, 'GET', `/network/${nwid}`);
+      last = r.status === 200 ? (r.json as NetJson) : undefined;
+      return last && pred(last) ? last : undefined;
+    },
+    () => JSON.stringify(last),
+  );
+}
+
+// ---- traffic ----
+
+/** The real node's tap device in `ns` carrying `ip`, from `ip -o addr`. */
+async function tapWith(ns: string, ip: string): Promise<string | undefined> {
+  const r = await execa('ip', ['-n', ns, '-o', 'addr', 'show'], { reject: false });
+  const line = r.stdout.split('\n').find((l) => l.includes(` inet ${ip}/`) || l.includes(` inet6 ${ip}/`));
+  return line?.trim().split(/\s+/)[1];
+}
+
+/** Pings `ip` from namespace `ns` until it answers (the first echoes may wait on ARP and path setup). */
+async function pingFrom(t: ExecutionContext, ns: string, ip: string): Promise<string> {
+  let out = '';
+  const r = await poll(
+    `ping ${ip} from ${ns}`,
+    30000,
+    async () => {
+      const p = await execa('ip', ['netns', 'exec', ns, 'ping', '-c', '3', '-i', '0.3', '-W', '2', ip], {
+        reject: false,
+      });
+      out = `${p.stdout}\n${p.stderr}`;
+      return p.exitCode === 0 && / 0% packet loss/.test(p.stdout) ? p.stdout : undefined;
+    },
+    () => out,
+  );
+  for (const l of r.split('\n').filter((x) => /bytes from|packet loss|rtt/.test(x))) t.log(`real side: ${l}`);
+  return r;
+}
+
+/** The neighbour entry for `ip` in namespace `ns` (`<ip> dev <dev> lladdr <mac> REACHABLE`). */
+async function neighbour(ns: string, ip: string): Promise<string> {
+  const r = await execa('ip', ['-n', ns, 'neigh', 'show', ip], { reject: false });
+  return r.stdout.trim();
+}
+
+/** Serves a page with python3 -m http.server on `ip` inside `ns`, fetched by curl under our intercept. */
+async function fetchFromReal(t: ExecutionContext, scope: Scope, ns: string, ip: string, member: Svc, nwid: string) {
+  const dir = mkdtempSync(join(tmpdir(), 'netcon-ztone-www-'));
+  scope.dirs.push(dir);
+  const page = `hello from the real node ${Math.random().toString(16).slice(2)}\n`;
+  writeFileSync(join(dir, 'page.txt'), page);
+  const port = 8000 + Math.floor(Math.random() * 1000);
+  const host = ip.includes(':') ? `[${ip}]` : ip;
+  const http = execa('ip', ['netns', 'exec', ns, 'python3', '-m', 'http.server', String(port), '--bind', ip], {
+    cwd: dir,
+    reject: false,
+    stdout: 'ignore',
+    stderr: 'ignore',
+  });
+  scope.children.push(http);
+  try {
+    let last = '';
+    const got = await poll(
+      `curl http://${host}:${port}/ through our stack`,
+      30000,
+      async () => {
+        const r = await inNs(
+          join(member.home, `nc_${nwid}`),
+          'curl',
+          ['-sS', '-g', '--max-time', '5', `http://${host}:${port}/page.txt`],
+          { reject: false, timeout: 10000 },
+        );
+        last = `${r.exitCode} ${r.stderr}`;
+        return r.exitCode === 0 ? r.stdout : undefined;
+      },
+      () => last,
+    );
+    t.log(`our member fetched http://${host}:${port}/page.txt: ${JSON.stringify(got)}`);
+    t.is(`${got}\n`, page, 'the page crossed from the real node to our stack intact');
+  } finally {
+    kill(http);
+  }
+}
+
+/** Both sides list each other over a direct path: the real node (listpeers) and our member (-j listpeers). */
+async function directBothWays(t: ExecutionContext, ns: Netns, ztHome: string, ztAddr: string, m: Svc): Promise<void> {
+  let last = '';
+  const row = await poll(
+    `the real node's direct path to ${m.address}`,
+    30000,
+    async () => {
+      last = (await ztCli(ns.zt, ztHome, 'listpeers')).out;
+      const r = last
+        .split('\n')
+        .find((l) => l.startsWith(`200 listpeers ${m.address} `))
+        ?.trim()
+        .split(/\s+/);
+      return r?.[3]?.startsWith(`${ns.ipOurs}/${m.port};`) ? r : undefined;
+    },
+    () => last,
+  );
+  t.log(`real side: ${row.join(' ')}`);
+  t.is(row[5], '1.14.1', 'the real node learned our version');
+  t.is(row[6], 'LEAF');
+  const path = await poll(
+    `our member's direct path to ${ztAddr}`,
+    30000,
+    async () => {
+      last = (await ourCli(m, '-j', 'listpeers')).out;
+      const peers = JSON.parse(last) as { address: string; paths: { address: string; active: boolean }[] }[];
+      return peers
+        .find((p) => p.address === ztAddr)
+        ?.paths.find((p) => p.active && p.address === `${ns.ipZt}/${ZT_PORT}`);
+    },
+    () => last,
+  );
+  t.log(`our member: peer ${ztAddr} path ${JSON.stringify(path)}`);
+}
+
+function setup(t: ExecutionContext, tag: string): { scope: Scope; dir: string; net: () => Promise<Netns> } {
+  const scope = new Scope();
+  const dir = mkdtempSync(join(tmpdir(), 'netcon-ztone-vl2-'));
+  scope.dirs.push(dir);
+  t.teardown(() => scope.close());
+  return { scope, dir, net: () => makeNetns(scope, tag) };
+}
+
+const reg = ZT_ONE_BIN ? test.serial : test.skip;
+if (!ZT_ONE_BIN) {
+  console.log(
+    'SKIPPED VL2 interop with ZeroTier One: ZT_ONE_BIN is not set. Set it to a zerotier-one 1.14.1 binary ' +
+      '(and run as root: the test creates network namespaces and the real node a tap device) to check that a ' +
+      'real node joins our controller, that we join a real controller, and that frames cross both ways.',
+  );
+}
+
+reg('interop: a real ZeroTier One joins our controller; ping to our stack and HTTP from it cross', async (t) => {
+  if (!existsSync(LIB)) return t.fail(`${LIB} missing: run ./build.sh`);
+  const { scope, dir, net } = setup(t, 'a');
+  const ns = await net();
+  const rootId = generateIdentity();
+  const ztId = generateIdentity();
+  const ztAddr = addressToString(ztId.address);
+  const planet = planetWithRoot(rootId, `${ns.ipOurs}/${ROOT_PORT}`);
+  const ztHome = join(dir, 'zt');
+  writeHome(ztHome, ztId, planet, true);
+  writeHome(join(dir, 'R'), rootId, planet, false);
+  writeHome(join(dir, 'M'), undefined, planet, false);
+
+  const R = await startSvc(scope, 'R', ns.ours, join(dir, 'R'), ROOT_PORT);
+  const M = await startSvc(scope, 'M', ns.ours, join(dir, 'M'), MEMBER_PORT);
+  const zt = startZeroTier(scope, ns.zt, ztHome);
+  let info = '';
+  await poll(
+    'real node ONLINE',
+    60000,
+    async () => {
+      checkAlive(zt);
+      info = (await ztCli(ns.zt, ztHome, 'info')).out;
+      return /^200 info \S+ \S+ ONLINE/.test(info) ? true : undefined;
+    },
+    () => info,
+  );
+  t.log(`real leaf: ${info}`);
+
+  const s = 1 + Math.floor(Math.random() * 254);
+  const created = await ourApi(R, 'POST', `/controller/network/${R.address}______`, {
+    name: 'interop-a',
+    private: true,
+    v4AssignMode: { zt: true },
+    v6AssignMode: { zt: true },
+    ipAssignmentPools: [
+      { ipRangeStart: `10.79.${s}.10`, ipRangeEnd: `10.79.${s}.250` },
+      { ipRangeStart: `fd79:${s}::10`, ipRangeEnd: `fd79:${s}::ffff` },
+    ],
+    routes: [{ target: `10.79.${s}.0/24` }, { target: `fd79:${s}::/64` }],
+  });
+  t.is(created.status, 200);
+  const nwid = (created.json as { id: string }).id;
+
+  // The real node joins: ACCESS_DENIED until we authorize it, then OK with a pool address on its tap.
+  t.is((await ztCli(ns.zt, ztHome, 'join', nwid)).out, '200 join OK');
+  const denied = await ztNetwork(ns.zt, ztHome, zt, nwid, (r) => r[5] === 'ACCESS_DENIED', 30000);
+  t.log(`real leaf: ${denied.join(' ')}`);
+  t.is((await ourApi(R, 'POST', `/controller/network/${nwid}/member/${ztAddr}`, { authorized: true })).status, 200);
+  const t0 = Date.now();
+  const ok = await ztNetwork(
+    ns.zt,
+    ztHome,
+    zt,
+    nwid,
+    (r) => r[5] === 'OK' && /10\./.test(r[8] ?? '') && /fd79:/.test(r[8] ?? ''),
+    30000,
+  );
+  t.log(`real leaf (${Date.now() - t0} ms after authorization): ${ok.join(' ')}`);
+  t.is(ok[3], 'interop-a');
+  t.is(ok[6], 'PRIVATE');
+  const ztIps = ok[8]!.split(',').map((a) => a.split('/')[0]!);
+  const ztIp = ztIps.find((a) => !a.includes(':'))!;
+  const ztIp6 = ztIps.find((a) => a.includes(':'))!;
+  t.regex(ztIp, new RegExp(`^10\\.79\\.${s}\\.\\d+$`));
+  t.regex(ztIp6, new RegExp(`^fd79:${s}::`));
+  const tap = await poll(
+    `tap with ${ztIp}`,
+    10000,
+    () => tapWith(ns.zt, ztIp),
+    () => '',
+  );
+  t.log(`real leaf: tap ${tap} carries ${ztIp}`);
+  t.is(tap, ok[7], 'the tap named in listnetworks carries the pool address');
+  t.is(
+    await poll(
+      `tap with ${ztIp6}`,
+      10000,
+      () => tapWith(ns.zt, ztIp6),
+      () => '',
+    ),
+    tap,
+    'and the IPv6 one',
+  );
+
+  // Our member joins and is authorized.
+  t.is((await ourCli(M, 'join', nwid)).out, '200 join OK');
+  await ourNetwork(M, nwid, (n) => n.status === 'ACCESS_DENIED', 30000);
+  await ourApi(R, 'POST', `/controller/network/${nwid}/member/${M.address}`, { authorized: true });
+  const okM = await ourNetwork(M, nwid, (n) => n.status === 'OK' && n.assignedAddresses.length > 1, 30000);
+  const ourIps = okM.assignedAddresses.map((a) => a.split('/')[0]!);
+  const ourIp = ourIps.find((a) => !a.includes(':'))!;
+  const ourIp6 = ourIps.find((a) => a.includes(':'))!;
+  t.log(`our member: ${M.address} OK ${okM.mac} ${okM.assignedAddresses.join(',')}`);
+
+  // Our controller recorded the real node as a member with its version (from its request's metadata).
+  const rec = (await ourApi(R, 'GET', `/controller/network/${nwid}/member/${ztAddr}`)).json as Record<string, unknown>;
+  t.log(
+    `our controller: member ${ztAddr} ${JSON.stringify(rec.ipAssignments)} v${rec.vMajor}.${rec.vMinor}.${rec.vRev}`,
+  );
+  t.deepEqual([rec.vMajor, rec.vMinor, rec.vRev, rec.vProto], [1, 14, 1, 12]);
+  t.deepEqual([...(rec.ipAssignments as string[])].sort(), [ztIp, ztIp6].sort());
+
+  // Real node → our stack: ARP resolves our MAC, ICMP echo is answered by lwIP.
+  await pingFrom(t, ns.zt, ourIp);
+  const neigh = await neighbour(ns.zt, ourIp);
+  t.log(`real side neighbour: ${neigh}`);
+  t.true(neigh.includes(`lladdr ${okM.mac}`), 'ARP on the real node resolved our member to its MAC');
+
+  // Our stack → real node: TCP to an HTTP server on its tap address.
+  await fetchFromReal(t, scope, ns.zt, ztIp, M, nwid);
+
+  // IPv6 both ways: neighbour discovery by multicast (solicited-node groups), echo answered by lwIP, TCP back.
+  await pingFrom(t, ns.zt, ourIp6);
+  const neigh6 = await neighbour(ns.zt, ourIp6);
+  t.log(`real side neighbour: ${neigh6}`);
+  t.true(neigh6.includes(`lladdr ${okM.mac}`), 'NDP on the real node resolved our member to its MAC');
+  await fetchFromReal(t, scope, ns.zt, ztIp6, M, nwid);
+  // The member and the real node talk directly, not through our root.
+  await directBothWays(t, ns, ztHome, ztAddr, M);
+});
+
+reg('interop: we join a real ZeroTier One controller; ping to our stack and HTTP from it cross', async (t) => {
+  if (!existsSync(LIB)) return t.fail(`${LIB} missing: run ./build.sh`);
+  const { scope, dir, net } = setup(t, 'b');
+  const ns = await net();
+  const ztId = generateIdentity();
+  const ztAddr = addressToString(ztId.address);
+  const planet = planetWithRoot(ztId, `${ns.ipZt}/${ZT_PORT}`);
+  const ztHome = join(dir, 'zt');
+  writeHome(ztHome, ztId, planet, true);
+  writeHome(join(dir, 'M'), undefined, planet, false);
+
+  const zt = startZeroTier(scope, ns.zt, ztHome);
+  let info = '';
+  await poll(
+    'real root ONLINE',
+    60000,
+    async () => {
+      checkAlive(zt);
+      info = (await ztCli(ns.zt, ztHome, 'info')).out;
+      return /^200 info \S+ \S+ ONLINE/.test(info) ? true : undefined;
+    },
+    () => info,
+  );
+  t.log(`real root and controller: ${info}`);
+  const M = await startSvc(scope, 'M', ns.ours, join(dir, 'M'), MEMBER_PORT);
+
+  const s = 1 + Math.floor(Math.random() * 254);
+  const created = (await ztApi(ns.zt, ztHome, 'POST', `/controller/network/${ztAddr}______`, {
+    name: 'interop-b',
+    private: true,
+    v4AssignMode: { zt: true },
+    ipAssignmentPools: [{ ipRangeStart: `10.80.${s}.10`, ipRangeEnd: `10.80.${s}.250` }],
+    routes: [{ target: `10.80.${s}.0/24`, via: null }],
+  })) as { id: string };
+  const nwid = created.id;
+  t.log(`real controller created ${nwid}`);
+
+  // The controller node joins its own network (it is the second member, with a tap).
+  t.is((await ztCli(ns.zt, ztHome, 'join', nwid)).out, '200 join OK');
+  await ztApi(ns.zt, ztHome, 'POST', `/controller/network/${nwid}/member/${ztAddr}`, { authorized: true });
+  const ok = await ztNetwork(ns.zt, ztHome, zt, nwid, (r) => r[5] === 'OK' && /^10\./.test(r[8] ?? ''), 60000);
+  t.log(`real controller as member: ${ok.join(' ')}`);
+  const ztIp = ok[8]!.split(',')[0]!.split('/')[0]!;
+  const tap = await poll(
+    `tap with ${ztIp}`,
+    10000,
+    () => tapWith(ns.zt, ztIp),
+    () => '',
+  );
+  t.is(tap, ok[7]);
+
+  // Our member joins: ACCESS_DENIED, then OK with a pool address once the real controller authorizes it.
+  t.is((await ourCli(M, 'join', nwid)).out, '200 join OK');
+  const denied = await ourNetwork(M, nwid, (n) => n.status === 'ACCESS_DENIED', 30000);
+  t.log(`our member: ${denied.status}`);
+  await ztApi(ns.zt, ztHome, 'POST', `/controller/network/${nwid}/member/${M.address}`, { authorized: true });
+  const t0 = Date.now();
+  const okM = await ourNetwork(M, nwid, (n) => n.status === 'OK' && n.assignedAddresses.length > 0, 60000);
+  t.log(`our member (${Date.now() - t0} ms after authorization): OK ${okM.mac} ${okM.assignedAddresses.join(',')}`);
+  const ourIp = okM.assignedAddresses[0]!.split('/')[0]!;
+  t.regex(ourIp, new RegExp(`^10\\.80\\.${s}\\.\\d+$`));
+  const lj = JSON.parse((await ourCli(M, '-j', 'listnetworks')).out) as { name: string; nwid: string }[];
+  t.is(lj.find((n) => n.nwid === nwid)?.name, 'interop-b', "the real controller's config decoded");
+
+  // The real controller recorded our member with the version our request's metadata gives.
+  const rec = (await ztApi(ns.zt, ztHome, 'GET', `/controller/network/${nwid}/member/${M.address}`)) as Record<
+    string,
+    unknown
+  >;
+  t.log(
+    `real controller: member ${M.address} ${JSON.stringify(rec.ipAssignments)} v${rec.vMajor}.${rec.vMinor}.${rec.vRev}`,
+  );
+  t.deepEqual(rec.ipAssignments, [ourIp]);
+  t.is(rec.authorized, true);
+  t.deepEqual([rec.vMajor, rec.vMinor, rec.vRev], [1, 14, 1]);
+
+  await pingFrom(t, ns.zt, ourIp);
+  const neigh = await neighbour(ns.zt, ourIp);
+  t.log(`real side neighbour: ${neigh}`);
+  t.true(neigh.includes(`lladdr ${okM.mac}`), 'ARP on the real node resolved our member to its MAC');
+
+  await fetchFromReal(t, scope, ns.zt, ztIp, M, nwid);
+  await directBothWays(t, ns, ztHome, ztAddr, M);
+});
