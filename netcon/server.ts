@@ -16,6 +16,7 @@ import {
   MSG_MAX,
   Op,
   ReqFlag,
+  State,
 } from './rpc-codec.js';
 import { type Result, SocketTable } from './socket-table.js';
 
@@ -82,16 +83,28 @@ export class RpcServer {
         return this.dropConn(conn);
       }
       this.stats.requests++;
-      const { bytes, fd } = this.handle(this.buf.subarray(0, n), fds);
+      const answer = this.handle(this.buf.subarray(0, n), fds, (late) => {
+        // a blocking connect's answer, when the outcome is known
+        if (this.conns.has(conn) && fdpass.sendmsg(conn.fd, late, []) < 0) this.dropConn(conn);
+      });
       for (const f of fds) if (f >= 0) fdpass.close(f); // fds the handler did not take
+      if (!answer) continue; // deferred
+      const { bytes, fd } = answer;
       const r = fdpass.sendmsg(conn.fd, bytes, fd !== undefined ? [fd] : []);
       if (fd !== undefined) fdpass.close(fd);
       if (r < 0) return this.dropConn(conn);
     }
   }
 
-  /** Decodes and answers one request. Received fds the handler keeps are replaced by -1 in fds. */
-  handle(msg: Uint8Array, fds: number[]): { bytes: Uint8Array; fd?: number } {
+  /**
+   * Decodes and answers one request. Received fds the handler keeps are replaced by -1 in fds.
+   * Returns null when the answer is deferred (a blocking connect): it then goes to `later`.
+   */
+  handle(
+    msg: Uint8Array,
+    fds: number[],
+    later: (bytes: Uint8Array) => void = () => {},
+  ): { bytes: Uint8Array; fd?: number } | null {
     const d = decodeRequest(msg);
     if (!d.ok) {
       this.stats.badRequests++;
@@ -144,6 +157,15 @@ export class RpcServer {
         }
         const r = t.connect(s, a.value, (req.flags & ReqFlag.FALLTHROUGH) !== 0, appFd);
         if (appFd >= 0 && s.filler?.dupFd !== appFd) fdpass.close(appFd);
+        if (r.result === -Errno.EINPROGRESS && req.flags & ReqFlag.WAIT) {
+          s.waiter = () => {
+            // the error is the answer (as SO_ERROR would have been): report it once
+            const result = s.state === State.CONNECTED ? 0 : -(s.soError || Errno.ECONNREFUSED);
+            s.soError = 0;
+            later(encodeResponse(req.op, result, s.info()));
+          };
+          return null;
+        }
         return withInfo(r);
       }
       case Op.INFO: {

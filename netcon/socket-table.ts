@@ -100,6 +100,8 @@ export class Sock {
   acceptQueue: PendingAccept[] = [];
   udp: UdpSocket[] = [];
   udpConnected: SockAddr | null = null;
+  /** A blocking connect() waiting for its answer (RPC CONNECT with the WAIT flag). */
+  waiter: (() => void) | null = null;
   closed = false;
   constructor(
     readonly id: number,
@@ -280,6 +282,13 @@ export class SocketTable {
   private release(s: Sock): void {
     if (s.closed) return;
     s.closed = true;
+    const w = s.waiter;
+    s.waiter = null;
+    if (w) {
+      s.state = State.CLOSED;
+      s.soError ||= Errno.ECONNABORTED;
+      w();
+    }
     this.unwatch(s);
     s.pending?.abort();
     s.pending = null;
@@ -568,10 +577,13 @@ export class SocketTable {
         s.soError = errnoOf(outcome);
         // EOF before writability: a blocking connect() sees POLLIN with POLLOUT and knows it failed
         // without asking whether it did; the errno comes with INFO (SO_ERROR).
-        fdpass.shutdown(s.fd, SHUT_WR);
+        if (!s.waiter) fdpass.shutdown(s.fd, SHUT_WR);
         this.endFiller(s, true);
         this.watch(s, EV_READ); // until the app closes it
       }
+      const w = s.waiter;
+      s.waiter = null;
+      w?.();
     });
   }
 

@@ -737,12 +737,18 @@ static int do_connect(int fd, const struct sockaddr *addr, socklen_t len) {
   }
   uint8_t body[NC_ADDR_LEN];
   nc_put_addr(body, &a);
-  r = rpc_sock_fd(fd, e.type == SOCK_STREAM ? fd : -1, &e, NC_OP_CONNECT, fallthrough ? NC_REQ_FALLTHROUGH : 0, body,
-                  sizeof(body), NULL);
+  int fl = real_fcntl(fd, F_GETFL, 0);
+  uint16_t rf = fallthrough ? NC_REQ_FALLTHROUGH : 0;
+  if (e.type == SOCK_STREAM && fl >= 0 && !(fl & O_NONBLOCK)) {
+    /* Blocking connect: this thread's control connection waits for the outcome (RPC.md). */
+    r = rpc_sock(fd, &e, NC_OP_CONNECT, rf | NC_REQ_WAIT, body, sizeof(body), NULL);
+    if (r == NC_CONNECT_USE_HOST) return host_connect(fd, &e, addr, len);
+    return r < 0 ? fail(-r) : 0;
+  }
+  r = rpc_sock_fd(fd, e.type == SOCK_STREAM ? fd : -1, &e, NC_OP_CONNECT, rf, body, sizeof(body), NULL);
   if (r == NC_CONNECT_USE_HOST) return host_connect(fd, &e, addr, len);
   if (r == 0) return 0;
   if (r != -EINPROGRESS) return fail(-r);
-  int fl = real_fcntl(fd, F_GETFL, 0);
   if (fl >= 0 && (fl & O_NONBLOCK)) return fail(EINPROGRESS);
   /* Blocking connect: the fd becomes writable when the outcome is known, readable (EOF) too if
    * the connect failed (RPC.md); only then (or if data came at once) is the state asked for. */
