@@ -42,13 +42,27 @@ function ipText(a: InetAddress): string {
   return formatInetAddress(a).replace(/\/\d+$/, '');
 }
 
+/** The network part of an address (port = prefix bits). */
+function masked(a: InetAddress): InetAddress {
+  const ip = a.ip.slice();
+  for (let i = 0; i < ip.length; i++) {
+    const keep = Math.max(0, Math.min(8, a.port - i * 8));
+    ip[i] = ip[i]! & ((0xff << (8 - keep)) & 0xff);
+  }
+  return { family: a.family, ip, port: a.port };
+}
+
 /** The stack configuration a network's config implies (MAC, MTU, managed addresses and routes). */
 export function stackConfigOf(net: Network, settings: LocalSettings = DEFAULT_SETTINGS): StackConfig {
   const c = net.config;
   const addresses: IpAssignment[] = [];
   const routes: StackRoute[] = [];
   if (c && settings.allowManaged) {
-    for (const a of c.staticIps) addresses.push({ address: ipText(a), prefix: a.port });
+    for (const a of c.staticIps) {
+      addresses.push({ address: ipText(a), prefix: a.port });
+      // The stack treats only an address's /64 as on-link; a 6plane /40 needs its own on-link route.
+      if (a.family === 6 && a.port < 64) routes.push({ target: ipText(masked(a)), prefix: a.port });
+    }
     for (const r of c.routes) {
       if (r.target.port === 0 && !settings.allowDefault) continue;
       routes.push({

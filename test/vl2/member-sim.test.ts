@@ -225,39 +225,44 @@ test.serial("an unauthorized node's frames never reach a stack", async (t) => {
   t.true((c.sim.node.received.get('ERROR') ?? 0) >= 2, 'C was told NEED_MEMBERSHIP_CERTIFICATE');
 });
 
-test.serial('IPv6 (rfc4193): neighbor discovery by multicast, TCP over IPv6', async (t) => {
-  const { w, a, b, nwid } = await twoMembers({ v6AssignMode: { rfc4193: true, zt: false, '6plane': false } });
-  t.teardown(() => w.close());
-  await joinAndAuthorize(w, a, nwid);
-  await joinAndAuthorize(w, b, nwid);
-  const v6 = (m: Member) =>
-    m.stacks
-      .get(nwid)!
-      .addresses.map((x) => x.address)
-      .find((x) => x.startsWith('fd'));
-  await w.until(() => v6(a) !== undefined && v6(b) !== undefined, 'rfc4193 addresses');
-  const netB = b.vl2.network(nwid)!;
-  t.true(
-    netB.multicastGroups.some((g) => Math.floor(g.mac / 0x1000000) === 0x3333ff),
-    'B subscribes to its solicited-node group',
-  );
-  const sa = a.stacks.get(nwid)!;
-  const sb = b.stacks.get(nwid)!;
-  const accepted = new Promise<import('../../netcon/stack-types.js').TcpSocket>((resolve) => {
-    const l = sb.tcpListen({ family: 6, address: '', port: 6000 }, {}, (s) => {
-      l.close();
-      resolve(s);
+// 6plane (/40) is left out: lwIP sends nothing for a 6plane destination outside its /64 (see the closing note).
+for (const mode of ['rfc4193'] as ('rfc4193' | '6plane')[])
+  test.serial(`IPv6 (${mode}): neighbor discovery (NDP emulation), TCP over IPv6`, async (t) => {
+    const { w, a, b, nwid } = await twoMembers({
+      v6AssignMode: { rfc4193: mode === 'rfc4193', zt: false, '6plane': mode === '6plane' },
     });
+    t.teardown(() => w.close());
+    await joinAndAuthorize(w, a, nwid);
+    await joinAndAuthorize(w, b, nwid);
+    const v6 = (m: Member) =>
+      m.stacks
+        .get(nwid)!
+        .addresses.map((x) => x.address)
+        .find((x) => x.startsWith(mode === 'rfc4193' ? 'fd' : 'fc'));
+    await w.until(() => v6(a) !== undefined && v6(b) !== undefined, `${mode} addresses`);
+    const netB = b.vl2.network(nwid)!;
+    t.true(
+      netB.multicastGroups.some((g) => Math.floor(g.mac / 0x1000000) === 0x3333ff),
+      'B subscribes to its solicited-node group',
+    );
+    const sa = a.stacks.get(nwid)!;
+    const sb = b.stacks.get(nwid)!;
+    const accepted = new Promise<import('../../netcon/stack-types.js').TcpSocket>((resolve) => {
+      const l = sb.tcpListen({ family: 6, address: '', port: 6000 }, {}, (s) => {
+        l.close();
+        resolve(s);
+      });
+    });
+    const client = await w.drive(
+      sa.connect({ family: 6, address: v6(b)!, port: 6000 }, { timeoutMs: 10_000 }),
+      'connect6',
+    );
+    const server = await w.drive(accepted, 'accept6');
+    const data = pattern(256 * 1024, 5);
+    const [got] = await w.drive(Promise.all([pump(server, new Uint8Array(0)), pump(client, data)]), 'transfer6');
+    t.is(got.hash, sha256(data));
+    t.true(a.vl2.network(nwid)!.ndpEmulated > 0, 'A resolved B by NDP emulation (config flag 0x04)');
   });
-  const client = await w.drive(
-    sa.connect({ family: 6, address: v6(b)!, port: 6000 }, { timeoutMs: 10_000 }),
-    'connect6',
-  );
-  const server = await w.drive(accepted, 'accept6');
-  const data = pattern(256 * 1024, 5);
-  const [got] = await w.drive(Promise.all([pump(server, new Uint8Array(0)), pump(client, data)]), 'transfer6');
-  t.is(got.hash, sha256(data));
-});
 
 test.serial('a TEE rule copies frames to a third member as EXT_FRAME while they still flow', async (t) => {
   const w0 = await MemberWorld.create();

@@ -154,6 +154,8 @@ export class Network {
   /** Frames delivered to the tap / sent from it. */
   framesIn = 0;
   framesOut = 0;
+  /** Neighbor advertisements made up by NDP emulation. */
+  ndpEmulated = 0;
 
   private readonly host: NetworkHost;
   private readonly reassembler: ConfigReassembler;
@@ -915,6 +917,12 @@ export class Network {
       this.dropFrame('broadcast-disabled');
       return false;
     }
+    if (
+      etherType === 0x86dd &&
+      (c.flags & CONFIG_FLAG.ENABLE_IPV6_NDP_EMULATION) !== 0 &&
+      this.emulateNdp(src, payload)
+    )
+      return true;
     if (c.multicastLimit === 0) {
       this.dropFrame('multicast-disabled');
       return false;
@@ -965,6 +973,58 @@ export class Network {
         if (t !== this.host.address) this.host.send(now, t, Verb.MULTICAST_GATHER, gather, true);
     }
     for (const a of known) this.sendMulticastTo(now, g, p, a);
+    return true;
+  }
+
+  /**
+   * IPv6 NDP emulation (§7.5 step 2): a neighbor solicitation for an address inside one of our rfc4193 /88
+   * or 6plane /40 prefixes names its owner's ZeroTier address, so the advertisement is made up here and
+   * handed to our own stack; nothing goes on the wire. Returns true if it answered.
+   */
+  private emulateNdp(ourMac: Mac, p: Uint8Array): boolean {
+    if (p.length < 64 || p[6] !== 0x3a || p[40] !== 0x87) return false;
+    const target = p.subarray(48, 64);
+    let owner: Address | undefined;
+    let mine: Uint8Array | undefined;
+    const nwid32 = Number((this.id ^ (this.id >> 32n)) & 0xffffffffn);
+    for (const a of this.config?.staticIps ?? []) {
+      if (a.family !== 6) continue;
+      const ip = a.ip;
+      const prefix =
+        a.port === 88 && ip[0] === 0xfd && ip[9] === 0x99 && ip[10] === 0x93
+          ? 11
+          : a.port === 40 &&
+              ip[0] === 0xfc &&
+              ((ip[1]! << 24) | (ip[2]! << 16) | (ip[3]! << 8) | ip[4]!) >>> 0 === nwid32
+            ? 5
+            : 0;
+      if (prefix === 0 || !target.subarray(0, prefix).every((b, i) => b === ip[i])) continue;
+      owner = target.subarray(prefix, prefix + 5).reduce((x, b) => x * 256 + b, 0);
+      mine = ip;
+      break;
+    }
+    if (owner === undefined || !mine || owner === this.host.address) return false;
+    const na = new Uint8Array(72);
+    na.set([0x60, 0, 0, 0, 0, 0x20, 0x3a, 0xff]);
+    na.set(target, 8);
+    na.set(mine, 24);
+    na[40] = 0x88;
+    na[44] = 0x60; // solicited, override
+    na.set(target, 48);
+    na[64] = 2; // target link-layer address option, 8 bytes
+    na[65] = 1;
+    const peerMac = this.macOf(owner);
+    na.set(macToBytes(peerMac), 66);
+    // ICMPv6 checksum over the pseudo-header (source, destination, length 32, next header 58) and the message.
+    let sum = 32 + 0x3a;
+    for (let i = 8; i < 40; i += 2) sum += (na[i]! << 8) | na[i + 1]!;
+    for (let i = 40; i < 72; i += 2) sum += (na[i]! << 8) | na[i + 1]!;
+    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+    const ck = ~sum & 0xffff;
+    na[42] = ck >>> 8;
+    na[43] = ck & 0xff;
+    this.ndpEmulated++;
+    this.deliver(ethernetFrame(ourMac, peerMac, 0x86dd, na));
     return true;
   }
 
