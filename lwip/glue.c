@@ -732,11 +732,17 @@ static void tune_rto(struct tcp_pcb *pcb, int initial) {
   if (initial) pcb->rto = 1000 / TCP_SLOW_INTERVAL;
 }
 
+/* The sent callback (ACKs that free send buffer) is installed only while JS waits for room: a bulk
+ * receiver's ACK stream then costs no call into JS per ACK. */
 static void attach(struct tcp_pcb *pcb, int id) {
   tcp_arg(pcb, (void *)(intptr_t)id);
   tcp_recv(pcb, on_recv);
-  tcp_sent(pcb, on_sent);
+  tcp_sent(pcb, NULL);
   tcp_err(pcb, on_err);
+}
+
+EXPORT void nc_tcp_want_sent(struct tcp_pcb *pcb, int on) {
+  if (pcb->state != LISTEN && pcb->callback_arg != NULL) tcp_sent(pcb, on ? on_sent : NULL);
 }
 
 static err_t on_accept(void *arg, struct tcp_pcb *newpcb, err_t err) {

@@ -70,6 +70,7 @@ export interface LwipExports {
   nc_tcp_writable(pcb: number): number;
   nc_tcp_write(pcb: number, ptr: number, len: number, more: number): number;
   nc_tcp_output(pcb: number): void;
+  nc_tcp_want_sent(pcb: number, on: number): void;
   nc_tcp_recved(pcb: number, n: number): void;
   nc_tcp_shutdown(pcb: number): number;
   nc_tcp_close(pcb: number): void;

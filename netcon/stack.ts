@@ -44,6 +44,7 @@ const STAGE_SIZE = TCP_SND_BUF;
 const INFINITE = 0xffffffff;
 const IP4_MAX = 4; // glue.c NC_IP4_MAX
 const TIMER_GRID = 250;
+const RESOLVED = Promise.resolve();
 
 // nc_ctl layout (glue.c struct nc_ctl): out_used, out_count, rx_used, rx_count, then nc_addr a, b, c
 const CTL_OUT_USED = 0;
@@ -146,6 +147,10 @@ export class Stack {
   private readonly rxRecs: number;
   private flushQueued = false;
   private draining = false;
+  private readonly flushOut = () => {
+    this.flushQueued = false;
+    if (!this.dead && this.depth === 0) this.drainOut();
+  };
   private rxBusy = false;
   private drainUsed = 0;
   private drainCount = 0;
@@ -552,10 +557,8 @@ export class Stack {
     this.scheduleTimer(this.ex.nc_sleeptime());
     if (!this.flushQueued && this.view().getUint32(this.ctl + CTL_OUT_COUNT, true) > 0) {
       this.flushQueued = true;
-      queueMicrotask(() => {
-        this.flushQueued = false;
-        if (!this.dead && this.depth === 0) this.drainOut();
-      });
+      // A resolved promise's then: a microtask without queueMicrotask's async-hooks bookkeeping.
+      RESOLVED.then(this.flushOut);
     }
   }
 
@@ -1172,6 +1175,7 @@ class StackTcpSocket implements TcpSocket {
     const room = this.stack.api.nc_tcp_writable(this.pcb);
     if (room >= TCP_SNDLOWAT || room >= TCP_SND_BUF / 2) {
       this.wantWritable = false;
+      this.stack.api.nc_tcp_want_sent(this.pcb, 0);
       this.call(() => this.h.onWritable?.());
     }
   }
@@ -1259,7 +1263,10 @@ class StackTcpSocket implements TcpSocket {
     } finally {
       this.stack.leave();
     }
-    if (taken < data.length) this.wantWritable = true;
+    if (taken < data.length && !this.wantWritable && this.state !== 'closed') {
+      this.wantWritable = true;
+      this.stack.api.nc_tcp_want_sent(this.pcb, 1);
+    }
     return taken;
   }
 
