@@ -167,6 +167,27 @@ test('abort sends a reset: the peer sees ECONNRESET', async (t) => {
   }
 });
 
+test('keepalive: an idle connection whose peer vanished times out', async (t) => {
+  const p = makePair();
+  try {
+    const { client } = await connectPair(p, 4, 7010);
+    let closed = null as string | undefined | null;
+    client.handlers = {
+      onClose(err) {
+        closed = err;
+      },
+    };
+    client.setKeepAlive(true, 400, 200, 2);
+    const t0 = Date.now();
+    p.link.down = true;
+    await until(() => closed !== null, 5000);
+    t.is(closed, 'ETIMEDOUT');
+    t.true(Date.now() - t0 >= 700, `after idle + probes (${Date.now() - t0} ms)`);
+  } finally {
+    p.close();
+  }
+});
+
 test('a paused listener holds its backlog; further connections wait and complete on resume', async (t) => {
   const p = makePair();
   try {
