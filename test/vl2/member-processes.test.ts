@@ -148,6 +148,8 @@ test('three services: join, deny, authorize, networks.d auto-join, transfers bot
     rmSync(base, { recursive: true, force: true });
   });
   const ports = { R: freePort(), A: freePort(), B: freePort() };
+  const tStart = Date.now();
+  const step = (what: string) => t.log(`${((Date.now() - tStart) / 1000).toFixed(1)} s: ${what}`);
 
   // R's identity first (a first start creates it), then a planet naming R at 127.0.0.1 made by our tools.
   let R = await startSvc('R', homes.R, ports.R);
@@ -168,6 +170,7 @@ test('three services: join, deny, authorize, networks.d auto-join, transfers bot
     'members online',
   );
 
+  step('members online');
   const created = await api(R, 'POST', `/controller/network/${R.address}______`, {
     name: 'proctest',
     private: true,
@@ -182,6 +185,7 @@ test('three services: join, deny, authorize, networks.d auto-join, transfers bot
   const join1 = await zcli(A, 'join', nwid);
   t.is(join1.stdout, '200 join OK');
   t.is(join1.exitCode, 0);
+  step('A joined');
   await waitStatus(A, nwid, 'ACCESS_DENIED');
   const denied = await zcli(A, 'listnetworks');
   const sockA = join(homes.A, `nc_${nwid}`);
@@ -194,6 +198,7 @@ test('three services: join, deny, authorize, networks.d auto-join, transfers bot
   t.is(statSync(sockA).mode & 0o777, 0o600, 'the RPC socket is 0600');
   t.is((await api(R, 'POST', `/controller/network/${nwid}/member/${A.address}`, { authorized: true })).status, 200);
   const okA = await waitStatus(A, nwid, 'OK', 30_000, true);
+  step('A OK');
   const ipA = okA.assignedAddresses[0]!.split('/')[0]!;
   t.regex(ipA, /^10\.78\.0\.\d+$/);
   t.is((await zcli(A, 'get', nwid, 'ip')).stdout, ipA);
@@ -213,6 +218,7 @@ test('three services: join, deny, authorize, networks.d auto-join, transfers bot
   await waitStatus(B, nwid, 'ACCESS_DENIED');
   await api(R, 'POST', `/controller/network/${nwid}/member/${B.address}`, { authorized: true });
   const okB = await waitStatus(B, nwid, 'OK', 30_000, true);
+  step('B OK');
   const ipB = okB.assignedAddresses[0]!.split('/')[0]!;
 
   // TCP through the stacks, both ways, SHA-256 checked.
@@ -222,6 +228,7 @@ test('three services: join, deny, authorize, networks.d auto-join, transfers bot
   for (let i = 0; i < BIG; i += 4) data.writeUInt32LE((i * 2654435761) >>> 0, i);
   writeFileSync(join(dir, 'big.bin'), data);
   const want = createHash('sha256').update(data).digest('hex');
+  step('data ready');
   const ab = await transfer(A, B, nwid, ipA, dir, 'big.bin');
   t.is(await sha256File(ab.out), want, 'A → B intact');
   t.log(`A → B ${BIG} bytes in ${ab.ms} ms (${(((BIG / ab.ms) * 1000) / 1048576).toFixed(1)} MiB/s)`);
@@ -229,6 +236,7 @@ test('three services: join, deny, authorize, networks.d auto-join, transfers bot
   t.is(await sha256File(ba.out), want, 'B → A intact');
   t.log(`B → A ${BIG} bytes in ${ba.ms} ms (${(((BIG / ba.ms) * 1000) / 1048576).toFixed(1)} MiB/s)`);
 
+  step('transfers done');
   // A and B talk directly (not through R).
   const peers = JSON.parse((await zcli(A, '-j', 'listpeers')).stdout) as {
     address: string;
@@ -255,6 +263,7 @@ test('three services: join, deny, authorize, networks.d auto-join, transfers bot
   t.deepEqual(again?.assignedAddresses, okA.assignedAddresses);
   await waitFor(async () => (await zcli(A, 'info')).stdout.endsWith('ONLINE'), 30_000, 'A online again');
 
+  step('restart done');
   // A nonexistent network on R: NOT_FOUND.
   const ghost = `${R.address}abcdef`;
   await zcli(B, 'join', ghost);
@@ -262,6 +271,7 @@ test('three services: join, deny, authorize, networks.d auto-join, transfers bot
   t.is((await zcli(B, 'leave', ghost)).stdout, '200 leave OK');
   t.false(existsSync(join(homes.B, 'networks.d', `${ghost}.conf`)));
 
+  step('NOT_FOUND done');
   // Deauthorizing A takes effect within 10 s.
   const t0 = Date.now();
   await api(R, 'POST', `/controller/network/${nwid}/member/${A.address}`, { authorized: false });
