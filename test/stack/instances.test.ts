@@ -1,6 +1,7 @@
 // Many independent stacks in one process: start-up time, memory per idle instance, idle CPU.
 import test from 'ava';
 import { precompile } from '../../netcon/lwip-module.js';
+import { MemoryLink } from '../../netcon/memory-link.js';
 import { Stack } from '../../netcon/stack.js';
 
 const N = 100;
@@ -58,5 +59,52 @@ test.serial('instances are independent: same addresses in two stacks, separate s
   } finally {
     a.close();
     b.close();
+  }
+});
+
+test.serial('an instance that has carried traffic stays ≤ 3 MB RSS when idle again', async (t) => {
+  precompile();
+  const rss0 = process.memoryUsage().rss;
+  const stacks: Stack[] = [];
+  const data = new Uint8Array(4 * 1024 * 1024);
+  try {
+    for (let p = 0; p < 10; p++) {
+      const a = mk(1);
+      const b = mk(2);
+      b.setConfig({ mac: b.mac, mtu: 2800, addresses: [{ address: '10.0.1.2', prefix: 24 }], routes: [] });
+      stacks.push(a, b);
+      new MemoryLink(a, b);
+      let got = 0;
+      const done = new Promise<void>((resolve) => {
+        b.tcpListen({ family: 4, address: '', port: 1 }, {}, (s) => {
+          s.handlers = {
+            onData(c) {
+              got += c.length;
+              s.consumed(c.length);
+              if (got === data.length) resolve();
+            },
+          };
+        });
+      });
+      const c = await a.connect({ family: 4, address: '10.0.1.2', port: 1 });
+      let sent = 0;
+      const send = () => {
+        while (sent < data.length) {
+          const n = c.write(data.subarray(sent));
+          sent += n;
+          if (n === 0) return;
+        }
+      };
+      c.handlers = { onWritable: send };
+      send();
+      await done;
+      c.close();
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    const perInstance = (process.memoryUsage().rss - rss0) / stacks.length;
+    t.log(`after 4 MiB of TCP each, idle: RSS ${(perInstance / 1048576).toFixed(2)} MB per instance`);
+    t.true(perInstance <= 3 * 1048576, `RSS per instance ${perInstance}`);
+  } finally {
+    for (const s of stacks) s.close();
   }
 });
