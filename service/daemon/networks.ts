@@ -185,7 +185,13 @@ export class Networks {
       const m = /^([0-9a-fA-F]{16})\.conf$/.exec(n);
       if (!m) continue;
       const nwid = parseNetworkId(m[1]!)!;
-      if (!this.joined.has(nwid)) await this.join(nwid, false);
+      if (this.joined.has(nwid)) continue;
+      try {
+        await this.join(nwid, false);
+      } catch (e) {
+        // Logged and retried at the next rescan; a failure here must not take the service down.
+        this.opts.log.warn(`cannot join ${networkIdToString(nwid)} from ${n}: ${(e as Error).message}`);
+      }
     }
   }
 
