@@ -209,6 +209,17 @@ test('three services: join, deny, authorize, networks.d auto-join, transfers bot
     list.stdout.split('\n')[1],
     `200 listnetworks ${nwid} proctest ${okA.mac} OK PRIVATE ${sockA} ${okA.assignedAddresses[0]}`,
   );
+  // As 1.14.1 (vectors/cli-api/cli-output.txt): unknown network → message, exit 0; bad IDs refused.
+  const unknown = await zcli(A, 'get', 'ffffffffffffffff', 'ip');
+  t.is(unknown.stderr, 'unknown network ID, check that you are a member of the network');
+  t.is(unknown.exitCode, 0);
+  const bad = await zcli(A, 'join', '1234');
+  t.is(bad.exitCode, 2);
+  t.is(bad.stderr, 'invalid network id');
+  t.is((await zcli(A, 'get', nwid, 'nosuchfield')).stdout, 'error, unknown property name');
+  t.is((await zcli(A, 'get', nwid, 'ip4')).stdout, ipA);
+  t.is((await zcli(A, 'get', nwid, 'mtu')).stdout, '2800');
+  t.is((await zcli(A, 'get', nwid, 'broadcastEnabled')).stdout, '1');
   const lj = JSON.parse((await zcli(A, '-j', 'listnetworks')).stdout) as NetJson[];
   t.is(lj[0]!.portDeviceName, sockA);
   t.true(readFileSync(join(homes.A, 'networks.d', `${nwid}.conf`)).length > 1, 'the config is cached in networks.d');
