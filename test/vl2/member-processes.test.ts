@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { execa } from 'execa';
 import { freePort, inNs, kill, LIB, ROOT, tmp, waitFor } from '../helpers/intercept.js';
+import { vectorPath } from '../helpers/vl1-vectors.js';
 
 const service = join(ROOT, 'zerotier-netcon-service');
 const cli = join(ROOT, 'zerotier-cli');
@@ -221,6 +222,14 @@ test('three services: join, deny, authorize, networks.d auto-join, transfers bot
   t.is((await zcli(A, 'get', nwid, 'mtu')).stdout, '2800');
   t.is((await zcli(A, 'get', nwid, 'broadcastEnabled')).stdout, '1');
   const lj = JSON.parse((await zcli(A, '-j', 'listnetworks')).stdout) as NetJson[];
+  // The same fields, with the same types, as ZeroTier One's /network object (vectors/cli-api).
+  const vec = JSON.parse(readFileSync(vectorPath('cli-api/nodeA-network.json'), 'utf8')) as Record<string, unknown>[];
+  const shape = (o: Record<string, unknown>) =>
+    Object.keys(o)
+      .sort()
+      .map((k) => `${k}:${Array.isArray(o[k]) ? 'array' : o[k] === null ? 'null' : typeof o[k]}`);
+  t.deepEqual(shape(lj[0] as unknown as Record<string, unknown>), shape(vec[0]!));
+  t.deepEqual(Object.keys(lj[0]!), Object.keys(vec[0]!), 'keys in the same (alphabetical) order');
   t.is(lj[0]!.portDeviceName, sockA);
   t.true(readFileSync(join(homes.A, 'networks.d', `${nwid}.conf`)).length > 1, 'the config is cached in networks.d');
 
