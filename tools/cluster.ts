@@ -82,7 +82,9 @@ export async function startCluster(names: string[], step: (msg: string) => void 
   const stop = async () => {
     for (const h of [rootHome, ...homes]) stopService(h);
     await new Promise((r) => setTimeout(r, 300));
-    rmSync(base, { recursive: true, force: true });
+    // NETCON_KEEP=1 keeps the homes (logs in <home>/netcon.log) for a look after a failure.
+    if (process.env.NETCON_KEEP === '1') process.stderr.write(`kept ${base}\n`);
+    else rmSync(base, { recursive: true, force: true });
   };
   try {
     step(`working in ${base}`);

@@ -193,6 +193,7 @@ export class Service {
       softwareUpdate: 'disable',
       softwareUpdateChannel: 'release',
       surfaceAddresses: this.udp.node.externalAddresses().map(formatInetAddress),
+      tcpFallbackRelay: '', // netcon has no TCP fallback relay
       tertiaryPort: 0,
     };
   }
