@@ -99,7 +99,7 @@ static int mtu_cfg = 2800;
 static uint32_t rand_state = 0x9e3779b9u;
 
 /* Our own drop counters (lwIP's are in lwip_stats). */
-static uint32_t drop_not_for_us, drop_oom, drop_truncated, drop_oversized, tcp_rexmit_seen;
+static uint32_t drop_not_for_us, drop_oom, drop_truncated, drop_oversized, drop_out_full, tcp_rexmit_seen;
 static uint32_t frames_in, frames_out, bytes_in_lo, bytes_in_hi, bytes_out_lo, bytes_out_hi;
 
 /* ---- platform ---- */
@@ -382,10 +382,16 @@ static err_t link_output(struct netif *netif, struct pbuf *p) {
   LWIP_UNUSED_ARG(netif);
   uint32_t len = p->tot_len;
   uint32_t need = 4 + ((len + 3) & ~3u);
-  if (need > OUT_CAP) return ERR_MEM;
+  if (need > OUT_CAP) {
+    drop_out_full++;
+    return ERR_MEM;
+  }
   if (ctl.out_used + need > OUT_CAP) {
     js_out_full(); /* JS drains the ring and sets out_used = out_count = 0 */
-    if (ctl.out_used + need > OUT_CAP) return ERR_MEM;
+    if (ctl.out_used + need > OUT_CAP) {
+      drop_out_full++;
+      return ERR_MEM;
+    }
   }
   uint8_t *d = out_buf + ctl.out_used;
   memcpy(d, &len, 4);
@@ -1062,6 +1068,20 @@ EXPORT void nc_stats(uint32_t *o) {
   o[23] = tcp_rexmit_seen;
   o[24] = drop_truncated;
   o[25] = drop_oversized;
+  o[26] = drop_out_full;
+}
+
+/* lwIP 2.1.3's tcp_output returns without sending anything when Nagle holds back a partial segment, even
+ * with an ACK due (TF_ACK_NOW): the ACK then waits for the next data (or the peer's retransmission timer;
+ * tcp_fasttmr only looks at TF_ACK_DELAY). Two stacks sending to each other both stall that way. tcp_out.c
+ * is compiled with its tcp_output renamed; every other caller comes through here, and the due ACK goes out. */
+err_t nc_real_tcp_output(struct tcp_pcb *pcb);
+err_t tcp_output(struct tcp_pcb *pcb) {
+  err_t err = nc_real_tcp_output(pcb);
+  if (err == ERR_OK && tcp_input_pcb != pcb && (pcb->flags & TF_ACK_NOW) && pcb->state >= ESTABLISHED &&
+      pcb->state != TIME_WAIT)
+    err = tcp_send_empty_ack(pcb);
+  return err;
 }
 
 /* RTO retransmissions: tcp_out.c is compiled with its two RTO entry points renamed (see Makefile),
@@ -1075,4 +1095,24 @@ void tcp_rexmit_rto_commit(struct tcp_pcb *pcb) {
 void tcp_rexmit_rto(struct tcp_pcb *pcb) {
   tcp_rexmit_seen++;
   nc_real_rexmit_rto(pcb);
+}
+
+/* Diagnostics: a TCP pcb's sequence and window state (tests and debugging). */
+EXPORT void nc_tcp_debug(struct tcp_pcb *pcb, uint32_t *o) {
+  o[0] = pcb->state;
+  o[1] = pcb->snd_wnd;
+  o[2] = pcb->cwnd;
+  o[3] = pcb->rcv_wnd;
+  o[4] = pcb->snd_queuelen;
+  o[5] = pcb->unacked != NULL;
+  o[6] = pcb->unsent != NULL;
+  o[7] = (uint32_t)pcb->rtime;
+  o[8] = pcb->snd_nxt - pcb->lastack;
+  o[9] = pcb->flags;
+  o[10] = pcb->rcv_ann_wnd;
+  o[11] = pcb->ooseq != NULL;
+  o[12] = pcb->persist_backoff;
+  o[13] = pcb->snd_buf;
+  o[14] = pcb->mss;
+  o[15] = pcb->rcv_nxt;
 }

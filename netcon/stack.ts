@@ -926,6 +926,7 @@ export class Stack {
         icmp6: g(15),
         nd6: g(16),
         fragments: g(22),
+        outRingFull: g(26), // frames the stack sent while its out ring could not be drained
         badChecksum: g(17),
         noRoute: g(18),
       },
