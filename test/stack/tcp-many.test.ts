@@ -77,7 +77,8 @@ test('1000 concurrent connections each echo 64 KiB', async (t) => {
     t.is(hashes.filter((h) => h === want).length, CONNECTIONS);
     const sa = p.a.stats();
     t.log(
-      `${CONNECTIONS} × 64 KiB echoed in ${ms.toFixed(0)} ms; retransmits ${sa.tcpRetransmits}; pcbs now a ${sa.tcpPcbs}`,
+      `${CONNECTIONS} × 64 KiB echoed in ${ms.toFixed(0)} ms; client retransmits ${JSON.stringify(p.a.debugCounters())} ` +
+        `(the listener's backlog is 255: the other SYNs are retried), server ${p.b.stats().tcpRetransmits}; pcbs now a ${sa.tcpPcbs}`,
     );
   } finally {
     p.close();
