@@ -287,3 +287,37 @@ test('NETWORK_CREDENTIALS: all sections round trip; missing tail sections; revoc
   t.is(toHex(revOnly.subarray(0, 7)), '00000000000001');
   t.like(decodeNetworkCredentials(b.subarray(0, b.length - 10)), { ok: false });
 });
+
+test('credentials of a network whose controller is not the signer never verify', (t) => {
+  const other = 0x1122334455000001n; // controller 1122334455, not R
+  t.false(verifyCom(signCom(createCom({ timestamp: 1, maxDelta: 2, networkId: other, issuedTo: A }), R), R));
+  t.false(
+    verifyTag(signTag(createTag({ networkId: other, timestamp: 1, id: 1, value: 1, issuedTo: A.address }), R), R),
+  );
+  t.false(
+    verifyCoo(signCoo(createCoo({ networkId: other, timestamp: 1, id: 1, issuedTo: A.address, things: [] }), R), R),
+  );
+  t.false(
+    verifyRevocation(
+      signRevocation(
+        createRevocation({
+          id: 1,
+          networkId: other,
+          credentialId: 0,
+          threshold: 1,
+          target: A.address,
+          credentialType: 1,
+        }),
+        R,
+      ),
+      R,
+    ),
+  );
+  t.is(
+    verifyCapability(
+      signCapability(createCapability({ networkId: other, timestamp: 1, id: 1, rules: twoRules }), R, A.address),
+      R,
+    ),
+    'invalid',
+  );
+});

@@ -1,6 +1,7 @@
 // VL2 credentials (PROTOCOL-VL2.md §5): Certificate of Membership, Capability, Tag, Revocation,
 // Certificate of Ownership, and the NETWORK_CREDENTIALS payload. All are signed by the network's
-// controller (nwid >> 24) with its C25519 identity.
+// controller (nwid >> 24) with its C25519 identity; every verifyX(…, controller) also refuses a controller
+// identity that is not the one of the credential's network.
 //
 // Exported API (stable; the controller imports it):
 //   COM:  type CertificateOfMembership, type ComQualifier, COM_QUALIFIER, COM_MAX_QUALIFIERS
@@ -78,6 +79,11 @@ export const COO_MAX_THINGS = 16;
 export type VerifyResult = 'ok' | 'invalid' | { readonly needIdentity: number };
 
 const EMPTY = new Uint8Array(0);
+
+/** The controller address of a network (nwid >> 24): the only signer accepted for its credentials. */
+function controllerOf(nwid: bigint | undefined): number {
+  return nwid === undefined ? -1 : Number((nwid >> 24n) & 0xffffffffffn);
+}
 const MARK = new Uint8Array(8).fill(0x7f);
 
 function signingForm(body: Uint8Array): Uint8Array {
@@ -227,6 +233,7 @@ export function signCom(com: CertificateOfMembership, signer: Identity): Certifi
 /** The COM is signed by `controller` and the signature verifies. */
 export function verifyCom(com: CertificateOfMembership, controller: Identity): boolean {
   if (com.signedBy !== controller.address || com.signature.length !== SIGNATURE_LENGTH) return false;
+  if (controllerOf(comNetworkId(com)) !== controller.address) return false;
   if (com.qualifiers.length > COM_MAX_QUALIFIERS) return false;
   return verifyWithIdentity(controller, comSignedMessage(com), com.signature);
 }
@@ -373,6 +380,7 @@ export function verifyCapability(
   lookup: (address: number) => Identity | undefined = () => undefined,
 ): VerifyResult {
   if (c.custody.length === 0 || c.custody.length > c.maxCustodyChainLength) return 'invalid';
+  if (controllerOf(c.networkId) !== controller.address) return 'invalid';
   const body = capabilitySigningBody(c);
   for (let i = 0; i < c.custody.length; i++) {
     const e = c.custody[i]!;
@@ -488,6 +496,7 @@ export function signTag(t: Tag, signer: Identity): Tag {
 
 export function verifyTag(t: Tag, controller: Identity): boolean {
   if (t.signedBy !== controller.address || t.signature.length !== SIGNATURE_LENGTH) return false;
+  if (controllerOf(t.networkId) !== controller.address) return false;
   return verifyWithIdentity(controller, signingForm(tagBody(t, t.signedBy)), t.signature);
 }
 
@@ -591,6 +600,7 @@ export function signRevocation(v: Revocation, signer: Identity): Revocation {
 
 export function verifyRevocation(v: Revocation, controller: Identity): boolean {
   if (v.signedBy !== controller.address || v.signature.length !== SIGNATURE_LENGTH) return false;
+  if (controllerOf(v.networkId) !== controller.address) return false;
   return verifyWithIdentity(controller, signingForm(revocationBody(v, v.signedBy)), v.signature);
 }
 
@@ -698,6 +708,7 @@ export function signCoo(c: CertificateOfOwnership, signer: Identity): Certificat
 
 export function verifyCoo(c: CertificateOfOwnership, controller: Identity): boolean {
   if (c.signedBy !== controller.address || c.signature.length !== SIGNATURE_LENGTH) return false;
+  if (controllerOf(c.networkId) !== controller.address) return false;
   return verifyWithIdentity(controller, signingForm(cooBody(c, c.signedBy)), c.signature);
 }
 
