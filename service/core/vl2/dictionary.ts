@@ -141,9 +141,14 @@ export function unescapeValue(v: Uint8Array): Uint8Array {
   return unescapeRange(v, 0, v.length, v.length);
 }
 
+/** A number or bigint as a bigint (non-finite numbers as 0, so encoders never throw). */
+function toBig(v: bigint | number): bigint {
+  return typeof v === 'bigint' ? v : Number.isFinite(v) ? BigInt(Math.trunc(v)) : 0n;
+}
+
 /** 16 lowercase hex digits, zero-padded (the two's complement for negative bigints). */
 export function hexU64(v: bigint | number): string {
-  const x = BigInt.asUintN(64, typeof v === 'bigint' ? v : BigInt(Math.trunc(v)));
+  const x = BigInt.asUintN(64, toBig(v));
   return x.toString(16).padStart(16, '0');
 }
 
@@ -396,7 +401,7 @@ export class Dictionary {
 
   /** 16 hex digits, or '-' and 16 hex digits of the magnitude. */
   addI64(key: string, v: bigint | number): boolean {
-    const x = BigInt.asIntN(64, typeof v === 'bigint' ? v : BigInt(Math.trunc(v)));
+    const x = BigInt.asIntN(64, toBig(v));
     return this.add(key, x >= 0n ? hexU64(x) : `-${hexU64(-x)}`);
   }
 
