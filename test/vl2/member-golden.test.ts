@@ -10,6 +10,8 @@ import { ethernetFrame } from '../../service/core/vl2/frames.js';
 import { macFromAddress } from '../../service/core/vl2/mac.js';
 import { Multicaster } from '../../service/core/vl2/multicaster.js';
 import { Network, type NetworkHost, type Tap } from '../../service/core/vl2/network.js';
+import { Vl2 } from '../../service/core/vl2/vl2.js';
+import { MemWire } from '../helpers/mem-wire.js';
 import { vectorPath } from '../helpers/vl1-vectors.js';
 import { type CapturedPacket, openCapture, vectorIdentities } from '../helpers/vl2-capture.js';
 
@@ -185,4 +187,12 @@ test('A: an ICMP echo to B goes out as FRAME #104', (t) => {
   t.is(frames.length, 1);
   t.is(frames[0]!.to, B);
   t.is(hex(frames[0]!.payload), hex(f));
+});
+
+test('A: the config request is #027 byte for byte (nothing held yet)', (t) => {
+  const sim = new MemWire();
+  const a = sim.add('10.0.0.2/9993', { identity: ids['node-A']! });
+  const vl2 = new Vl2(a.node);
+  const net = vl2.join(sim.now, NWID);
+  t.is(hex(vl2.configRequest(net)), hex(pkt(27).payload));
 });

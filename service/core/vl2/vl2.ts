@@ -101,7 +101,6 @@ export class Vl2 implements Vl2Handler, NetworkControllerSender, NetworkHost {
   }
 
   requestConfig(now: number, net: Network): void {
-    const c = net.config;
     if (isControllerOf(this.node.address, net.id)) {
       this.controller?.request(now, {
         networkId: net.id,
@@ -112,13 +111,18 @@ export class Vl2 implements Vl2Handler, NetworkControllerSender, NetworkHost {
       if (!this.controller) net.handleConfigError(ErrorCode.OBJ_NOT_FOUND);
       return;
     }
-    const payload = encodeConfigRequest({
+    this.node.sendTo(now, net.controller, Verb.NETWORK_CONFIG_REQUEST, this.configRequest(net), true);
+  }
+
+  /** The NETWORK_CONFIG_REQUEST payload for a network: 1.14.1's metadata, and what we hold (§3.1). */
+  configRequest(net: Network): Uint8Array {
+    const c = net.config;
+    return encodeConfigRequest({
       networkId: net.id,
       metadata: this.metadata,
       revision: c ? BigInt(c.revision) : 0n,
       timestamp: c ? BigInt(c.timestamp) : 0n,
     });
-    this.node.sendTo(now, net.controller, Verb.NETWORK_CONFIG_REQUEST, payload, true);
   }
 
   drop(reason: string): void {
