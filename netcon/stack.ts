@@ -1346,6 +1346,8 @@ function zero(): SockAddr {
 export class StackUdpSocket implements UdpSocket {
   onMessage?: (data: Uint8Array, from: SockAddr) => void;
   closed = false;
+  /** The connected peer (connect()), if any. */
+  peer: SockAddr | undefined;
 
   constructor(
     private readonly stack: Stack,
@@ -1392,12 +1394,14 @@ export class StackUdpSocket implements UdpSocket {
       this.stack.putAddr(ADDR_A, to);
       const err = this.stack.api.nc_udp_connect(this.pcb);
       if (err !== 0) throw new StackError(errName(err));
+      this.peer = to;
     } finally {
       this.stack.leave();
     }
   }
 
   send(data: Uint8Array): void {
+    if (!this.peer) throw new StackError('EDESTADDRREQ', 'socket is not connected');
     this.send0(data, undefined);
   }
 

@@ -26,6 +26,7 @@ for (const family of [4, 6] as const) {
       t.is(server.local.port, 5353);
       const client = p.a.udpOpen({ family, address: '', port: 0 });
       t.true(client.local.port >= 0xc000, `ephemeral port ${client.local.port}`);
+      t.is(t.throws(() => client.send(enc('x')), { instanceOf: StackError })?.code, 'EDESTADDRREQ');
       const atServer = next(server);
       client.sendTo(enc('question'), { family, address: B, port: 5353 });
       const q = await atServer;
