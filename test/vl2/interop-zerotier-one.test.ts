@@ -1,11 +1,14 @@
 // VL2 interop with a real ZeroTier One (1.14.1), when ZT_ONE_BIN names its binary:
 //   (a) our service is the planet's root and the network controller; the real node joins our private
-//       network as a leaf, is authorized, and gets a pool address on its tap; one of our member services
-//       joins too; the real node pings our member's stack (ARP, then ICMP echo answered by lwIP) and our
-//       member fetches a page from an HTTP server on the real node's tap address (curl under the intercept);
+//       network as a leaf, is denied, then authorized, and gets pool addresses (IPv4 and IPv6) on its tap; one
+//       of our member services joins too; the real node pings our member's stack (ARP / neighbour discovery,
+//       then ICMP echo answered by lwIP) and our member fetches a page from an HTTP server on the real node's
+//       tap addresses (curl under the intercept); both talk directly; once we deauthorize the real node, our
+//       member stops answering it within seconds;
 //   (b) the real node is the root and the controller (its embedded controller's API, driven with curl inside
 //       its namespace); it joins its own network, one of our services joins too and is authorized, and frames
-//       cross both ways in the same way.
+//       cross both ways in the same way (IPv4 and RFC 4193 IPv6); the real controller's deauthorization
+//       reaches our member (ACCESS_DENIED) within seconds.
 // ZeroTier One never uses loopback paths, so the real node lives in a network namespace joined to ours
 // (where our services run, started as users start them) by a veth pair on 10.232.x.0/24; the test creates
 // both namespaces and deletes them afterwards. Needs root (ip netns, /dev/net/tun for the real node's tap).
@@ -13,6 +16,7 @@
 //
 //   ZT_ONE_BIN=/path/to/zerotier-one npx ava --verbose dist/test/vl2/interop-zerotier-one.test.js
 // ZeroTier One is built outside this repository; nothing of it is part of netcon.
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -304,7 +308,59 @@ async function pingFrom(t: ExecutionContext, ns: string, ip: string): Promise<st
     () => out,
   );
   for (const l of r.split('\n').filter((x) => /bytes from|packet loss|rtt/.test(x))) t.log(`real side: ${l}`);
+  // Echoes near the network's MTU (2800): each frame travels in more than one UDP datagram (VL1 fragments).
+  const big = await execa('ip', ['netns', 'exec', ns, 'ping', '-c', '3', '-i', '0.3', '-W', '2', '-s', '2700', ip], {
+    reject: false,
+  });
+  t.log(`real side, 2700-byte echoes: ${big.stdout.split('\n').find((l) => /packet loss/.test(l))}`);
+  t.regex(big.stdout, / 0% packet loss/, 'echoes of 2700 bytes cross both ways');
   return r;
+}
+
+/** A file of `n` pseudo-random bytes in `dir`, with its SHA-256. */
+function bigFile(dir: string, n: number): { name: string; sha: string } {
+  const data = randomBytes(n);
+  writeFileSync(join(dir, 'big.bin'), data);
+  return { name: 'big.bin', sha: createHash('sha256').update(data).digest('hex') };
+}
+
+const BIG = 8 * 1024 * 1024;
+
+/** Serves a file from our member's stack (python3 -m http.server under the intercept); the real side fetches it. */
+async function fetchFromOurs(t: ExecutionContext, scope: Scope, ns: string, ip: string, member: Svc, nwid: string) {
+  const dir = mkdtempSync(join(tmpdir(), 'netcon-ztone-www-'));
+  scope.dirs.push(dir);
+  const file = bigFile(dir, BIG);
+  const port = 8000 + Math.floor(Math.random() * 1000);
+  const http = inNs(join(member.home, `nc_${nwid}`), 'python3', ['-m', 'http.server', String(port)], {
+    cwd: dir,
+    reject: false,
+    stdout: 'ignore',
+    stderr: 'ignore',
+  });
+  scope.children.push(http);
+  try {
+    let last = '';
+    const t0 = Date.now();
+    const sha = await poll(
+      `curl http://${ip}:${port}/ from the real side`,
+      60000,
+      async () => {
+        const r = await execa(
+          'sh',
+          ['-c', `ip netns exec ${ns} curl -sSf --max-time 30 http://${ip}:${port}/${file.name} | sha256sum`],
+          { reject: false, timeout: 40000 },
+        );
+        last = `${r.exitCode} ${r.stderr}`;
+        return r.exitCode === 0 && r.stderr === '' ? r.stdout.split(' ')[0] : undefined;
+      },
+      () => last,
+    );
+    t.log(`the real side fetched ${BIG} bytes from our stack (${Date.now() - t0} ms, sha256 ${sha?.slice(0, 16)}…)`);
+    t.is(sha, file.sha, 'the file crossed from our stack to the real node intact');
+  } finally {
+    kill(http);
+  }
 }
 
 /** The neighbour entry for `ip` in namespace `ns` (`<ip> dev <dev> lladdr <mac> REACHABLE`). */
@@ -319,6 +375,7 @@ async function fetchFromReal(t: ExecutionContext, scope: Scope, ns: string, ip: 
   scope.dirs.push(dir);
   const page = `hello from the real node ${Math.random().toString(16).slice(2)}\n`;
   writeFileSync(join(dir, 'page.txt'), page);
+  const file = bigFile(dir, BIG);
   const port = 8000 + Math.floor(Math.random() * 1000);
   const host = ip.includes(':') ? `[${ip}]` : ip;
   const http = execa('ip', ['netns', 'exec', ns, 'python3', '-m', 'http.server', String(port), '--bind', ip], {
@@ -347,6 +404,20 @@ async function fetchFromReal(t: ExecutionContext, scope: Scope, ns: string, ip: 
     );
     t.log(`our member fetched http://${host}:${port}/page.txt: ${JSON.stringify(got)}`);
     t.is(`${got}\n`, page, 'the page crossed from the real node to our stack intact');
+    if (!ip.includes(':')) {
+      const out = join(dir, 'got.bin');
+      const t0 = Date.now();
+      const r = await inNs(
+        join(member.home, `nc_${nwid}`),
+        'curl',
+        ['-sS', '-f', '-o', out, '--max-time', '60', `http://${host}:${port}/${file.name}`],
+        { reject: false, timeout: 70000 },
+      );
+      t.is(r.exitCode, 0, String(r.stderr));
+      const sha = createHash('sha256').update(readFileSync(out)).digest('hex');
+      t.log(`our member fetched ${BIG} bytes from the real node (${Date.now() - t0} ms, sha256 ${sha.slice(0, 16)}…)`);
+      t.is(sha, file.sha, 'the file crossed from the real node to our stack intact');
+    }
   } finally {
     kill(http);
   }
@@ -387,6 +458,32 @@ async function directBothWays(t: ExecutionContext, ns: Netns, ztHome: string, zt
   t.log(`our member: peer ${ztAddr} path ${JSON.stringify(path)}`);
 }
 
+/** The RFC 4193 address ZeroTier One gives `address` on `nwid`: fd, the network ID, 99 93, the address. */
+function rfc4193(nwid: string, address: string): string {
+  const h = `fd${nwid}9993${address}`;
+  return canonical6(h.match(/.{4}/g)!.join(':'));
+}
+
+function canonical6(ip: string): string {
+  return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
+}
+
+/** What the test needs besides the real node, or why it cannot run here. */
+async function preflight(): Promise<string | undefined> {
+  if (!existsSync(LIB)) return `${LIB} missing: run ./build.sh`;
+  if (!existsSync('/dev/net/tun')) return '/dev/net/tun is missing: the real node needs it for its tap device';
+  for (const [cmd, pkg] of [
+    ['ip', 'iproute2'],
+    ['ping', 'iputils-ping'],
+    ['curl', 'curl'],
+    ['python3', 'python3'],
+  ]) {
+    const r = await execa('sh', ['-c', `command -v ${cmd}`], { reject: false });
+    if (r.exitCode !== 0) return `${cmd} is not installed (apt-get install ${pkg})`;
+  }
+  return undefined;
+}
+
 function setup(t: ExecutionContext, tag: string): { scope: Scope; dir: string; net: () => Promise<Netns> } {
   const scope = new Scope();
   const dir = mkdtempSync(join(tmpdir(), 'netcon-ztone-vl2-'));
@@ -405,7 +502,8 @@ if (!ZT_ONE_BIN) {
 }
 
 reg('interop: a real ZeroTier One joins our controller; ping to our stack and HTTP from it cross', async (t) => {
-  if (!existsSync(LIB)) return t.fail(`${LIB} missing: run ./build.sh`);
+  const missing = await preflight();
+  if (missing) return t.fail(missing);
   const { scope, dir, net } = setup(t, 'a');
   const ns = await net();
   const rootId = generateIdentity();
@@ -515,6 +613,7 @@ reg('interop: a real ZeroTier One joins our controller; ping to our stack and HT
 
   // Our stack → real node: TCP to an HTTP server on its tap address.
   await fetchFromReal(t, scope, ns.zt, ztIp, M, nwid);
+  await fetchFromOurs(t, scope, ns.zt, ourIp, M, nwid);
 
   // IPv6 both ways: neighbour discovery by multicast (solicited-node groups), echo answered by lwIP, TCP back.
   await pingFrom(t, ns.zt, ourIp6);
@@ -524,10 +623,32 @@ reg('interop: a real ZeroTier One joins our controller; ping to our stack and HT
   await fetchFromReal(t, scope, ns.zt, ztIp6, M, nwid);
   // The member and the real node talk directly, not through our root.
   await directBothWays(t, ns, ztHome, ztAddr, M);
+
+  // Deauthorizing the real node: our controller revokes its certificate of membership and tells the members;
+  // the real node still holds its config (it learns at its next request, as with ZeroTier One's controller),
+  // but our member's stack stops seeing its frames within seconds.
+  const tDeauth = Date.now();
+  await ourApi(R, 'POST', `/controller/network/${nwid}/member/${ztAddr}`, { authorized: false });
+  await poll(
+    'our member refusing the deauthorized real node',
+    10000,
+    async () => {
+      const p = await execa('ip', ['netns', 'exec', ns.zt, 'ping', '-c', '2', '-i', '0.3', '-W', '1', ourIp], {
+        reject: false,
+      });
+      return p.exitCode !== 0 ? true : undefined;
+    },
+    () => '',
+  );
+  const ms = Date.now() - tDeauth;
+  const still = await ztNetwork(ns.zt, ztHome, zt, nwid, () => true, 5000);
+  t.log(`real side: no echo from our member ${ms} ms after the real node's deauthorization (it says ${still[5]})`);
+  t.is((await ourNetwork(M, nwid, () => true, 5000)).status, 'OK', 'our member is still a member');
 });
 
 reg('interop: we join a real ZeroTier One controller; ping to our stack and HTTP from it cross', async (t) => {
-  if (!existsSync(LIB)) return t.fail(`${LIB} missing: run ./build.sh`);
+  const missing = await preflight();
+  if (missing) return t.fail(missing);
   const { scope, dir, net } = setup(t, 'b');
   const ns = await net();
   const ztId = generateIdentity();
@@ -557,6 +678,7 @@ reg('interop: we join a real ZeroTier One controller; ping to our stack and HTTP
     name: 'interop-b',
     private: true,
     v4AssignMode: { zt: true },
+    v6AssignMode: { zt: false, rfc4193: true, '6plane': false },
     ipAssignmentPools: [{ ipRangeStart: `10.80.${s}.10`, ipRangeEnd: `10.80.${s}.250` }],
     routes: [{ target: `10.80.${s}.0/24`, via: null }],
   })) as { id: string };
@@ -566,9 +688,19 @@ reg('interop: we join a real ZeroTier One controller; ping to our stack and HTTP
   // The controller node joins its own network (it is the second member, with a tap).
   t.is((await ztCli(ns.zt, ztHome, 'join', nwid)).out, '200 join OK');
   await ztApi(ns.zt, ztHome, 'POST', `/controller/network/${nwid}/member/${ztAddr}`, { authorized: true });
-  const ok = await ztNetwork(ns.zt, ztHome, zt, nwid, (r) => r[5] === 'OK' && /^10\./.test(r[8] ?? ''), 60000);
+  const ok = await ztNetwork(
+    ns.zt,
+    ztHome,
+    zt,
+    nwid,
+    (r) => r[5] === 'OK' && /10\./.test(r[8] ?? '') && /fd/.test(r[8] ?? ''),
+    60000,
+  );
   t.log(`real controller as member: ${ok.join(' ')}`);
-  const ztIp = ok[8]!.split(',')[0]!.split('/')[0]!;
+  const ztIps = ok[8]!.split(',').map((a) => a.split('/')[0]!);
+  const ztIp = ztIps.find((a) => !a.includes(':'))!;
+  const ztIp6 = ztIps.find((a) => a.includes(':'))!;
+  t.is(canonical6(ztIp6), rfc4193(nwid, ztAddr));
   const tap = await poll(
     `tap with ${ztIp}`,
     10000,
@@ -583,10 +715,14 @@ reg('interop: we join a real ZeroTier One controller; ping to our stack and HTTP
   t.log(`our member: ${denied.status}`);
   await ztApi(ns.zt, ztHome, 'POST', `/controller/network/${nwid}/member/${M.address}`, { authorized: true });
   const t0 = Date.now();
-  const okM = await ourNetwork(M, nwid, (n) => n.status === 'OK' && n.assignedAddresses.length > 0, 60000);
+  const okM = await ourNetwork(M, nwid, (n) => n.status === 'OK' && n.assignedAddresses.length > 1, 60000);
   t.log(`our member (${Date.now() - t0} ms after authorization): OK ${okM.mac} ${okM.assignedAddresses.join(',')}`);
-  const ourIp = okM.assignedAddresses[0]!.split('/')[0]!;
+  const ourIps = okM.assignedAddresses.map((a) => a.split('/')[0]!);
+  const ourIp = ourIps.find((a) => !a.includes(':'))!;
   t.regex(ourIp, new RegExp(`^10\\.80\\.${s}\\.\\d+$`));
+  const ourIp6 = ourIps.find((a) => a.includes(':'))!;
+  t.is(canonical6(ourIp6), rfc4193(nwid, M.address), 'our RFC 4193 address is the one ZeroTier One computes');
+  t.true(okM.assignedAddresses.includes(`${ourIp6}/88`));
   const lj = JSON.parse((await ourCli(M, '-j', 'listnetworks')).out) as { name: string; nwid: string }[];
   t.is(lj.find((n) => n.nwid === nwid)?.name, 'interop-b', "the real controller's config decoded");
 
@@ -608,5 +744,25 @@ reg('interop: we join a real ZeroTier One controller; ping to our stack and HTTP
   t.true(neigh.includes(`lladdr ${okM.mac}`), 'ARP on the real node resolved our member to its MAC');
 
   await fetchFromReal(t, scope, ns.zt, ztIp, M, nwid);
+  await fetchFromOurs(t, scope, ns.zt, ourIp, M, nwid);
+
+  // IPv6 on RFC 4193 addresses: the real node emulates neighbour discovery for them (the MAC follows from the
+  // address), so its echo reaches our stack only if we derive both as it does; ours solicits by multicast.
+  await pingFrom(t, ns.zt, ourIp6);
+  const neigh6 = await neighbour(ns.zt, ourIp6);
+  t.log(`real side neighbour: ${neigh6}`);
+  t.true(neigh6.includes(`lladdr ${okM.mac}`));
+  await fetchFromReal(t, scope, ns.zt, ztIp6, M, nwid);
   await directBothWays(t, ns, ztHome, ztAddr, M);
+
+  // Deauthorization by the real controller: its revocation reaches our member (signed by a real controller,
+  // it must verify), which asks again at once and is told ACCESS_DENIED, well within 10 s.
+  const tDeauth = Date.now();
+  await ztApi(ns.zt, ztHome, 'POST', `/controller/network/${nwid}/member/${M.address}`, { authorized: false });
+  const gone = await ourNetwork(M, nwid, (n) => n.status === 'ACCESS_DENIED', 10000);
+  t.log(`our member: ${gone.status} ${Date.now() - tDeauth} ms after the real controller deauthorized it`);
+  const p = await execa('ip', ['netns', 'exec', ns.zt, 'ping', '-c', '2', '-i', '0.3', '-W', '1', ourIp], {
+    reject: false,
+  });
+  t.not(p.exitCode, 0, 'and no longer answers the real node');
 });
