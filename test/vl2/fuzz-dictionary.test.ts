@@ -78,11 +78,11 @@ test(`dictionary fuzz: ${ITERATIONS} mutated inputs through the dictionary and c
         }
         case 3: {
           const d = Dictionary.from(input);
-          for (const k of keys) {
-            d.get(k);
-            d.getU64(k);
-            d.getBool(k);
-          }
+          for (const k of keys) d.get(k);
+          d.getU64('nwid');
+          d.getI64('ts');
+          d.getBool('ssoe');
+          d.getString('n', '', 127);
           const out = new Dictionary();
           for (const [k, v] of d.entries()) {
             out.add(k, v);
