@@ -152,3 +152,24 @@ test.serial("two networks: each network's frames reach only its own stack", asyn
   await w.drive(a.stacks.get(nwid2)!.ping(ip4(b, nwid2)!, { timeoutMs: 10_000 }), 'ping on network 2');
   t.true(other.stats().framesIn > mid);
 });
+
+test.serial('multicastLimit caps the recipients of a broadcast', async (t) => {
+  const { w, a, b, nwid } = await setup({ multicastLimit: 1 });
+  t.teardown(() => w.close());
+  const c = w.addMember(4, 'id3');
+  await w.until(() => c.sim.node.online(w.wire.now), 'C online');
+  await member(w, a, nwid);
+  const netB = await member(w, b, nwid);
+  const netC = await member(w, c, nwid);
+  // Let the announcements (LIKE of the broadcast group) reach the root, then broadcast from A twice.
+  await w.until(() => false, 'settle', 2000).catch(() => {});
+  const before = netB.framesIn + netC.framesIn;
+  const u = a.stacks.get(nwid)!.udpOpen({ family: 4, address: '', port: 0 });
+  for (let i = 0; i < 2; i++) {
+    u.sendTo(new Uint8Array(16), { family: 4, address: '10.77.0.255', port: 9 });
+    await w.until(() => netB.framesIn + netC.framesIn > before + i, `broadcast ${i} delivered`, 10_000);
+  }
+  await w.until(() => false, 'settle', 2000).catch(() => {});
+  u.close();
+  t.is(netB.framesIn + netC.framesIn - before, 2, 'each broadcast reached exactly one member');
+});
