@@ -360,6 +360,14 @@ const ip4_addr_t *nc_ip4_gw(struct netif *netif, const ip4_addr_t *dest) {
   return &gw;
 }
 
+/* nd6.c's "same prefix" test (nd6_onlink.h): lwIP's /64 rule, or both inside one on-link prefix of the
+ * configuration (an assigned address's prefix, or a route without a gateway). */
+int nc_nd6_netcmp(const ip6_addr_t *a, const ip6_addr_t *b) {
+  if (ip6_addr_netcmp(a, b)) return 1;
+  const struct nc_route *r = route_lookup(6, (const uint8_t *)a->addr);
+  return r != NULL && !r->has_via && prefix_match((const uint8_t *)ip_2_ip6(&r->target)->addr, (const uint8_t *)b->addr, r->prefix);
+}
+
 struct netif *nc_ip6_route(const ip6_addr_t *src, const ip6_addr_t *dest) {
   LWIP_UNUSED_ARG(src);
   if (!netif_is_up(&nif)) return NULL;

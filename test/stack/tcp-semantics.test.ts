@@ -358,6 +358,45 @@ test('link-local IPv6 and neighbour discovery', async (t) => {
   }
 });
 
+test('IPv6 on-link beyond /64 (ZeroTier 6plane: a /80 per member in a /40): ND, ping and TCP', async (t) => {
+  const routes = [{ target: 'fc00:1122:3300::', prefix: 40 }];
+  const a = new Stack({
+    mac: mac(1),
+    mtu: 2800,
+    addresses: [{ address: 'fc00:1122:33aa:bbcc:dd00::1', prefix: 80 }],
+    routes,
+  });
+  const b = new Stack({
+    mac: mac(2),
+    mtu: 2800,
+    addresses: [{ address: 'fc00:1122:33ee:ff00:1100::1', prefix: 80 }],
+    routes,
+  });
+  const link = new MemoryLink(a, b);
+  const icmp6: number[] = [];
+  link.transform = (f) => {
+    if (f[12] === 0x86 && f[13] === 0xdd && f[20] === 58) icmp6.push(f[54]!);
+    return f;
+  };
+  try {
+    b.tcpListen({ family: 6, address: '', port: 80 }, {}, (s) => {
+      s.handlers = { onData: (d) => s.write(d) };
+    });
+    t.true((await a.ping('fc00:1122:33ee:ff00:1100::1')) >= 0);
+    t.true(icmp6.includes(135) && icmp6.includes(136), 'neighbour solicitation and advertisement');
+    const c = await a.connect({ family: 6, address: 'fc00:1122:33ee:ff00:1100::1', port: 80 });
+    t.is(c.local.address, 'fc00:1122:33aa:bbcc:dd00::1');
+    const echo = await new Promise<string>((resolve) => {
+      c.handlers = { onData: (d) => resolve(dec(d)) };
+      c.write(enc('6plane'));
+    });
+    t.is(echo, '6plane');
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
 test('configuration changes at runtime: new address, routes through a gateway', async (t) => {
   const p = makePair();
   try {
