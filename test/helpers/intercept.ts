@@ -71,7 +71,8 @@ export function preloadEnv(network: string | null, extra: Record<string, string>
 /** Runs cmd under the preload, inside a fresh empty network namespace. */
 export function inNs(network: string | null, cmd: string, args: string[], opts: Options = {}): ResultPromise {
   const env = { ...(opts.env ?? {}), ...preloadEnv(network) } as Record<string, string>;
-  return execa('unshare', ['-n', '--', cmd, ...args], { ...opts, env, extendEnv: true } as Options);
+  // detached: its own process group, so kill() also reaches the children (nginx workers …)
+  return execa('unshare', ['-n', '--', cmd, ...args], { ...opts, env, extendEnv: true, detached: true } as Options);
 }
 
 /** Waits until `probe` resolves true (polls a condition an external program creates, e.g. a listening port). */
@@ -100,10 +101,16 @@ export function freePort(): number {
   return nextPort;
 }
 
+/** Kills a program started by inNs and everything it started. */
 export function kill(p: ResultPromise | ChildProcess | undefined): void {
+  if (!p?.pid) return;
   try {
-    p?.kill('SIGKILL');
+    process.kill(-p.pid, 'SIGKILL');
   } catch {
-    // gone
+    try {
+      p.kill('SIGKILL');
+    } catch {
+      // gone
+    }
   }
 }
