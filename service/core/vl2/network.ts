@@ -501,17 +501,25 @@ export class Network {
     m.outEnv = undefined;
   }
 
-  /** A verified revocation for this network. Returns true if it concerns our own membership. */
+  /** A verified revocation for this network. Returns true if it was new (raised the threshold). */
   addRevocation(now: number, rev: Revocation): boolean {
     const m = this.membership(rev.target);
-    if (rev.threshold > m.comRevocationThreshold) m.comRevocationThreshold = rev.threshold;
+    if (rev.threshold <= m.comRevocationThreshold) return false;
+    m.comRevocationThreshold = rev.threshold;
+    m.gate = undefined;
     if (rev.target === this.host.address) {
       // We were deauthorized (or re-keyed): ask the controller now rather than at the next refresh.
       this.requestSoon();
       this.lastRequest = now - 5000;
-      return true;
     }
-    return false;
+    return true;
+  }
+
+  /** Members we hold credentials of (other than us): where fast-propagated revocations are forwarded. */
+  knownMembers(): Address[] {
+    return [...this.memberships.entries()]
+      .filter(([a, m]) => a !== this.host.address && m.com !== undefined)
+      .map(([a]) => a);
   }
 
   /** Pushes our COM, tags and COOs to a peer if it has not had them since our last config update or 500 s. */

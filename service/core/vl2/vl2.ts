@@ -21,7 +21,14 @@ import {
   type NetworkControllerSender,
 } from './controller-interface.js';
 import { ControllerLink } from './controller-link.js';
-import { CREDENTIAL_TYPE, decodeNetworkCredentials, decodeRevocation, verifyRevocation } from './credentials.js';
+import {
+  CREDENTIAL_TYPE,
+  decodeNetworkCredentials,
+  decodeRevocation,
+  encodeRevocation,
+  REVOCATION_FLAG_FAST_PROPAGATE,
+  verifyRevocation,
+} from './credentials.js';
 import {
   decodeGatherOk,
   decodeMulticastFrameOk,
@@ -44,6 +51,14 @@ export interface Vl2Options {
   /** `o` in config requests. */
   osArch?: string;
   log?: (level: 'debug' | 'info' | 'warn', msg: string) => void;
+}
+
+/** NETWORK_CREDENTIALS carrying one revocation: no COMs (00), no capabilities, no tags, one revocation, no COOs. */
+function revocationCredentials(revocation: Uint8Array): Uint8Array {
+  const out = new Uint8Array(9 + revocation.length);
+  out[6] = 1;
+  out.set(revocation, 7);
+  return out;
 }
 
 export class Vl2 implements Vl2Handler, NetworkControllerSender, NetworkHost {
@@ -332,8 +347,14 @@ export class Vl2 implements Vl2Handler, NetworkControllerSender, NetworkHost {
         continue;
       }
       if (rev.credentialType === CREDENTIAL_TYPE.NULL) continue;
-      n.addRevocation(now, rev);
+      if (!n.addRevocation(now, rev)) continue;
       touched.add(n);
+      // Fast propagation (§5.5): a new revocation flagged so goes on to every other member we know.
+      if (rev.flags & REVOCATION_FLAG_FAST_PROPAGATE) {
+        const out = revocationCredentials(encodeRevocation(rev));
+        for (const a of n.knownMembers())
+          if (a !== peer.address && a !== rev.signedBy) this.node.sendTo(now, a, Verb.NETWORK_CREDENTIALS, out, true);
+      }
     }
     for (const n of touched) n.credentialsArrived(now);
     return true;
