@@ -4,12 +4,12 @@
 // crossing through SharedArrayBuffer rings (reported as `threads`; the hop between threads lengthens the
 // round trip, and with a 256 KiB window that costs more than the second core gives).
 // Last line: one JSON object (bench/result.ts).
-import { createServer, connect as netConnect, type Socket } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { MemoryLink } from '../netcon/memory-link.js';
 import { attachSharedLink, SharedRing } from '../netcon/shared-link.js';
 import { Stack } from '../netcon/stack.js';
 import type { TcpSocket } from '../netcon/stack-types.js';
+import { netLoopbackSeconds } from './baseline.js';
 import { report } from './result.js';
 
 const MiB = 1024 * 1024;
@@ -136,40 +136,9 @@ async function viaThreads(): Promise<number> {
   }
 }
 
-/** Seconds to move `size` bytes between two net sockets over 127.0.0.1 in this process. */
-async function viaNet(): Promise<number> {
-  let serverSock: Socket | undefined;
-  const server = createServer((s) => {
-    serverSock = s;
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  const client = netConnect(port, '127.0.0.1');
-  await new Promise<void>((r) => client.once('connect', r));
-  while (!serverSock) await new Promise((r) => setImmediate(r));
-  const t0 = performance.now();
-  await new Promise<void>((resolve) => {
-    let received = 0;
-    serverSock!.on('data', (c: Buffer) => {
-      received += c.length;
-      if (received === size) resolve();
-    });
-    let sent = 0;
-    const send = () => {
-      while (sent < size) {
-        const chunk = data.subarray(sent, Math.min(size, sent + CHUNK));
-        sent += chunk.length;
-        if (!client.write(chunk)) return;
-      }
-    };
-    client.on('drain', send);
-    send();
-  });
-  const seconds = (performance.now() - t0) / 1000;
-  client.destroy();
-  serverSock.destroy();
-  server.close();
-  return seconds;
+/** Seconds to move the same bytes between two net sockets over 127.0.0.1 in this process (the baseline). */
+function viaNet(): Promise<number> {
+  return netLoopbackSeconds(data, CHUNK);
 }
 
 const stackRuns: number[] = [];
