@@ -21,8 +21,8 @@ async function kernel(): Promise<number> {
   return rate((await execa('unshare', ['-n', '--', 'sh', '-c', script])).stdout);
 }
 
-async function netcon(): Promise<number> {
-  const host = await startHost();
+async function netcon(kind = 'lwip'): Promise<number> {
+  const host = await startHost(kind);
   const server = inNs(host.a, PROG, ['server', '0.0.0.0', '5400'], { reject: false, buffer: false });
   try {
     await new Promise<void>((resolve) => server.stdout?.once('data', () => resolve()));
@@ -36,5 +36,17 @@ async function netcon(): Promise<number> {
 
 const base = await kernel();
 const value = await netcon();
-process.stdout.write(`kernel loopback: ${base.toFixed(0)} conn/s, netcon: ${value.toFixed(0)} conn/s\n`);
-report({ bench: 'netcon-connect', value, unit: 'connections/s', baseline: base, target: 0.1, threads: THREADS });
+// The same harness with the in-memory network instead of lwIP: what the intercept and RPC cost alone.
+const memBackend = await netcon('mem');
+process.stdout.write(
+  `kernel loopback: ${base.toFixed(0)} conn/s, netcon (lwIP): ${value.toFixed(0)} conn/s, netcon (in-memory net): ${memBackend.toFixed(0)} conn/s\n`,
+);
+report({
+  bench: 'netcon-connect',
+  value,
+  unit: 'connections/s',
+  baseline: base,
+  target: 0.1,
+  threads: THREADS,
+  memBackend: Math.round(memBackend),
+});
