@@ -1,10 +1,9 @@
 // zerotier-cli: talks to the local JSON API of a running service, with ZeroTier One's commands, output
 // formats and exit codes (vectors/cli-api/cli-output.txt).
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { parseAddress } from '../core/address.js';
 import { parseWorldId } from '../core/world.js';
-import { DEFAULT_PORT, defaultHome, readAuthToken, readPort } from '../daemon/home.js';
+import { defaultHome } from '../daemon/home.js';
+import { ApiClientError, apiCall } from './api-client.js';
 
 const USAGE = `zerotier-cli (netcon) — control a running zerotier-netcon-service
 usage: zerotier-cli [-D<home>] [-p<port>] [-T<token>] [-j] [-h] <command> [args]
@@ -68,30 +67,12 @@ function parse(argv: string[]): Opts {
 }
 
 async function call(o: Opts, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
-  const token = o.token ?? readAuthToken(o.home) ?? readAuthToken(join(homedir(), '.zerotier-one'));
-  if (!token) throw new CliError(`authtoken.secret not found or readable in ${o.home} (use -T<token> or -D<home>)`);
-  const port = o.port ?? readPort(o.home) ?? DEFAULT_PORT;
-  let res: Response;
   try {
-    res = await fetch(`http://127.0.0.1:${port}${path}`, {
-      method,
-      headers: { 'X-ZT1-Auth': token, 'Content-Type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch {
-    throw new CliError(
-      `connection failed: no service answers on 127.0.0.1:${port} (is zerotier-netcon-service running with home ${o.home}?)`,
-    );
+    return await apiCall(o, method, path, body);
+  } catch (e) {
+    if (e instanceof ApiClientError) throw new CliError(e.message);
+    throw e;
   }
-  const text = await res.text();
-  let json: unknown = {};
-  try {
-    json = text ? JSON.parse(text) : {};
-  } catch {
-    json = {};
-  }
-  if (res.status === 401) throw new CliError('401 Unauthorized (wrong authtoken.secret?)');
-  return { status: res.status, json };
 }
 
 const pretty = (v: unknown) => `${JSON.stringify(v, null, 1)}\n`;
