@@ -46,9 +46,8 @@ export class TcpPump {
       onWritable: () => this.pumpIn(),
       onClose: (err) => this.onClose(err),
     };
+    // Data already waiting in the pair is reported by the (level-triggered) watch at once.
     this.update();
-    // data may already wait in the pair (an app that wrote right after connect completed)
-    queueMicrotask(() => this.pumpIn());
   }
 
   onEvent(events: number): void {
