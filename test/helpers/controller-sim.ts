@@ -3,10 +3,8 @@
 // NETWORK_CONFIG_REQUESTs and keeps what comes back (configs reassembled and decoded, errors, revocations).
 
 import { EmbeddedController } from '../../service/controller/controller.js';
-import { c25519Generate } from '../../service/core/c25519.js';
 import { Verb } from '../../service/core/constants.js';
 import type { Identity } from '../../service/core/identity.js';
-import { parseInetAddress } from '../../service/core/inet-address.js';
 import type { Vl2Handler } from '../../service/core/node.js';
 import type { OpenedPacket } from '../../service/core/packet.js';
 import type { Peer } from '../../service/core/peer.js';
@@ -19,10 +17,9 @@ import {
   encodeConfigRequest,
   type NetworkConfig,
 } from '../../service/core/vl2/network-config.js';
-import { makeWorld, WORLD_ID_EARTH, WORLD_TYPE_PLANET } from '../../service/core/world.js';
 import type { ApiResponse, Method } from '../../service/daemon/api.js';
 import { METADATA_1_14_1, vectorIdentity } from './controller-fixtures.js';
-import { MemWire, type SimNode } from './mem-wire.js';
+import { MemWire, type SimNode, testPlanet } from './mem-wire.js';
 
 /** Member side, just enough to talk to a controller: requests, reassembly, errors, revocations. */
 export class TestMember implements Vl2Handler {
@@ -98,17 +95,7 @@ export interface ControllerSim {
 
 export async function controllerSim(home: string): Promise<ControllerSim> {
   const R = vectorIdentity('node-R');
-  const keys = c25519Generate();
-  const planet = makeWorld(
-    {
-      type: WORLD_TYPE_PLANET,
-      id: WORLD_ID_EARTH,
-      timestamp: 1_795_300_000_000n,
-      updatesMustBeSignedBy: keys.publicKey,
-      roots: [{ identity: R, stableEndpoints: [parseInetAddress('10.0.0.1/9993')!] }],
-    },
-    keys,
-  );
+  const { planet } = testPlanet(R);
   const wire = new MemWire();
   const r = wire.add('10.0.0.1/9993', { identity: R, planet });
   const a = wire.add('10.0.0.2/9993', { identity: vectorIdentity('node-A'), planet });

@@ -1,9 +1,11 @@
 // An in-memory UDP "wire" with a fake clock: many VL1 nodes in one process, deterministic and fast.
 // Every node has one socket (local socket 0) at an address like 10.0.0.1/9993.
 
+import { type C25519KeyPair, c25519Generate } from '../../service/core/c25519.js';
+import type { Identity } from '../../service/core/identity.js';
 import { formatInetAddress, type InetAddress, parseInetAddress } from '../../service/core/inet-address.js';
 import { type Host, Node, type NodeOptions } from '../../service/core/node.js';
-import type { World } from '../../service/core/world.js';
+import { makeWorld, WORLD_ID_EARTH, WORLD_TYPE_PLANET, type World } from '../../service/core/world.js';
 
 interface InFlight {
   at: number;
@@ -92,4 +94,20 @@ export class MemWire {
   count(from: SimNode, to: SimNode): number {
     return this.traffic.get(`${formatInetAddress(from.address)}>${formatInetAddress(to.address)}`) ?? 0;
   }
+}
+
+/** A planet whose one root is `root` at `endpoint`, signed with a fresh key pair (returned for updates). */
+export function testPlanet(root: Identity, endpoint = '10.0.0.1/9993'): { planet: World; keys: C25519KeyPair } {
+  const keys = c25519Generate();
+  const planet = makeWorld(
+    {
+      type: WORLD_TYPE_PLANET,
+      id: WORLD_ID_EARTH,
+      timestamp: 1_795_300_000_000n,
+      updatesMustBeSignedBy: keys.publicKey,
+      roots: [{ identity: root, stableEndpoints: [parseInetAddress(endpoint)!] }],
+    },
+    keys,
+  );
+  return { planet, keys };
 }

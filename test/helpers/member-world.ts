@@ -7,15 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Stack } from '../../netcon/stack.js';
 import { EmbeddedController } from '../../service/controller/controller.js';
-import { c25519Generate } from '../../service/core/c25519.js';
 import type { Identity } from '../../service/core/identity.js';
-import { parseInetAddress } from '../../service/core/inet-address.js';
 import type { Network } from '../../service/core/vl2/network.js';
 import { Vl2 } from '../../service/core/vl2/vl2.js';
-import { makeWorld, WORLD_ID_EARTH, WORLD_TYPE_PLANET, type World } from '../../service/core/world.js';
+import type { World } from '../../service/core/world.js';
 import { StackTap, stackConfigOf } from '../../service/daemon/networks.js';
 import { vectorIdentity } from './controller-fixtures.js';
-import { MemWire, type SimNode } from './mem-wire.js';
+import { MemWire, type SimNode, testPlanet } from './mem-wire.js';
 
 export interface Member {
   sim: SimNode;
@@ -44,17 +42,7 @@ export class MemberWorld {
   static async create(): Promise<MemberWorld> {
     const home = mkdtempSync(join(tmpdir(), 'netcon-member-'));
     const R = vectorIdentity('node-R');
-    const keys = c25519Generate();
-    const planet = makeWorld(
-      {
-        type: WORLD_TYPE_PLANET,
-        id: WORLD_ID_EARTH,
-        timestamp: 1_795_300_000_000n,
-        updatesMustBeSignedBy: keys.publicKey,
-        roots: [{ identity: R, stableEndpoints: [parseInetAddress('10.0.0.1/9993')!] }],
-      },
-      keys,
-    );
+    const { planet } = testPlanet(R);
     const wire = new MemWire();
     const { controller } = await EmbeddedController.open({ home, identity: R, clock: () => wire.now });
     return new MemberWorld(wire, controller, home, planet, R);

@@ -1,32 +1,13 @@
 // VL1 simulation: a root and two leaves over the in-memory wire with a fake clock.
-import { readFileSync } from 'node:fs';
 import test from 'ava';
 import { c25519Generate } from '../../service/core/c25519.js';
-import { parseIdentity } from '../../service/core/identity.js';
-import { parseInetAddress } from '../../service/core/inet-address.js';
-import { makeWorld, serializeWorld, WORLD_ID_EARTH, WORLD_TYPE_PLANET } from '../../service/core/world.js';
-import { MemWire } from '../helpers/mem-wire.js';
-import { vectorPath } from '../helpers/vl1-vectors.js';
-
-const ids = JSON.parse(readFileSync(vectorPath('identities/identities.json'), 'utf8')) as {
-  name: string;
-  secret: string;
-}[];
-const identity = (name: string) => parseIdentity(ids.find((i) => i.name === name)!.secret);
+import { makeWorld, serializeWorld, WORLD_TYPE_PLANET } from '../../service/core/world.js';
+import { vectorIdentity as identity } from '../helpers/controller-fixtures.js';
+import { MemWire, testPlanet } from '../helpers/mem-wire.js';
 
 function setup() {
   const R = identity('node-R');
-  const keys = c25519Generate();
-  const planet = makeWorld(
-    {
-      type: WORLD_TYPE_PLANET,
-      id: WORLD_ID_EARTH,
-      timestamp: 1_795_300_000_000n,
-      updatesMustBeSignedBy: keys.publicKey,
-      roots: [{ identity: R, stableEndpoints: [parseInetAddress('10.0.0.1/9993')!] }],
-    },
-    keys,
-  );
+  const { planet, keys } = testPlanet(R);
   const wire = new MemWire();
   const r = wire.add('10.0.0.1/9993', { identity: R, planet });
   const a = wire.add('10.0.0.2/9993', { identity: identity('node-A'), planet });
