@@ -59,6 +59,8 @@ static struct {
   ssize_t (*recvfrom)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
   ssize_t (*sendmsg)(int, const struct msghdr *, int);
   ssize_t (*recvmsg)(int, struct msghdr *, int);
+  ssize_t (*send)(int, const void *, size_t, int);
+  ssize_t (*recv)(int, void *, size_t, int);
 } real;
 
 static int active;      /* ZT_NC_NETWORK is set */
@@ -97,6 +99,8 @@ EXPORT ssize_t sendto(int, const void *, size_t, int, const struct sockaddr *, s
 EXPORT ssize_t recvfrom(int, void *, size_t, int, struct sockaddr *, socklen_t *);
 EXPORT ssize_t sendmsg(int, const struct msghdr *, int);
 EXPORT ssize_t recvmsg(int, struct msghdr *, int);
+EXPORT ssize_t send(int, const void *, size_t, int);
+EXPORT ssize_t recv(int, void *, size_t, int);
 
 static void atfork_prepare(void);
 static void atfork_parent(void);
@@ -129,6 +133,8 @@ static void init(void) {
   R(recvfrom);
   R(sendmsg);
   R(recvmsg);
+  R(send);
+  R(recv);
 #undef R
   const char *path = getenv("ZT_NC_NETWORK");
   if (path && *path && strlen(path) < sizeof(ctl_addr.sun_path)) {
@@ -1231,6 +1237,23 @@ static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags) {
   return n;
 }
 
+/* send/recv without an address: only an unconnected UDP socket of ours needs care (its messages
+ * carry the ADDR header); everything else goes straight through. */
+static ssize_t do_send(int fd, const void *buf, size_t len, int flags) {
+  struct ncfd e;
+  if (!real.send) return fail(ENOSYS);
+  if (!tab_peek(fd, &e) || !udp_headed(&e)) return real.send(fd, buf, len, flags);
+  return fail(EDESTADDRREQ);
+}
+
+static ssize_t do_recv(int fd, void *buf, size_t len, int flags) {
+  struct ncfd e;
+  if (!real.recv) return fail(ENOSYS);
+  if (!tab_peek(fd, &e) || !udp_headed(&e)) return real.recv(fd, buf, len, flags);
+  struct iovec iov = {buf, len};
+  return udp_recv(fd, &e, &iov, 1, flags, NULL, NULL, NULL);
+}
+
 /* ---------- exported stubs ---------- */
 
 EXPORT int socket(int domain, int type, int protocol) {
@@ -1333,4 +1356,12 @@ EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags) {
 EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags) {
   ENSURE();
   return do_recvmsg(fd, msg, flags);
+}
+EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags) {
+  ENSURE();
+  return do_send(fd, buf, len, flags);
+}
+EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags) {
+  ENSURE();
+  return do_recv(fd, buf, len, flags);
 }

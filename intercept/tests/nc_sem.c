@@ -350,6 +350,10 @@ static void t_udp(void) {
   riov.iov_len = 10;
   rm.msg_namelen = sizeof(from);
   CHECK(recvmsg(s, &rm, 0) == 10 && (rm.msg_flags & MSG_TRUNC), "truncated datagram");
+  /* recv() without an address on an unconnected socket: the payload only; send() needs one */
+  CHECK(sendto(s, "plain", 5, 0, (struct sockaddr *)&to, tl) == 5, "sendto plain");
+  CHECK(recv(s, buf, sizeof(buf), 0) == 5 && memcmp(buf, "plain", 5) == 0, "recv on an unconnected socket");
+  CHECK(send(s, "x", 1, 0) < 0 && errno == EDESTADDRREQ, "send without a destination");
   close(s);
   /* connected UDP: plain write/read */
   int c = socket(AF_INET, SOCK_DGRAM, 0);
