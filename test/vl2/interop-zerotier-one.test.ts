@@ -2,13 +2,14 @@
 //   (a) our service is the planet's root and the network controller; the real node joins our private
 //       network as a leaf, is denied, then authorized, and gets pool addresses (IPv4 and IPv6) on its tap; one
 //       of our member services joins too; the real node pings our member's stack (ARP / neighbour discovery,
-//       then ICMP echo answered by lwIP) and our member fetches a page from an HTTP server on the real node's
-//       tap addresses (curl under the intercept); both talk directly; once we deauthorize the real node, our
-//       member stops answering it within seconds;
+//       then ICMP echo answered by lwIP, also 2700-byte echoes), our member fetches from an HTTP server on the
+//       real node's tap addresses (curl under the intercept) and the real node from one on our stack (8 MiB,
+//       SHA-256 checked); a network edit reaches the real node by push; both talk directly; neither side
+//       counts a protocol error; once we deauthorize the real node, our member stops answering it at once;
 //   (b) the real node is the root and the controller (its embedded controller's API, driven with curl inside
-//       its namespace); it joins its own network, one of our services joins too and is authorized, and frames
-//       cross both ways in the same way (IPv4 and RFC 4193 IPv6); the real controller's deauthorization
-//       reaches our member (ACCESS_DENIED) within seconds.
+//       its namespace); it joins its own network, one of our services joins too and is authorized, and the
+//       same checks run (IPv4 and RFC 4193 IPv6, pushed edit); the real controller's deauthorization reaches
+//       our member (ACCESS_DENIED) within seconds.
 // ZeroTier One never uses loopback paths, so the real node lives in a network namespace joined to ours
 // (where our services run, started as users start them) by a veth pair on 10.232.x.0/24; the test creates
 // both namespaces and deletes them afterwards. Needs root (ip netns, /dev/net/tun for the real node's tap).
@@ -279,6 +280,7 @@ async function ourApi(
 }
 
 interface NetJson {
+  name: string;
   status: string;
   assignedAddresses: string[];
   mac: string;
@@ -666,6 +668,11 @@ reg('interop: a real ZeroTier One joins our controller; ping to our stack and HT
   t.true(neigh6.includes(`lladdr ${okM.mac}`), 'NDP on the real node resolved our member to its MAC');
   await fetchFromReal(t, scope, ns.zt, ztIp6, M, nwid);
   // The member and the real node talk directly, not through our root.
+  // A network edit on our controller reaches the real node by a config push (its next request is a minute off).
+  const tEdit = Date.now();
+  t.is((await ourApi(R, 'POST', `/controller/network/${nwid}`, { name: 'interop-a-renamed' })).status, 200);
+  await ztNetwork(ns.zt, ztHome, zt, nwid, (r) => r[3] === 'interop-a-renamed', 10000);
+  t.log(`real leaf: the renamed network pushed in ${Date.now() - tEdit} ms`);
   await directBothWays(t, ns, ztHome, ztAddr, M);
   await noUnexpectedErrors(t, ns.zt, ztHome, M);
 
@@ -798,6 +805,11 @@ reg('interop: we join a real ZeroTier One controller; ping to our stack and HTTP
   t.log(`real side neighbour: ${neigh6}`);
   t.true(neigh6.includes(`lladdr ${okM.mac}`));
   await fetchFromReal(t, scope, ns.zt, ztIp6, M, nwid);
+  // A network edit on the real controller reaches our member by a config push.
+  const tEdit = Date.now();
+  await ztApi(ns.zt, ztHome, 'POST', `/controller/network/${nwid}`, { name: 'interop-b-renamed' });
+  await ourNetwork(M, nwid, (n) => n.name === 'interop-b-renamed', 10000);
+  t.log(`our member: the renamed network pushed in ${Date.now() - tEdit} ms`);
   await directBothWays(t, ns, ztHome, ztAddr, M);
   await noUnexpectedErrors(t, ns.zt, ztHome, M);
 
