@@ -20,6 +20,10 @@ if [ ! -f native/build/Release/netcon_native.node ] || [ -n "$(find native/src n
 fi
 # 3. The intercept library, also copied to the repo root as users expect.
 make -s -C intercept -j"$jobs"
-cp -p intercept/build/libzerotierintercept.so .
+# Replaced by rename, never rewritten in place: programs running with the old copy loaded keep working.
+if ! cmp -s intercept/build/libzerotierintercept.so libzerotierintercept.so; then
+  cp -p intercept/build/libzerotierintercept.so .libzerotierintercept.so.new
+  mv -f .libzerotierintercept.so.new libzerotierintercept.so
+fi
 # 4. TypeScript (incremental).
 node_modules/.bin/tsc -p tsconfig.json
