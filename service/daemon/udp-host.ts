@@ -5,12 +5,15 @@ import { isIPv4 } from 'node:net';
 import { formatInetAddress, type InetAddress, parseInetAddress } from '../core/inet-address.js';
 import { ANY_SOCKET, type Host, Node, type NodeOptions } from '../core/node.js';
 import type { LocalSocket } from '../core/path.js';
+import { BatchSocket, batchedUdpAvailable } from './udp-batch.js';
 
 export interface UdpNodeOptions extends NodeOptions {
   port: number;
   /** Addresses to bind (default: 0.0.0.0 and ::). Tests bind 127.0.0.1 only. */
   bind4?: string | false;
   bind6?: string | false;
+  /** Use node:dgram even when the addon has batched UDP (sendmmsg/recvmmsg); default: NETCON_UDP=dgram. */
+  dgram?: boolean;
 }
 
 export type HostHooks = Omit<Host, 'wireSend'>;
@@ -19,13 +22,28 @@ function ipText(a: InetAddress): string {
   return formatInetAddress(a).replace(/\/\d+$/, '');
 }
 
+/** Remote addresses cached per socket, so a datagram costs no string parsing; cleared when it grows this big. */
+const REMOTE_CACHE_MAX = 4096;
+
 export class UdpNode {
   readonly node: Node;
+  /** Per local socket: text address → port → the InetAddress handed to the node for it. */
+  private readonly remotes: Map<string, Map<number, InetAddress>>[] = [new Map(), new Map()];
+  private remoteCount = 0;
+  /** The text form of addresses we send to (the node passes the same objects again and again). */
+  private readonly ipTexts = new WeakMap<InetAddress, string>();
+  private readonly onSent = (err: Error | null): void => {
+    if (err) this.dgramErrors++;
+  };
   private readonly sockets: (Socket | undefined)[] = [undefined, undefined];
+  private readonly batch: (BatchSocket | undefined)[] = [undefined, undefined];
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
-  /** Datagrams that could not be sent (no socket of that family, send errors). */
-  sendErrors = 0;
+  private dgramErrors = 0;
+  /** Datagrams that could not be sent (no socket of that family, send errors) or received (too long). */
+  get sendErrors(): number {
+    return this.dgramErrors + (this.batch[0]?.errors ?? 0) + (this.batch[1]?.errors ?? 0);
+  }
 
   private constructor(
     opts: UdpNodeOptions,
@@ -46,6 +64,15 @@ export class UdpNode {
     try {
       for (const [i, type, addr] of binds) {
         if (addr === false) continue;
+        if (batchedUdpAvailable && !(opts.dgram ?? process.env.NETCON_UDP === 'dgram')) {
+          const family = type === 'udp4' ? 4 : 6;
+          const ip = parseInetAddress(`${addr}/0`);
+          if (!ip || ip.family !== family) throw new Error(`bad bind address ${addr}`);
+          n.batch[i] = BatchSocket.open(family, ip.ip, addr, opts.port, (data, addrs, at, port) =>
+            n.onBatchDatagram(i, data, addrs, at, port),
+          );
+          continue;
+        }
         const s = createSocket({ type, ipv6Only: type === 'udp6', recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
         await new Promise<void>((resolve, reject) => {
           s.once('error', reject);
@@ -55,7 +82,7 @@ export class UdpNode {
           });
         });
         s.on('message', (msg, rinfo) => n.onMessage(i, msg, rinfo.address, rinfo.port));
-        s.on('error', () => n.sendErrors++);
+        s.on('error', () => n.dgramErrors++);
         n.sockets[i] = s;
       }
     } catch (e) {
@@ -68,6 +95,8 @@ export class UdpNode {
 
   /** The UDP port actually bound (useful with port 0). */
   port(): number {
+    const b = this.batch[0] ?? this.batch[1];
+    if (b) return b.port();
     const s = this.sockets[0] ?? this.sockets[1];
     return s ? s.address().port : 0;
   }
@@ -76,6 +105,7 @@ export class UdpNode {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     for (const s of this.sockets) s?.close();
+    for (const b of this.batch) b?.close();
   }
 
   /** Runs the node's timers now (after an API call changed something). */
@@ -84,27 +114,73 @@ export class UdpNode {
   }
 
   private onMessage(ls: LocalSocket, msg: Buffer, address: string, port: number): void {
-    const remote = parseInetAddress(`${address}/${port}`);
-    if (!remote) return;
+    const byIp = this.remotes[ls]!;
+    let ports = byIp.get(address);
+    let remote = ports?.get(port);
+    if (!remote) {
+      const parsed = parseInetAddress(`${address}/${port}`);
+      if (!parsed) return;
+      remote = parsed;
+      if (this.remoteCount >= REMOTE_CACHE_MAX) {
+        for (const m of this.remotes) m.clear();
+        this.remoteCount = 0;
+        ports = undefined;
+      }
+      if (!ports) {
+        ports = new Map();
+        byIp.set(address, ports);
+      }
+      ports.set(port, remote);
+      this.remoteCount++;
+    }
     this.node.processWirePacket(this.clock(), ls, remote, msg);
+  }
+
+  /** IPv4 remotes by ip << 16 | port (a number), IPv6 ones by hex text; the same InetAddress each time. */
+  private readonly batchRemotes = new Map<number | string, InetAddress>();
+
+  private onBatchDatagram(ls: LocalSocket, data: Uint8Array, addrs: Uint8Array, at: number, port: number): void {
+    let key: number | string;
+    if (ls === 0) {
+      key =
+        (((addrs[at]! << 24) | (addrs[at + 1]! << 16) | (addrs[at + 2]! << 8) | addrs[at + 3]!) >>> 0) * 65536 + port;
+    } else {
+      key = `${Buffer.from(addrs.buffer, addrs.byteOffset + at, 16).toString('hex')}/${port}`;
+    }
+    let remote = this.batchRemotes.get(key);
+    if (!remote) {
+      const family = ls === 0 ? 4 : 6;
+      remote = { family, ip: addrs.slice(at, at + (family === 4 ? 4 : 16)), port };
+      if (this.batchRemotes.size >= REMOTE_CACHE_MAX) this.batchRemotes.clear();
+      this.batchRemotes.set(key, remote);
+    }
+    this.node.processWirePacket(this.clock(), ls, remote, data);
   }
 
   private wireSend(ls: LocalSocket, remote: InetAddress, data: Uint8Array, ttl?: number): void {
     const idx = ls === ANY_SOCKET ? (remote.family === 4 ? 0 : 1) : ls;
-    const s = this.sockets[idx];
-    if (!s || this.closed) {
-      this.sendErrors++;
+    const b = this.batch[idx];
+    if (b) {
+      if (this.closed || remote.family !== b.family) this.dgramErrors++;
+      else b.send(data, remote.ip, remote.port, ttl !== undefined && remote.family === 4 ? ttl : -1);
       return;
     }
-    const ip = ipText(remote);
+    const s = this.sockets[idx];
+    if (!s || this.closed) {
+      this.dgramErrors++;
+      return;
+    }
+    let ip = this.ipTexts.get(remote);
+    if (ip === undefined) {
+      ip = ipText(remote);
+      this.ipTexts.set(remote, ip);
+    }
     if (ttl !== undefined && isIPv4(ip)) {
       s.setTTL(ttl);
       s.send(data, remote.port, ip, () => s.setTTL(64));
       return;
     }
-    s.send(data, remote.port, ip, (err) => {
-      if (err) this.sendErrors++;
-    });
+    s.send(data, remote.port, ip, this.onSent);
   }
 
   private schedule(delay: number): void {

@@ -1,0 +1,152 @@
+// Batched UDP through the native addon (native/src/udp.cc): datagrams queued during one event-loop turn leave
+// in one sendmmsg (flushed in a microtask, never on a timer); a poll watcher on the socket reads everything the
+// kernel holds with recvmmsg, up to 64 datagrams per call. udp-host.ts falls back to node:dgram without it.
+import { constants } from 'node:os';
+import { native } from '../../native/index.js';
+
+interface UdpPart {
+  udpOpen(family: 4 | 6, ip: Uint8Array, port: number, rcvbuf: number, sndbuf: number): number;
+  udpLocalPort(fd: number): number;
+  udpSendBatch(fd: number, family: 4 | 6, data: Uint8Array, meta: Int32Array, addrs: Uint8Array, n: number): number;
+  udpRecvBatch(
+    fd: number,
+    family: 4 | 6,
+    data: Uint8Array,
+    slot: number,
+    meta: Int32Array,
+    addrs: Uint8Array,
+    max: number,
+  ): number;
+}
+interface PollerHandle {
+  start(events: number): void;
+  close(): void;
+}
+type PollerCtor = new (fd: number, cb: (status: number, events: number) => void) => PollerHandle;
+
+const udp = native.udp as UdpPart | undefined;
+const fdpass = native.fdpass as { Poller: PollerCtor; close(fd: number): number } | undefined;
+
+/** True when the addon has the batched UDP part. */
+export const batchedUdpAvailable = udp !== undefined && fdpass !== undefined;
+
+const MAX_BATCH = 64;
+/** Receive slots: larger than any ZeroTier datagram (ZT_MAX_PACKET_LENGTH is 10 KB); longer ones are dropped. */
+const SLOT = 16384;
+const SEND_BYTES = 256 * 1024;
+/** Batches read per wake-up before yielding to the rest of the event loop. */
+const READS_PER_WAKE = 16;
+const RESOLVED = Promise.resolve();
+
+function errnoError(syscall: string, neg: number, where: string): NodeJS.ErrnoException {
+  const code = Object.entries(constants.errno).find(([, v]) => v === -neg)?.[0] ?? `errno ${-neg}`;
+  const e = new Error(`${syscall} ${code} ${where}`) as NodeJS.ErrnoException;
+  e.code = code;
+  e.errno = neg;
+  e.syscall = syscall;
+  return e;
+}
+
+export type DatagramHandler = (data: Uint8Array, addrs: Uint8Array, addrOffset: number, port: number) => void;
+
+export class BatchSocket {
+  /** Datagrams that could not be sent or were too long to receive. */
+  errors = 0;
+  private readonly poller: PollerHandle;
+  private readonly sendData = new Uint8Array(SEND_BYTES);
+  private readonly sendMeta = new Int32Array(4 * MAX_BATCH);
+  private readonly sendAddrs = new Uint8Array(16 * MAX_BATCH);
+  private sendCount = 0;
+  private sendBytes = 0;
+  private flushQueued = false;
+  private readonly recvData = new Uint8Array(SLOT * MAX_BATCH);
+  private readonly recvMeta = new Int32Array(4 * MAX_BATCH);
+  private readonly recvAddrs = new Uint8Array(16 * MAX_BATCH);
+  private closed = false;
+  private readonly flushNow = (): void => {
+    this.flushQueued = false;
+    this.flush();
+  };
+
+  private constructor(
+    private readonly fd: number,
+    readonly family: 4 | 6,
+    private readonly onDatagram: DatagramHandler,
+  ) {
+    this.poller = new fdpass!.Poller(fd, () => this.onReadable());
+    this.poller.start(1);
+  }
+
+  /** Opens and binds a socket; throws an errno error (EADDRINUSE …) like dgram's bind. */
+  static open(family: 4 | 6, ip: Uint8Array, ipText: string, port: number, onDatagram: DatagramHandler): BatchSocket {
+    const fd = udp!.udpOpen(family, ip, port, 4 << 20, 4 << 20);
+    if (fd < 0) throw errnoError('bind', fd, `${ipText}:${port}`);
+    return new BatchSocket(fd, family, onDatagram);
+  }
+
+  port(): number {
+    const p = udp!.udpLocalPort(this.fd);
+    return p < 0 ? 0 : p;
+  }
+
+  /** Queues a datagram; it leaves with the others of this turn. ttl: the NAT junk packet's own TTL. */
+  send(data: Uint8Array, ip: Uint8Array, port: number, ttl = -1): void {
+    if (this.closed || data.length > SEND_BYTES) {
+      this.errors++;
+      return;
+    }
+    if (this.sendCount === MAX_BATCH || this.sendBytes + data.length > SEND_BYTES) this.flush();
+    const i = this.sendCount++;
+    this.sendData.set(data, this.sendBytes);
+    const m = 4 * i;
+    this.sendMeta[m] = this.sendBytes;
+    this.sendMeta[m + 1] = data.length;
+    this.sendMeta[m + 2] = port;
+    this.sendMeta[m + 3] = ttl;
+    this.sendAddrs.set(ip, 16 * i);
+    this.sendBytes += data.length;
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      RESOLVED.then(this.flushNow);
+    }
+  }
+
+  flush(): void {
+    if (this.sendCount === 0) return;
+    const n = this.sendCount;
+    this.sendCount = 0;
+    this.sendBytes = 0;
+    if (this.closed) return;
+    const failed = udp!.udpSendBatch(this.fd, this.family, this.sendData, this.sendMeta, this.sendAddrs, n);
+    this.errors += failed < 0 ? n : failed;
+  }
+
+  private onReadable(): void {
+    for (let round = 0; round < READS_PER_WAKE && !this.closed; round++) {
+      const n = udp!.udpRecvBatch(this.fd, this.family, this.recvData, SLOT, this.recvMeta, this.recvAddrs, MAX_BATCH);
+      if (n <= 0) {
+        if (n < 0) this.errors++;
+        return;
+      }
+      for (let k = 0; k < n && !this.closed; k++) {
+        const len = this.recvMeta[4 * k]!;
+        if (this.recvMeta[4 * k + 2] !== 0) {
+          this.errors++;
+          continue;
+        }
+        // A copy per datagram: the node may keep it (fragments waiting for their packet, queued packets).
+        const off = k * SLOT;
+        this.onDatagram(this.recvData.slice(off, off + len), this.recvAddrs, 16 * k, this.recvMeta[4 * k + 1]!);
+      }
+      if (n < MAX_BATCH) return;
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    this.poller.close();
+    fdpass!.close(this.fd);
+  }
+}
