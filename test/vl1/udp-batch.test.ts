@@ -1,0 +1,91 @@
+// The UDP edge with the addon's batched sockets (sendmmsg/recvmmsg) and with node:dgram: two nodes in this
+// process exchange fragmented USER_MESSAGEs over IPv4 and IPv6 loopback, each edge against the other, and
+// the NAT junk packet (own TTL) leaves through the batched socket without counting an error.
+import { createSocket } from 'node:dgram';
+import test from 'ava';
+import { c25519Generate } from '../../service/core/c25519.js';
+import { generateIdentity } from '../../service/core/identity.js';
+import { parseInetAddress } from '../../service/core/inet-address.js';
+import { makeWorld, WORLD_ID_EARTH, WORLD_TYPE_PLANET } from '../../service/core/world.js';
+import { batchedUdpAvailable } from '../../service/daemon/udp-batch.js';
+import { UdpNode } from '../../service/daemon/udp-host.js';
+
+const idA = generateIdentity();
+const idB = generateIdentity();
+
+async function pair(family: 4 | 6, dgramA: boolean, dgramB: boolean) {
+  const got: Uint8Array[] = [];
+  const bind = family === 4 ? { bind4: '127.0.0.1', bind6: false as const } : { bind4: false as const, bind6: '::1' };
+  const a = await UdpNode.start(
+    { identity: idA, planet: undefined, port: 0, ...bind, dgram: dgramA },
+    { userMessage: (_s, _t, d) => void got.push(d) },
+  );
+  const keys = c25519Generate();
+  const planet = makeWorld(
+    {
+      type: WORLD_TYPE_PLANET,
+      id: WORLD_ID_EARTH,
+      timestamp: 1n,
+      updatesMustBeSignedBy: keys.publicKey,
+      roots: [
+        { identity: idA, stableEndpoints: [parseInetAddress(`${family === 4 ? '127.0.0.1' : '::1'}/${a.port()}`)!] },
+      ],
+    },
+    keys,
+  );
+  const b = await UdpNode.start({ identity: idB, planet, port: 0, ...bind, dgram: dgramB });
+  return { a, b, got };
+}
+
+for (const family of [4, 6] as const) {
+  for (const [da, db] of [
+    [false, false],
+    [true, false],
+    [false, true],
+  ] as const) {
+    test(`IPv${family}: ${da ? 'dgram' : 'batched'} ← ${db ? 'dgram' : 'batched'}: 100 fragmented messages arrive intact`, async (t) => {
+      if (!batchedUdpAvailable) return t.pass('the addon has no batched UDP');
+      const { a, b, got } = await pair(family, da, db);
+      t.teardown(() => {
+        a.close();
+        b.close();
+      });
+      const msgs = Array.from({ length: 100 }, (_, i) => new Uint8Array(2800).fill(i));
+      for (let tries = 0; tries < 100 && got.length === 0; tries++) {
+        b.node.sendUserMessage(Date.now(), idA.address, 0x10000n, new Uint8Array(1));
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await new Promise((r) => setTimeout(r, 100));
+      got.length = 0;
+      for (const m of msgs) b.node.sendUserMessage(Date.now(), idA.address, 0x10000n, m);
+      for (let i = 0; i < 100 && got.filter((g) => g.length === 2800).length < msgs.length; i++)
+        await new Promise((r) => setTimeout(r, 20));
+      // Only the big ones: a warm-up message that waited for the HELLO may still come in.
+      const big = got.filter((g) => g.length === 2800);
+      t.is(big.length, msgs.length);
+      for (let i = 0; i < big.length; i++) t.deepEqual(Buffer.from(big[i]!), Buffer.from(msgs[i]!));
+      t.is(a.sendErrors + b.sendErrors, 0);
+    });
+  }
+}
+
+test('the junk packet (TTL 2) leaves the batched IPv4 socket', async (t) => {
+  if (!batchedUdpAvailable) return t.pass('the addon has no batched UDP');
+  const u = await UdpNode.start({ identity: idA, planet: undefined, port: 0, bind4: '127.0.0.1', bind6: false });
+  const s = createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+  t.teardown(() => {
+    u.close();
+    s.close();
+  });
+  const got = new Promise<Buffer>((r) => s.once('message', (m) => r(m)));
+  // The node's host hook, as onRendezvous calls it.
+  (u as unknown as { wireSend: (ls: number, r: unknown, d: Uint8Array, ttl?: number) => void }).wireSend(
+    -1,
+    parseInetAddress(`127.0.0.1/${s.address().port}`),
+    new Uint8Array([1, 2, 3, 4]),
+    2,
+  );
+  t.deepEqual([...(await got)], [1, 2, 3, 4]);
+  t.is(u.sendErrors, 0);
+});
