@@ -10,8 +10,7 @@
 //   (b) the real node is the root and the controller (its embedded controller's API, driven with curl inside
 //       its namespace); it joins its own network, one of our services joins too and is authorized, and the
 //       same checks run (IPv4 and RFC 4193 IPv6, pushed edit); its rule (drop inbound ICMP) is enforced by our
-//       member; the real controller's deauthorization reaches
-//       our member (ACCESS_DENIED) within seconds.
+//       member; the real controller's deauthorization reaches our member (ACCESS_DENIED) within seconds.
 // ZeroTier One never uses loopback paths, so the real node lives in a network namespace joined to ours
 // (where our services run, started as users start them) by a veth pair on 10.232.x.0/24; the test creates
 // both namespaces and deletes them afterwards. Needs root (ip netns, /dev/net/tun for the real node's tap).
