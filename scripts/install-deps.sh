@@ -8,7 +8,7 @@ APT_PACKAGES=(
   # build
   emscripten libsodium-dev libssl-dev liblz4-dev dpkg-dev build-essential pkg-config
   # real programs the tests run under the intercept
-  curl nginx-light apache2 redis-server redis-tools openssh-server openssh-client iperf3 iproute2 python3
+  curl nginx-light apache2 redis-server redis-tools openssh-server openssh-client iperf3 iproute2 iputils-ping python3
 )
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
