@@ -9,35 +9,29 @@
 // ZT_INTEROP_SOAK_MS=130000 also keeps each pair up that long and checks that keepalives hold it together.
 // ZeroTier One is built outside this repository (e.g. `make one ZT_SSO_SUPPORTED=0` in its 1.14.1 source);
 // nothing of it is part of netcon.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import test, { type ExecutionContext } from 'ava';
 import { execa, type ResultPromise } from 'execa';
 import { addressToString } from '../../service/core/address.js';
-import { c25519Generate } from '../../service/core/c25519.js';
-import { formatIdentity, generateIdentity, type Identity } from '../../service/core/identity.js';
-import { parseInetAddress } from '../../service/core/inet-address.js';
-import { makeWorld, serializeWorld, WORLD_ID_EARTH, WORLD_TYPE_PLANET } from '../../service/core/world.js';
+import { generateIdentity } from '../../service/core/identity.js';
+import {
+  makeNetns,
+  type Netns,
+  planetWithRoot,
+  Scope,
+  sleep,
+  startZeroTier,
+  writeHome,
+  ZT_ONE_BIN,
+  ZT_PORT,
+  ztCli,
+} from '../helpers/zerotier-one.js';
 
-const ZT_ONE_BIN = process.env.ZT_ONE_BIN;
 const proc = join(import.meta.dirname, '..', 'helpers', 'vl1-node-proc.js');
-const ZT_PORT = 9993;
 const OUR_PORT = 29993;
-
-// Primary port only; no secondary port, no UPnP/NAT-PMP, no TCP fallback relay (it would try the internet).
-const LOCAL_CONF = {
-  settings: {
-    primaryPort: ZT_PORT,
-    allowSecondaryPort: false,
-    portMappingEnabled: false,
-    allowTcpFallbackRelay: false,
-    forceTcpRelay: false,
-    tcpFallbackRelay: '127.0.0.1/9',
-    softwareUpdate: 'disable',
-  },
-};
 
 type Event = Record<string, unknown>;
 interface PeerRow {
@@ -55,100 +49,8 @@ interface OurNode {
   cmd(c: object): void;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Optional: keep both nodes up this long after the handshake and check they still agree (keepalives). */
 const SOAK_MS = Number(process.env.ZT_INTEROP_SOAK_MS ?? 0);
-
-/** Two network namespaces joined by a veth pair: side A is 10.231.s.1, side B 10.231.s.2. */
-interface Netns {
-  a: string;
-  b: string;
-  ipA: string;
-  ipB: string;
-}
-
-/** Everything a test started or created, undone in order by its teardown. */
-class Scope {
-  readonly children: ResultPromise[] = [];
-  readonly namespaces: string[] = [];
-  readonly dirs: string[] = [];
-
-  async close(): Promise<void> {
-    for (const c of this.children) c.kill('SIGTERM');
-    const killer = setTimeout(() => {
-      for (const c of this.children) c.kill('SIGKILL');
-    }, 5000);
-    await Promise.allSettled(this.children);
-    clearTimeout(killer);
-    // Deleting a namespace that no process holds also destroys the veth pair.
-    for (const ns of this.namespaces) await execa('ip', ['netns', 'del', ns], { reject: false });
-    for (const d of this.dirs) rmSync(d, { recursive: true, force: true });
-  }
-}
-
-async function makeNetns(scope: Scope, tag: string): Promise<Netns> {
-  const id = `${process.pid}${tag}`;
-  const a = `netcon-zt-${id}-a`;
-  const b = `netcon-zt-${id}-b`;
-  const s = 1 + Math.floor(Math.random() * 254);
-  const net: Netns = { a, b, ipA: `10.231.${s}.1`, ipB: `10.231.${s}.2` };
-  for (const ns of [a, b]) {
-    await execa('ip', ['netns', 'add', ns]);
-    scope.namespaces.push(ns);
-    await execa('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-  }
-  const va = `vz${id}a`;
-  const vb = `vz${id}b`;
-  await execa('ip', ['link', 'add', va, 'netns', a, 'type', 'veth', 'peer', 'name', vb, 'netns', b]);
-  await execa('ip', ['-n', a, 'addr', 'add', `${net.ipA}/24`, 'dev', va]);
-  await execa('ip', ['-n', b, 'addr', 'add', `${net.ipB}/24`, 'dev', vb]);
-  await execa('ip', ['-n', a, 'link', 'set', va, 'up']);
-  await execa('ip', ['-n', b, 'link', 'set', vb, 'up']);
-  return net;
-}
-
-function writeHome(home: string, id: Identity, planet: Uint8Array, zt: boolean): void {
-  writeFileSync(join(home, 'identity.secret'), formatIdentity(id, true), { mode: 0o600 });
-  writeFileSync(join(home, 'identity.public'), formatIdentity(id), { mode: 0o644 });
-  writeFileSync(join(home, 'planet'), planet);
-  if (zt) writeFileSync(join(home, 'local.conf'), JSON.stringify(LOCAL_CONF, null, 2));
-}
-
-function planetWithRoot(root: Identity, endpoint: string): Uint8Array {
-  const keys = c25519Generate();
-  return serializeWorld(
-    makeWorld(
-      {
-        type: WORLD_TYPE_PLANET,
-        id: WORLD_ID_EARTH, // newer than ZeroTier One's built-in planet, so it replaces it
-        timestamp: BigInt(Date.now()),
-        updatesMustBeSignedBy: keys.publicKey,
-        roots: [{ identity: root, stableEndpoints: [parseInetAddress(endpoint)!] }],
-      },
-      keys,
-    ),
-  );
-}
-
-/** Starts the real node in the foreground inside namespace `ns`. */
-function startZeroTier(scope: Scope, ns: string, home: string): ResultPromise {
-  const child = execa('ip', ['netns', 'exec', ns, ZT_ONE_BIN!, `-p${ZT_PORT}`, home], {
-    stdin: 'ignore',
-    all: true,
-    reject: false,
-  });
-  scope.children.push(child);
-  return child;
-}
-
-/** Runs the real node's CLI personality (`zerotier-one -q`) against its home, inside `ns`. */
-async function ztCli(ns: string, home: string, ...args: string[]): Promise<{ code: number; out: string }> {
-  const r = await execa('ip', ['netns', 'exec', ns, ZT_ONE_BIN!, '-q', `-D${home}`, ...args], {
-    reject: false,
-    timeout: 20000,
-  });
-  return { code: r.exitCode ?? -1, out: `${r.stdout}${r.stderr ? `\n${r.stderr}` : ''}`.trim() };
-}
 
 /** Polls the CLI until `pred` holds on its output; returns that output. */
 async function pollCli(
@@ -242,7 +144,7 @@ function setup(t: ExecutionContext, tag: string): { scope: Scope; dir: string; n
   const dir = mkdtempSync(join(tmpdir(), 'netcon-ztone-'));
   scope.dirs.push(dir);
   t.teardown(() => scope.close());
-  return { scope, dir, net: () => makeNetns(scope, tag) };
+  return { scope, dir, net: () => makeNetns(scope, 'zt', tag, '10.231') };
 }
 
 /** With ZT_INTEROP_SOAK_MS set: waits, then checks that both sides still list each other over the same path. */

@@ -19,160 +19,33 @@
 //   ZT_ONE_BIN=/path/to/zerotier-one npx ava --verbose dist/test/vl2/interop-zerotier-one.test.js
 // ZeroTier One is built outside this repository; nothing of it is part of netcon.
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { execa, type ResultPromise } from 'execa';
 import { addressToString } from '../../service/core/address.js';
-import { c25519Generate } from '../../service/core/c25519.js';
-import { formatIdentity, generateIdentity, type Identity } from '../../service/core/identity.js';
-import { parseInetAddress } from '../../service/core/inet-address.js';
-import { makeWorld, serializeWorld, WORLD_ID_EARTH, WORLD_TYPE_PLANET } from '../../service/core/world.js';
+import { generateIdentity } from '../../service/core/identity.js';
 import { inNs, kill, LIB, ROOT } from '../helpers/intercept.js';
+import {
+  makeNetns,
+  type Netns,
+  planetWithRoot,
+  Scope,
+  sleep,
+  startZeroTier,
+  writeHome,
+  ZT_ONE_BIN,
+  ZT_PORT,
+  ztCli,
+} from '../helpers/zerotier-one.js';
 
-const ZT_ONE_BIN = process.env.ZT_ONE_BIN;
 const service = join(ROOT, 'zerotier-netcon-service');
 const cli = join(ROOT, 'zerotier-cli');
-const ZT_PORT = 9993;
 const ROOT_PORT = 29993; // our root (and controller) in scenario (a)
 const MEMBER_PORT = 29994; // our member service
 
-// Primary port only; no secondary port, no UPnP/NAT-PMP, no TCP fallback relay (it would try the internet).
-const LOCAL_CONF = {
-  settings: {
-    primaryPort: ZT_PORT,
-    allowSecondaryPort: false,
-    portMappingEnabled: false,
-    allowTcpFallbackRelay: false,
-    forceTcpRelay: false,
-    tcpFallbackRelay: '127.0.0.1/9',
-    softwareUpdate: 'disable',
-  },
-};
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Two network namespaces joined by a veth pair: the real node's (zt, 10.232.s.1) and ours (ours, 10.232.s.2). */
-interface Netns {
-  zt: string;
-  ours: string;
-  ipZt: string;
-  ipOurs: string;
-}
-
-/** Everything a test started or created, undone in order by its teardown. */
-class Scope {
-  readonly children: ResultPromise[] = [];
-  readonly services: string[] = []; // our services' homes (detached; stopped through their pid files)
-  readonly namespaces: string[] = [];
-  readonly dirs: string[] = [];
-
-  async close(): Promise<void> {
-    for (const c of this.children) c.kill('SIGTERM');
-    await Promise.all(this.services.map((h) => stopService(h)));
-    const killer = setTimeout(() => {
-      for (const c of this.children) c.kill('SIGKILL');
-    }, 5000);
-    await Promise.allSettled(this.children);
-    clearTimeout(killer);
-    // Deleting a namespace that no process holds also destroys the veth pair (and the real node's tap).
-    for (const ns of this.namespaces) await execa('ip', ['netns', 'del', ns], { reject: false });
-    for (const d of this.dirs) rmSync(d, { recursive: true, force: true });
-  }
-}
-
-async function stopService(home: string): Promise<void> {
-  let pid: number;
-  try {
-    pid = Number(readFileSync(join(home, 'zerotier-one.pid'), 'utf8'));
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    return; // not running
-  }
-  for (let i = 0; i < 100; i++) {
-    try {
-      process.kill(pid, 0);
-      await sleep(100);
-    } catch {
-      return;
-    }
-  }
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    /* gone */
-  }
-}
-
-async function makeNetns(scope: Scope, tag: string): Promise<Netns> {
-  const id = `${process.pid}${tag}`;
-  const zt = `netcon-zt2-${id}-z`;
-  const ours = `netcon-zt2-${id}-o`;
-  const s = 1 + Math.floor(Math.random() * 254);
-  const net: Netns = { zt, ours, ipZt: `10.232.${s}.1`, ipOurs: `10.232.${s}.2` };
-  for (const ns of [zt, ours]) {
-    await execa('ip', ['netns', 'add', ns]);
-    scope.namespaces.push(ns);
-    await execa('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-  }
-  const vz = `vy${id}z`;
-  const vo = `vy${id}o`;
-  await execa('ip', ['link', 'add', vz, 'netns', zt, 'type', 'veth', 'peer', 'name', vo, 'netns', ours]);
-  await execa('ip', ['-n', zt, 'addr', 'add', `${net.ipZt}/24`, 'dev', vz]);
-  await execa('ip', ['-n', ours, 'addr', 'add', `${net.ipOurs}/24`, 'dev', vo]);
-  await execa('ip', ['-n', zt, 'link', 'set', vz, 'up']);
-  await execa('ip', ['-n', ours, 'link', 'set', vo, 'up']);
-  return net;
-}
-
-function writeHome(home: string, id: Identity | undefined, planet: Uint8Array, zt: boolean): void {
-  mkdirSync(home, { recursive: true, mode: 0o700 });
-  if (id) {
-    writeFileSync(join(home, 'identity.secret'), formatIdentity(id, true), { mode: 0o600 });
-    writeFileSync(join(home, 'identity.public'), formatIdentity(id), { mode: 0o644 });
-  }
-  writeFileSync(join(home, 'planet'), planet);
-  if (zt) writeFileSync(join(home, 'local.conf'), JSON.stringify(LOCAL_CONF, null, 2));
-}
-
-function planetWithRoot(root: Identity, endpoint: string): Uint8Array {
-  const keys = c25519Generate();
-  return serializeWorld(
-    makeWorld(
-      {
-        type: WORLD_TYPE_PLANET,
-        id: WORLD_ID_EARTH, // newer than ZeroTier One's built-in planet, so it replaces it
-        timestamp: BigInt(Date.now()),
-        updatesMustBeSignedBy: keys.publicKey,
-        roots: [{ identity: root, stableEndpoints: [parseInetAddress(endpoint)!] }],
-      },
-      keys,
-    ),
-  );
-}
-
 // ---- the real node ----
-
-/** Starts the real node in the foreground inside namespace `ns`. */
-function startZeroTier(scope: Scope, ns: string, home: string): ResultPromise {
-  const child = execa('ip', ['netns', 'exec', ns, ZT_ONE_BIN!, `-p${ZT_PORT}`, home], {
-    stdin: 'ignore',
-    all: true,
-    reject: false,
-  });
-  scope.children.push(child);
-  return child;
-}
-
-/** Runs the real node's CLI personality (`zerotier-one -q`) against its home, inside `ns`. */
-async function ztCli(ns: string, home: string, ...args: string[]): Promise<{ code: number; out: string }> {
-  const r = await execa('ip', ['netns', 'exec', ns, ZT_ONE_BIN!, '-q', `-D${home}`, ...args], {
-    reject: false,
-    timeout: 20000,
-  });
-  return { code: r.exitCode ?? -1, out: `${r.stdout}${r.stderr ? `\n${r.stderr}` : ''}`.trim() };
-}
 
 /** Polls `probe` until it returns a value; throws with the last thing seen after `ms`. */
 async function poll<T>(what: string, ms: number, probe: () => Promise<T | undefined>, last: () => string): Promise<T> {
@@ -449,13 +322,13 @@ async function directBothWays(t: ExecutionContext, ns: Netns, ztHome: string, zt
     `the real node's direct path to ${m.address}`,
     30000,
     async () => {
-      last = (await ztCli(ns.zt, ztHome, 'listpeers')).out;
+      last = (await ztCli(ns.a, ztHome, 'listpeers')).out;
       const r = last
         .split('\n')
         .find((l) => l.startsWith(`200 listpeers ${m.address} `))
         ?.trim()
         .split(/\s+/);
-      return r?.[3]?.startsWith(`${ns.ipOurs}/${m.port};`) ? r : undefined;
+      return r?.[3]?.startsWith(`${ns.ipB}/${m.port};`) ? r : undefined;
     },
     () => last,
   );
@@ -470,7 +343,7 @@ async function directBothWays(t: ExecutionContext, ns: Netns, ztHome: string, zt
       const peers = JSON.parse(last) as { address: string; paths: { address: string; active: boolean }[] }[];
       return peers
         .find((p) => p.address === ztAddr)
-        ?.paths.find((p) => p.active && p.address === `${ns.ipZt}/${ZT_PORT}`);
+        ?.paths.find((p) => p.active && p.address === `${ns.ipA}/${ZT_PORT}`);
     },
     () => last,
   );
@@ -545,7 +418,7 @@ function setup(t: ExecutionContext, tag: string): { scope: Scope; dir: string; n
   const dir = mkdtempSync(join(tmpdir(), 'netcon-ztone-vl2-'));
   scope.dirs.push(dir);
   t.teardown(() => scope.close());
-  return { scope, dir, net: () => makeNetns(scope, tag) };
+  return { scope, dir, net: () => makeNetns(scope, 'zt2', tag, '10.232') };
 }
 
 const reg = ZT_ONE_BIN ? test.serial : test.skip;
@@ -565,22 +438,22 @@ reg('interop: a real ZeroTier One joins our controller; ping to our stack and HT
   const rootId = generateIdentity();
   const ztId = generateIdentity();
   const ztAddr = addressToString(ztId.address);
-  const planet = planetWithRoot(rootId, `${ns.ipOurs}/${ROOT_PORT}`);
+  const planet = planetWithRoot(rootId, `${ns.ipB}/${ROOT_PORT}`);
   const ztHome = join(dir, 'zt');
   writeHome(ztHome, ztId, planet, true);
   writeHome(join(dir, 'R'), rootId, planet, false);
   writeHome(join(dir, 'M'), undefined, planet, false);
 
-  const R = await startSvc(scope, 'R', ns.ours, join(dir, 'R'), ROOT_PORT);
-  const M = await startSvc(scope, 'M', ns.ours, join(dir, 'M'), MEMBER_PORT);
-  const zt = startZeroTier(scope, ns.zt, ztHome);
+  const R = await startSvc(scope, 'R', ns.b, join(dir, 'R'), ROOT_PORT);
+  const M = await startSvc(scope, 'M', ns.b, join(dir, 'M'), MEMBER_PORT);
+  const zt = startZeroTier(scope, ns.a, ztHome);
   let info = '';
   await poll(
     'real node ONLINE',
     60000,
     async () => {
       checkAlive(zt);
-      info = (await ztCli(ns.zt, ztHome, 'info')).out;
+      info = (await ztCli(ns.a, ztHome, 'info')).out;
       return /^200 info \S+ \S+ ONLINE/.test(info) ? true : undefined;
     },
     () => info,
@@ -603,13 +476,13 @@ reg('interop: a real ZeroTier One joins our controller; ping to our stack and HT
   const nwid = (created.json as { id: string }).id;
 
   // The real node joins: ACCESS_DENIED until we authorize it, then OK with a pool address on its tap.
-  t.is((await ztCli(ns.zt, ztHome, 'join', nwid)).out, '200 join OK');
-  const denied = await ztNetwork(ns.zt, ztHome, zt, nwid, (r) => r[5] === 'ACCESS_DENIED', 30000);
+  t.is((await ztCli(ns.a, ztHome, 'join', nwid)).out, '200 join OK');
+  const denied = await ztNetwork(ns.a, ztHome, zt, nwid, (r) => r[5] === 'ACCESS_DENIED', 30000);
   t.log(`real leaf: ${denied.join(' ')}`);
   t.is((await ourApi(R, 'POST', `/controller/network/${nwid}/member/${ztAddr}`, { authorized: true })).status, 200);
   const t0 = Date.now();
   const ok = await ztNetwork(
-    ns.zt,
+    ns.a,
     ztHome,
     zt,
     nwid,
@@ -627,7 +500,7 @@ reg('interop: a real ZeroTier One joins our controller; ping to our stack and HT
   const tap = await poll(
     `tap with ${ztIp}`,
     10000,
-    () => tapWith(ns.zt, ztIp),
+    () => tapWith(ns.a, ztIp),
     () => '',
   );
   t.log(`real leaf: tap ${tap} carries ${ztIp}`);
@@ -636,7 +509,7 @@ reg('interop: a real ZeroTier One joins our controller; ping to our stack and HT
     await poll(
       `tap with ${ztIp6}`,
       10000,
-      () => tapWith(ns.zt, ztIp6),
+      () => tapWith(ns.a, ztIp6),
       () => '',
     ),
     tap,
@@ -662,29 +535,29 @@ reg('interop: a real ZeroTier One joins our controller; ping to our stack and HT
   t.deepEqual([...(rec.ipAssignments as string[])].sort(), [ztIp, ztIp6].sort());
 
   // Real node → our stack: ARP resolves our MAC, ICMP echo is answered by lwIP.
-  await pingFrom(t, ns.zt, ourIp);
-  const neigh = await neighbour(ns.zt, ourIp);
+  await pingFrom(t, ns.a, ourIp);
+  const neigh = await neighbour(ns.a, ourIp);
   t.log(`real side neighbour: ${neigh}`);
   t.true(neigh.includes(`lladdr ${okM.mac}`), 'ARP on the real node resolved our member to its MAC');
 
   // Our stack → real node: TCP to an HTTP server on its tap address.
-  await fetchFromReal(t, scope, ns.zt, ztIp, M, nwid);
-  await fetchFromOurs(t, scope, ns.zt, ourIp, M, nwid);
+  await fetchFromReal(t, scope, ns.a, ztIp, M, nwid);
+  await fetchFromOurs(t, scope, ns.a, ourIp, M, nwid);
 
   // IPv6 both ways: neighbour discovery by multicast (solicited-node groups), echo answered by lwIP, TCP back.
-  await pingFrom(t, ns.zt, ourIp6);
-  const neigh6 = await neighbour(ns.zt, ourIp6);
+  await pingFrom(t, ns.a, ourIp6);
+  const neigh6 = await neighbour(ns.a, ourIp6);
   t.log(`real side neighbour: ${neigh6}`);
   t.true(neigh6.includes(`lladdr ${okM.mac}`), 'NDP on the real node resolved our member to its MAC');
-  await fetchFromReal(t, scope, ns.zt, ztIp6, M, nwid);
+  await fetchFromReal(t, scope, ns.a, ztIp6, M, nwid);
   // The member and the real node talk directly, not through our root.
   // A network edit on our controller reaches the real node by a config push (its next request is a minute off).
   const tEdit = Date.now();
   t.is((await ourApi(R, 'POST', `/controller/network/${nwid}`, { name: 'interop-a-renamed' })).status, 200);
-  await ztNetwork(ns.zt, ztHome, zt, nwid, (r) => r[3] === 'interop-a-renamed', 10000);
+  await ztNetwork(ns.a, ztHome, zt, nwid, (r) => r[3] === 'interop-a-renamed', 10000);
   t.log(`real leaf: the renamed network pushed in ${Date.now() - tEdit} ms`);
   await directBothWays(t, ns, ztHome, ztAddr, M);
-  await noUnexpectedErrors(t, ns.zt, ztHome, M);
+  await noUnexpectedErrors(t, ns.a, ztHome, M);
 
   // Our controller's rules reach the real node's engine: drop inbound UDP. Our member's datagrams leave (the
   // inbound bit does not hold on the sending side) and only the real node can stop them; ICMP still flows.
@@ -694,7 +567,7 @@ reg('interop: a real ZeroTier One joins our controller; ping to our stack and HT
     [
       'netns',
       'exec',
-      ns.zt,
+      ns.a,
       'python3',
       '-u',
       '-c',
@@ -733,7 +606,7 @@ reg('interop: a real ZeroTier One joins our controller; ping to our stack and HT
   );
   const revision = async () =>
     (
-      JSON.parse((await ztCli(ns.zt, ztHome, '-j', 'listnetworks')).out) as { nwid: string; netconfRevision: number }[]
+      JSON.parse((await ztCli(ns.a, ztHome, '-j', 'listnetworks')).out) as { nwid: string; netconfRevision: number }[]
     ).find((n) => n.nwid === nwid)?.netconfRevision ?? -1;
   const rev0 = await revision();
   const udpRules = [
@@ -763,7 +636,7 @@ reg('interop: a real ZeroTier One joins our controller; ping to our stack and HT
   t.log(
     `real side: UDP heard before the rule ${JSON.stringify(heard)}, none after (revision ${rev0} → ${await revision()})`,
   );
-  await pingFrom(t, ns.zt, ourIp);
+  await pingFrom(t, ns.a, ourIp);
   kill(rx);
 
   // Deauthorizing the real node: our controller revokes its certificate of membership and tells the members;
@@ -775,7 +648,7 @@ reg('interop: a real ZeroTier One joins our controller; ping to our stack and HT
     'our member refusing the deauthorized real node',
     10000,
     async () => {
-      const p = await execa('ip', ['netns', 'exec', ns.zt, 'ping', '-c', '2', '-i', '0.3', '-W', '1', ourIp], {
+      const p = await execa('ip', ['netns', 'exec', ns.a, 'ping', '-c', '2', '-i', '0.3', '-W', '1', ourIp], {
         reject: false,
       });
       return p.exitCode !== 0 ? true : undefined;
@@ -783,7 +656,7 @@ reg('interop: a real ZeroTier One joins our controller; ping to our stack and HT
     () => '',
   );
   const ms = Date.now() - tDeauth;
-  const still = await ztNetwork(ns.zt, ztHome, zt, nwid, () => true, 5000);
+  const still = await ztNetwork(ns.a, ztHome, zt, nwid, () => true, 5000);
   t.log(`real side: no echo from our member ${ms} ms after the real node's deauthorization (it says ${still[5]})`);
   t.is((await ourNetwork(M, nwid, () => true, 5000)).status, 'OK', 'our member is still a member');
 });
@@ -795,28 +668,28 @@ reg('interop: we join a real ZeroTier One controller; ping to our stack and HTTP
   const ns = await net();
   const ztId = generateIdentity();
   const ztAddr = addressToString(ztId.address);
-  const planet = planetWithRoot(ztId, `${ns.ipZt}/${ZT_PORT}`);
+  const planet = planetWithRoot(ztId, `${ns.ipA}/${ZT_PORT}`);
   const ztHome = join(dir, 'zt');
   writeHome(ztHome, ztId, planet, true);
   writeHome(join(dir, 'M'), undefined, planet, false);
 
-  const zt = startZeroTier(scope, ns.zt, ztHome);
+  const zt = startZeroTier(scope, ns.a, ztHome);
   let info = '';
   await poll(
     'real root ONLINE',
     60000,
     async () => {
       checkAlive(zt);
-      info = (await ztCli(ns.zt, ztHome, 'info')).out;
+      info = (await ztCli(ns.a, ztHome, 'info')).out;
       return /^200 info \S+ \S+ ONLINE/.test(info) ? true : undefined;
     },
     () => info,
   );
   t.log(`real root and controller: ${info}`);
-  const M = await startSvc(scope, 'M', ns.ours, join(dir, 'M'), MEMBER_PORT);
+  const M = await startSvc(scope, 'M', ns.b, join(dir, 'M'), MEMBER_PORT);
 
   const s = 1 + Math.floor(Math.random() * 254);
-  const created = (await ztApi(ns.zt, ztHome, 'POST', `/controller/network/${ztAddr}______`, {
+  const created = (await ztApi(ns.a, ztHome, 'POST', `/controller/network/${ztAddr}______`, {
     name: 'interop-b',
     private: true,
     v4AssignMode: { zt: true },
@@ -828,10 +701,10 @@ reg('interop: we join a real ZeroTier One controller; ping to our stack and HTTP
   t.log(`real controller created ${nwid}`);
 
   // The controller node joins its own network (it is the second member, with a tap).
-  t.is((await ztCli(ns.zt, ztHome, 'join', nwid)).out, '200 join OK');
-  await ztApi(ns.zt, ztHome, 'POST', `/controller/network/${nwid}/member/${ztAddr}`, { authorized: true });
+  t.is((await ztCli(ns.a, ztHome, 'join', nwid)).out, '200 join OK');
+  await ztApi(ns.a, ztHome, 'POST', `/controller/network/${nwid}/member/${ztAddr}`, { authorized: true });
   const ok = await ztNetwork(
-    ns.zt,
+    ns.a,
     ztHome,
     zt,
     nwid,
@@ -846,7 +719,7 @@ reg('interop: we join a real ZeroTier One controller; ping to our stack and HTTP
   const tap = await poll(
     `tap with ${ztIp}`,
     10000,
-    () => tapWith(ns.zt, ztIp),
+    () => tapWith(ns.a, ztIp),
     () => '',
   );
   t.is(tap, ok[7]);
@@ -855,7 +728,7 @@ reg('interop: we join a real ZeroTier One controller; ping to our stack and HTTP
   t.is((await ourCli(M, 'join', nwid)).out, '200 join OK');
   const denied = await ourNetwork(M, nwid, (n) => n.status === 'ACCESS_DENIED', 30000);
   t.log(`our member: ${denied.status}`);
-  await ztApi(ns.zt, ztHome, 'POST', `/controller/network/${nwid}/member/${M.address}`, { authorized: true });
+  await ztApi(ns.a, ztHome, 'POST', `/controller/network/${nwid}/member/${M.address}`, { authorized: true });
   const t0 = Date.now();
   const okM = await ourNetwork(M, nwid, (n) => n.status === 'OK' && n.assignedAddresses.length > 1, 60000);
   t.log(`our member (${Date.now() - t0} ms after authorization): OK ${okM.mac} ${okM.assignedAddresses.join(',')}`);
@@ -869,7 +742,7 @@ reg('interop: we join a real ZeroTier One controller; ping to our stack and HTTP
   t.is(lj.find((n) => n.nwid === nwid)?.name, 'interop-b', "the real controller's config decoded");
 
   // The real controller recorded our member with the version our request's metadata gives.
-  const rec = (await ztApi(ns.zt, ztHome, 'GET', `/controller/network/${nwid}/member/${M.address}`)) as Record<
+  const rec = (await ztApi(ns.a, ztHome, 'GET', `/controller/network/${nwid}/member/${M.address}`)) as Record<
     string,
     unknown
   >;
@@ -880,28 +753,28 @@ reg('interop: we join a real ZeroTier One controller; ping to our stack and HTTP
   t.is(rec.authorized, true);
   t.deepEqual([rec.vMajor, rec.vMinor, rec.vRev], [1, 14, 1]);
 
-  await pingFrom(t, ns.zt, ourIp);
-  const neigh = await neighbour(ns.zt, ourIp);
+  await pingFrom(t, ns.a, ourIp);
+  const neigh = await neighbour(ns.a, ourIp);
   t.log(`real side neighbour: ${neigh}`);
   t.true(neigh.includes(`lladdr ${okM.mac}`), 'ARP on the real node resolved our member to its MAC');
 
-  await fetchFromReal(t, scope, ns.zt, ztIp, M, nwid);
-  await fetchFromOurs(t, scope, ns.zt, ourIp, M, nwid);
+  await fetchFromReal(t, scope, ns.a, ztIp, M, nwid);
+  await fetchFromOurs(t, scope, ns.a, ourIp, M, nwid);
 
   // IPv6 on RFC 4193 addresses: the real node emulates neighbour discovery for them (the MAC follows from the
   // address), so its echo reaches our stack only if we derive both as it does; ours solicits by multicast.
-  await pingFrom(t, ns.zt, ourIp6);
-  const neigh6 = await neighbour(ns.zt, ourIp6);
+  await pingFrom(t, ns.a, ourIp6);
+  const neigh6 = await neighbour(ns.a, ourIp6);
   t.log(`real side neighbour: ${neigh6}`);
   t.true(neigh6.includes(`lladdr ${okM.mac}`));
-  await fetchFromReal(t, scope, ns.zt, ztIp6, M, nwid);
+  await fetchFromReal(t, scope, ns.a, ztIp6, M, nwid);
   // A network edit on the real controller reaches our member by a config push.
   const tEdit = Date.now();
-  await ztApi(ns.zt, ztHome, 'POST', `/controller/network/${nwid}`, { name: 'interop-b-renamed' });
+  await ztApi(ns.a, ztHome, 'POST', `/controller/network/${nwid}`, { name: 'interop-b-renamed' });
   await ourNetwork(M, nwid, (n) => n.name === 'interop-b-renamed', 10000);
   t.log(`our member: the renamed network pushed in ${Date.now() - tEdit} ms`);
   await directBothWays(t, ns, ztHome, ztAddr, M);
-  await noUnexpectedErrors(t, ns.zt, ztHome, M);
+  await noUnexpectedErrors(t, ns.a, ztHome, M);
 
   // The real controller's rules reach our member's engine: drop inbound ICMP (the characteristics match on the
   // inbound bit holds only on the receiving side). The real node's echoes then stop at our member, which counts
@@ -912,7 +785,7 @@ reg('interop: we join a real ZeroTier One controller; ping to our stack and HTTP
     { type: 'ACTION_DROP' },
     { type: 'ACTION_ACCEPT' },
   ];
-  await ztApi(ns.zt, ztHome, 'POST', `/controller/network/${nwid}`, { rules });
+  await ztApi(ns.a, ztHome, 'POST', `/controller/network/${nwid}`, { rules });
   const netDrops = async () =>
     (
       (await ourApi(M, 'GET', '/unstable/stats')).json as {
@@ -923,7 +796,7 @@ reg('interop: we join a real ZeroTier One controller; ping to our stack and HTTP
     "our member dropping the real node's echoes by rule",
     15000,
     async () => {
-      await execa('ip', ['netns', 'exec', ns.zt, 'ping', '-c', '1', '-W', '1', ourIp], { reject: false });
+      await execa('ip', ['netns', 'exec', ns.a, 'ping', '-c', '1', '-W', '1', ourIp], { reject: false });
       const d = await netDrops();
       return Object.keys(d).some((k) => k.startsWith('inbound-')) ? d : undefined;
     },
@@ -942,10 +815,10 @@ reg('interop: we join a real ZeroTier One controller; ping to our stack and HTTP
   // Deauthorization by the real controller: its revocation reaches our member (signed by a real controller,
   // it must verify), which asks again at once and is told ACCESS_DENIED, well within 10 s.
   const tDeauth = Date.now();
-  await ztApi(ns.zt, ztHome, 'POST', `/controller/network/${nwid}/member/${M.address}`, { authorized: false });
+  await ztApi(ns.a, ztHome, 'POST', `/controller/network/${nwid}/member/${M.address}`, { authorized: false });
   const gone = await ourNetwork(M, nwid, (n) => n.status === 'ACCESS_DENIED', 10000);
   t.log(`our member: ${gone.status} ${Date.now() - tDeauth} ms after the real controller deauthorized it`);
-  const p = await execa('ip', ['netns', 'exec', ns.zt, 'ping', '-c', '2', '-i', '0.3', '-W', '1', ourIp], {
+  const p = await execa('ip', ['netns', 'exec', ns.a, 'ping', '-c', '2', '-i', '0.3', '-W', '1', ourIp], {
     reject: false,
   });
   t.not(p.exitCode, 0, 'and no longer answers the real node');
