@@ -12,11 +12,11 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import test, { type ExecutionContext } from 'ava';
 import { execa, type ResultPromise } from 'execa';
 import { addressToString } from '../../service/core/address.js';
 import { generateIdentity } from '../../service/core/identity.js';
+import { type NodeEvent, type NodeProc, pollPeers, startNodeProc } from '../helpers/node-proc-client.js';
 import {
   makeNetns,
   type Netns,
@@ -30,23 +30,14 @@ import {
   ztCli,
 } from '../helpers/zerotier-one.js';
 
-const proc = join(import.meta.dirname, '..', 'helpers', 'vl1-node-proc.js');
 const OUR_PORT = 29993;
 
-type Event = Record<string, unknown>;
 interface PeerRow {
   address: string;
   role: string;
   version: number;
   software: string;
   paths: string[];
-}
-
-interface OurNode {
-  child: ResultPromise;
-  events: Event[];
-  waitFor(pred: (e: Event) => boolean, ms?: number): Promise<Event>;
-  cmd(c: object): void;
 }
 
 /** Optional: keep both nodes up this long after the handshake and check they still agree (keepalives). */
@@ -75,62 +66,15 @@ async function pollCli(
   throw new Error(`zerotier-cli ${args.join(' ')}: condition not reached in ${ms} ms; last output:\n${last}`);
 }
 
-function startOurs(scope: Scope, ns: string, home: string, bind: string): OurNode {
-  const child = execa('ip', ['netns', 'exec', ns, process.execPath, proc, home, String(OUR_PORT), bind], {
-    stdin: 'pipe',
-    stdout: 'pipe',
-    stderr: 'inherit',
-    reject: false,
-  });
-  scope.children.push(child);
-  const events: Event[] = [];
-  const waiters: { pred: (e: Event) => boolean; resolve: (e: Event) => void }[] = [];
-  createInterface({ input: child.stdout! }).on('line', (l) => {
-    const e = JSON.parse(l) as Event;
-    events.push(e);
-    for (const w of [...waiters])
-      if (w.pred(e)) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(e);
-      }
-  });
-  return {
-    child,
-    events,
-    cmd: (c) => child.stdin!.write(`${JSON.stringify(c)}\n`),
-    waitFor: (pred, ms = 20000) => {
-      const seen = events.find(pred);
-      if (seen) return Promise.resolve(seen);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`timed out; events: ${JSON.stringify(events)}`)), ms);
-        // If our node dies (its stderr is shown), say so now rather than at the timeout.
-        void child.then((r) => {
-          clearTimeout(timer);
-          reject(new Error(`our node exited (${r.exitCode ?? r.signal}); events: ${JSON.stringify(events)}`));
-        });
-        waiters.push({
-          pred,
-          resolve: (e) => {
-            clearTimeout(timer);
-            resolve(e);
-          },
-        });
-      });
-    },
-  };
+function startOurs(scope: Scope, ns: string, home: string, bind: string): NodeProc {
+  const n = startNodeProc([home, String(OUR_PORT), bind], ['ip', 'netns', 'exec', ns]);
+  scope.children.push(n.child);
+  return n;
 }
 
 /** Polls our node's peer list until `pred` holds. */
-async function pollOurs(n: OurNode, pred: (e: Event) => boolean, ms: number): Promise<Event> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    const seen = n.events.length;
-    n.cmd({ cmd: 'peers' });
-    const e = await n.waitFor((x) => x.event === 'peers' && n.events.indexOf(x) >= seen, 5000);
-    if (pred(e)) return e;
-    await sleep(500);
-  }
-  throw new Error(`condition not reached in ${ms} ms; last: ${JSON.stringify(n.events.at(-1))}`);
+function pollOurs(n: NodeProc, pred: (e: NodeEvent) => boolean, ms: number): Promise<NodeEvent> {
+  return pollPeers(n, pred, ms, 500);
 }
 
 /** The `200 listpeers <ztaddr> <path;lastSend;lastReceive> <latency> <version> <role>` line for `address`. */
@@ -148,7 +92,7 @@ function setup(t: ExecutionContext, tag: string): { scope: Scope; dir: string; n
 }
 
 /** With ZT_INTEROP_SOAK_MS set: waits, then checks that both sides still list each other over the same path. */
-async function soak(t: ExecutionContext, ours: OurNode, ztAddr: string, ns: string, ztHome: string, ourAddr: string) {
+async function soak(t: ExecutionContext, ours: NodeProc, ztAddr: string, ns: string, ztHome: string, ourAddr: string) {
   if (!(SOAK_MS > 0)) return;
   await sleep(SOAK_MS);
   const e = await pollOurs(ours, () => true, 5000);

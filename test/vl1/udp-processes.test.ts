@@ -3,13 +3,13 @@ import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import test from 'ava';
-import { execa, type ResultPromise } from 'execa';
+import { execa } from 'execa';
 import { c25519Generate } from '../../service/core/c25519.js';
 import { parseIdentity } from '../../service/core/identity.js';
 import { parseInetAddress } from '../../service/core/inet-address.js';
 import { makeWorld, serializeWorld, WORLD_ID_EARTH, WORLD_TYPE_PLANET } from '../../service/core/world.js';
+import { type NodeProc, pollPeers, startNodeProc } from '../helpers/node-proc-client.js';
 import { vectorPath } from '../helpers/vl1-vectors.js';
 
 const ids = JSON.parse(readFileSync(vectorPath('identities/identities.json'), 'utf8')) as {
@@ -17,68 +17,6 @@ const ids = JSON.parse(readFileSync(vectorPath('identities/identities.json'), 'u
   secret: string;
 }[];
 const secret = (name: string) => ids.find((i) => i.name === name)!.secret;
-const proc = join(import.meta.dirname, '..', 'helpers', 'vl1-node-proc.js');
-
-interface Proc {
-  child: ResultPromise;
-  events: Record<string, unknown>[];
-  waitFor(pred: (e: Record<string, unknown>) => boolean, ms?: number): Promise<Record<string, unknown>>;
-  cmd(c: object): void;
-}
-
-function start(home: string, port: number): Proc {
-  const child = execa('node', [proc, home, String(port)], {
-    stdin: 'pipe',
-    stdout: 'pipe',
-    stderr: 'inherit',
-    reject: false,
-  });
-  const events: Record<string, unknown>[] = [];
-  const waiters: { pred: (e: Record<string, unknown>) => boolean; resolve: (e: Record<string, unknown>) => void }[] =
-    [];
-  createInterface({ input: child.stdout! }).on('line', (l) => {
-    const e = JSON.parse(l) as Record<string, unknown>;
-    events.push(e);
-    for (const w of [...waiters])
-      if (w.pred(e)) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(e);
-      }
-  });
-  return {
-    child,
-    events,
-    cmd: (c) => child.stdin!.write(`${JSON.stringify(c)}\n`),
-    waitFor: (pred, ms = 20000) => {
-      const seen = events.find(pred);
-      if (seen) return Promise.resolve(seen);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`timed out; events: ${JSON.stringify(events)}`)), ms);
-        waiters.push({
-          pred,
-          resolve: (e) => {
-            clearTimeout(timer);
-            resolve(e);
-          },
-        });
-      });
-    },
-  };
-}
-
-/** Polls a node's peer list until `pred` holds. */
-async function poll(p: Proc, pred: (e: Record<string, unknown>) => boolean, ms = 30000) {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    const n = p.events.length;
-    p.cmd({ cmd: 'peers' });
-    const e = await p.waitFor((x) => x.event === 'peers' && p.events.indexOf(x) >= n, 5000);
-    if (pred(e)) return e;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`condition not reached; last: ${JSON.stringify(p.events.at(-1))}`);
-}
-
 test('three processes: WHOIS, relayed USER_MESSAGE, RENDEZVOUS, direct path, planet update persisted', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'netcon-vl1-'));
   const base = 30000 + Math.floor(Math.random() * 20000);
@@ -108,34 +46,34 @@ test('three processes: WHOIS, relayed USER_MESSAGE, RENDEZVOUS, direct path, pla
     writeFileSync(join(homes[n]!, 'identity.secret'), secret(name), { mode: 0o600 });
     writeFileSync(join(homes[n]!, 'planet'), serializeWorld(v1));
   }
-  const procs: Proc[] = [];
+  const procs: NodeProc[] = [];
   t.teardown(() => {
     for (const p of procs) p.child.kill();
     rmSync(dir, { recursive: true, force: true });
   });
-  const r = start(homes.R!, ports.R);
+  const r = startNodeProc([homes.R!, String(ports.R)]);
   procs.push(r);
   await r.waitFor((e) => e.event === 'ready');
-  let a = start(homes.A!, ports.A);
-  let b = start(homes.B!, ports.B);
+  let a = startNodeProc([homes.A!, String(ports.A)]);
+  let b = startNodeProc([homes.B!, String(ports.B)]);
   procs.push(a, b);
   await a.waitFor((e) => e.event === 'ready');
   await b.waitFor((e) => e.event === 'ready');
   // Both leaves online (the root admits one new identity per 2 s per /24, so B may wait for a retry).
-  await poll(a, (e) => e.online === true);
-  await poll(b, (e) => e.online === true);
+  await pollPeers(a, (e) => e.online === true);
+  await pollPeers(b, (e) => e.online === true);
 
   a.cmd({ cmd: 'send', to: 'caf2d0093e', text: 'hello B over the root' });
   const m = await b.waitFor((e) => e.event === 'message');
   t.is(m.text, 'hello B over the root');
   t.is(m.source, '664dc8ba71');
-  const direct = await poll(a, (e) =>
+  const direct = await pollPeers(a, (e) =>
     (e.peers as { address: string; paths: string[] }[]).some(
       (p) => p.address === 'caf2d0093e' && p.paths.includes(`127.0.0.1/${ports.B}`),
     ),
   );
   t.true(((direct.received as Record<string, number>).RENDEZVOUS ?? 0) >= 1, 'A was introduced to B by the root');
-  await poll(b, (e) =>
+  await pollPeers(b, (e) =>
     (e.peers as { address: string; paths: string[] }[]).some(
       (p) => p.address === '664dc8ba71' && p.paths.includes(`127.0.0.1/${ports.A}`),
     ),
@@ -162,10 +100,10 @@ test('three processes: WHOIS, relayed USER_MESSAGE, RENDEZVOUS, direct path, pla
     p.child.kill();
     await once(p.child, 'exit');
   }
-  a = start(homes.A!, ports.A);
+  a = startNodeProc([homes.A!, String(ports.A)]);
   procs.push(a);
   await a.waitFor((e) => e.event === 'world', 30000);
-  b = start(homes.B!, ports.B);
+  b = startNodeProc([homes.B!, String(ports.B)]);
   procs.push(b);
   await b.waitFor((e) => e.event === 'world', 30000);
   for (const n of ['R', 'A', 'B'])

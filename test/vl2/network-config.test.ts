@@ -30,6 +30,7 @@ import {
   verifyConfigChunk,
 } from '../../service/core/vl2/network-config.js';
 import { evaluateRules } from '../../service/core/vl2/rules.js';
+import { METADATA_1_14_1 } from '../helpers/controller-fixtures.js';
 import { vectorPath } from '../helpers/vl1-vectors.js';
 
 const ids = Object.fromEntries(
@@ -165,24 +166,7 @@ test('a config with every optional key round trips', (t) => {
 
 test('NETWORK_CONFIG_REQUEST: metadata as 1.14.1 sends it (#027), payload round trip', (t) => {
   const md = buildRequestMetadata();
-  t.is(
-    md.toString(),
-    [
-      'v=0000000000000007',
-      'vend=0000000000000001',
-      'pv=000000000000000c',
-      'majv=0000000000000001',
-      'minv=000000000000000e',
-      'revv=0000000000000001',
-      'mr=0000000000000400',
-      'mc=0000000000000080',
-      'mcr=0000000000000040',
-      'mt=0000000000000080',
-      'f=0000000000000000',
-      'revr=0000000000000001',
-      'o=linux/x86_64',
-    ].join('\n'),
-  );
+  t.is(md.toString(), new TextDecoder().decode(METADATA_1_14_1));
   t.is(md.length, 263);
   const p = encodeConfigRequest({ networkId: NWID, metadata: md.bytes() });
   t.is(p.length, 289);
