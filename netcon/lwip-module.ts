@@ -59,6 +59,7 @@ export interface LwipExports {
   nc_timers(): number;
   nc_sleeptime(): number;
   nc_poll_loop(): number;
+  nc_flush_output(): number;
   nc_tcp_new(id: number, family: number): number;
   nc_tcp_bind(pcb: number, reuse: number): number;
   nc_tcp_listen(pcb: number, id: number, backlog: number): number;

@@ -544,6 +544,8 @@ export class Stack {
           this.stageInput(batch);
           continue;
         }
+        // Output held back while input was processed and its data delivered (glue.c: output coalescing).
+        this.ex.nc_flush_output();
         if (this.ex.nc_poll_loop() !== 0) {
           this.scheduleLoop();
         }

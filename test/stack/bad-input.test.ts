@@ -71,6 +71,15 @@ test('malformed packed batches are dropped, never thrown', (t) => {
   }
 });
 
+test('the SIMD checksum (with and without copying) equals the plain 16-bit sum at every alignment and length', (t) => {
+  const s = new Stack({ mac: mac(6), mtu: 1500, addresses: [{ address: '10.1.0.6', prefix: 24 }], routes: [] });
+  try {
+    for (const seed of [1, 0x5eed, 0x7fffffff]) t.is(s.api.nc_chksum_selftest(seed), 0, `seed ${seed}`);
+  } finally {
+    s.close();
+  }
+});
+
 test('a TCP stream survives corrupted frames (checksums) in both directions', async (t) => {
   const p = makePair(1500);
   try {
