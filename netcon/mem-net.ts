@@ -86,7 +86,9 @@ class MemTcpSocket implements TcpSocket {
       this.dead = true;
       return;
     }
-    this.handlers.onData?.(chunk);
+    const h = this.handlers;
+    if (h.onDataBorrowed) h.onDataBorrowed(chunk);
+    else h.onData?.(chunk);
   }
   private receiveFin(): void {
     if (this.dead) return;

@@ -315,20 +315,51 @@ export class Stack {
     this.heap().set(packed, this.inBuf + this.stagedBytes);
     this.stagedBytes += packed.length;
     this.stagedCount += count;
-    if (!this.stagedScheduled) {
-      this.stagedScheduled = true;
-      setImmediate(() => {
-        this.stagedScheduled = false;
-        if (this.dead || this.stagedCount === 0) return;
-        this.enter();
-        try {
-          this.processStaged();
-        } finally {
-          this.leave();
-        }
-      });
-    }
+    this.scheduleStaged();
     return true;
+  }
+
+  /**
+   * For a VL2 tap: writes one Ethernet frame, given as its header fields (MACs as 48-bit numbers) and its
+   * payload, straight into the stack's input buffer, to be processed with the others of this turn of the
+   * event loop (as enqueuePacked). Saves building the frame in JS memory first. Returns false (nothing
+   * taken) when the stack is busy or the buffer is full; the caller then builds the frame and uses input().
+   */
+  enqueueFrame(dst: number, src: number, etherType: number, payload: Uint8Array): boolean {
+    if (this.dead) return true;
+    const len = 14 + payload.length;
+    const need = 4 + ((len + 3) & ~3);
+    if (this.depth > 0 || this.stagedBytes + need > this.inCap) return false;
+    if (this.stagedCount > 0 && this.stagedTrusted) return false;
+    this.stagedTrusted = false;
+    const at = this.inBuf + this.stagedBytes;
+    const dv = this.view();
+    dv.setUint32(at, len, true);
+    dv.setUint16(at + 4, Math.floor(dst / 0x100000000), false);
+    dv.setUint32(at + 6, dst >>> 0, false);
+    dv.setUint16(at + 10, Math.floor(src / 0x100000000), false);
+    dv.setUint32(at + 12, src >>> 0, false);
+    dv.setUint16(at + 16, etherType, false);
+    this.heap().set(payload, at + 18);
+    this.stagedBytes += need;
+    this.stagedCount++;
+    this.scheduleStaged();
+    return true;
+  }
+
+  private scheduleStaged(): void {
+    if (this.stagedScheduled) return;
+    this.stagedScheduled = true;
+    setImmediate(() => {
+      this.stagedScheduled = false;
+      if (this.dead || this.stagedCount === 0) return;
+      this.enter();
+      try {
+        this.processStaged();
+      } finally {
+        this.leave();
+      }
+    });
   }
 
   /** Frames staged by enqueuePacked go first (their order is older than anything arriving now). */

@@ -41,7 +41,9 @@ export class TcpPump {
     private readonly owner: PumpOwner,
   ) {
     sock.handlers = {
-      onData: (c) => this.onData(c),
+      // A view of the stack's memory: written to the fd from there; what the fd cannot take is copied.
+      // A view of the stack's memory: written to the fd from there; what the fd cannot take is copied.
+      onDataBorrowed: (c) => this.onData(c),
       onEnd: () => this.onEnd(),
       onWritable: () => this.pumpIn(),
       onClose: (err) => this.onClose(err),
@@ -144,22 +146,23 @@ export class TcpPump {
       return;
     }
     this.bytesIn += chunk.length;
+    let n = 0;
     if (this.outBytes === 0) {
-      const n = fdpass.write(this.fd, chunk, 0, chunk.length);
+      n = fdpass.write(this.fd, chunk, 0, chunk.length);
       if (n === chunk.length) {
         this.sock.consumed(n);
         return;
       }
-      if (n > 0) {
-        this.sock.consumed(n);
-        chunk = chunk.subarray(n);
-      } else if (n !== -EAGAIN) {
+      if (n < 0 && n !== -EAGAIN) {
         this.sock.consumed(chunk.length);
         return this.onAppGone();
       }
     }
-    this.out.push(chunk.slice());
-    this.outBytes += chunk.length;
+    // The rest is copied before consumed() runs: a view of the stack's memory does not outlive a call into it.
+    const rest = chunk.slice(Math.max(n, 0));
+    if (n > 0) this.sock.consumed(n);
+    this.out.push(rest);
+    this.outBytes += rest.length;
     this.update();
   }
 

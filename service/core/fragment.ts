@@ -76,29 +76,42 @@ export function fragmentCount(len: number, mtu = DEFAULT_PHYSMTU): number {
 }
 
 /**
- * Splits an armored packet into the head (a view of its first `mtu` bytes) and fragments (new buffers).
- * The packet must have been built with flag 0x40 (packet.ts buildPacket does it from the same mtu) and must
- * fit in 7 pieces; violating either is a programming error and throws.
+ * Hands an armored packet's pieces to `emit` in order: the head as a view of its first `mtu` bytes, then the
+ * fragments, each built in `scratch` (reused for the next one: emit must copy what it keeps) or, without a
+ * scratch buffer, in a new buffer. The packet must have been built with flag 0x40 (packet.ts buildPacket
+ * does it from the same mtu) and must fit in 7 pieces; violating either is a programming error and throws.
  */
-export function splitPacket(armored: Uint8Array, mtu = DEFAULT_PHYSMTU): Uint8Array[] {
+export function emitPieces(
+  armored: Uint8Array,
+  mtu: number,
+  emit: (piece: Uint8Array) => void,
+  scratch?: Uint8Array,
+): void {
   const total = fragmentCount(armored.length, mtu);
-  if (total === 1) return [armored];
+  if (total === 1) return emit(armored);
   if (total > MAX_PACKET_FRAGMENTS) throw new RangeError(`splitPacket: ${armored.length} bytes need ${total} pieces`);
   if ((armored[PACKET_IDX_FLAGS]! & FLAG_FRAGMENTED) === 0) throw new RangeError('splitPacket: flag 0x40 not set');
-  const out: Uint8Array[] = [armored.subarray(0, mtu)];
+  emit(armored.subarray(0, mtu));
   const chunk = mtu - FRAGMENT_HEADER_LENGTH;
   let pos = mtu;
   for (let no = 1; no < total; no++) {
     const n = Math.min(chunk, armored.length - pos);
-    const f = new Uint8Array(FRAGMENT_HEADER_LENGTH + n);
+    const len = FRAGMENT_HEADER_LENGTH + n;
+    const f = scratch && scratch.length >= len ? scratch.subarray(0, len) : new Uint8Array(len);
     f.set(armored.subarray(0, 13), 0); // packet ID and destination
     f[FRAGMENT_IDX_INDICATOR] = FRAGMENT_INDICATOR;
     f[FRAGMENT_IDX_NUMBERS] = (total << 4) | no;
     f[FRAGMENT_IDX_HOPS] = 0;
     f.set(armored.subarray(pos, pos + n), FRAGMENT_HEADER_LENGTH);
-    out.push(f);
+    emit(f);
     pos += n;
   }
+}
+
+/** The pieces of emitPieces as an array: the head (a view of the packet) and the fragments (new buffers). */
+export function splitPacket(armored: Uint8Array, mtu = DEFAULT_PHYSMTU): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  emitPieces(armored, mtu, (p) => out.push(p));
   return out;
 }
 
@@ -154,22 +167,25 @@ export class Reassembler {
     return n;
   }
 
-  /** The head of a fragmented packet (flag 0x40): its whole datagram. Copied; the caller may reuse it. */
+  /**
+   * The head of a fragmented packet (flag 0x40): its whole datagram. Copied when it has to wait for the
+   * rest; the caller may reuse it.
+   */
   addHead(now: number, datagram: Uint8Array): ReassemblyResult {
     if (datagram.length < PACKET_MIN_LENGTH) return this.drop('too-short');
     const id = readU64(datagram, 0);
     const s = this.slot(now, id);
     if (s.head !== undefined) return PENDING; // duplicate
-    return this.store(id, s, 0, datagram.slice());
+    return this.store(id, s, 0, datagram);
   }
 
-  /** A fragment addressed to us (decoded with decodeFragment). Its data is copied. */
+  /** A fragment addressed to us (decoded with decodeFragment). Its data is copied when it has to wait. */
   addFragment(now: number, f: FragmentHeader): ReassemblyResult {
     const s = this.slot(now, f.packetId);
     if (s.total !== 0 && s.total !== f.total) return this.drop('bad-fragment');
     s.total = f.total;
     if (s.pieces[f.number] !== undefined) return PENDING; // duplicate
-    return this.store(f.packetId, s, f.number, f.data.slice());
+    return this.store(f.packetId, s, f.number, f.data);
   }
 
   /** Drops sets older than the timeout; returns how many. */
@@ -210,11 +226,14 @@ export class Reassembler {
       this.sets.delete(id);
       return this.drop('fragment-too-long');
     }
-    if (index === 0) s.head = bytes;
-    else s.pieces[index] = bytes;
     s.bytes += bytes.length;
     s.received++;
-    if (s.total === 0 || s.head === undefined || s.received !== s.total) return PENDING;
+    const complete = s.total !== 0 && s.received === s.total && (index === 0 || s.head !== undefined);
+    // A piece that completes the packet is assembled straight from the caller's buffer; one that waits is copied.
+    const piece = complete ? bytes : bytes.slice();
+    if (index === 0) s.head = piece;
+    else s.pieces[index] = piece;
+    if (!complete || s.head === undefined) return PENDING;
     this.sets.delete(id);
     const packet = new Uint8Array(s.bytes);
     packet.set(s.head, 0);

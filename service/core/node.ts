@@ -12,6 +12,7 @@ import {
   FLAGS_HOPS_MASK,
   HOUSEKEEPING_PERIOD,
   IDENTITY_VALIDATION_GATE,
+  MAX_PACKET_LENGTH,
   MIN_UNITE_INTERVAL,
   PACKET_IDX_FLAGS,
   PACKET_IDX_PAYLOAD,
@@ -41,7 +42,7 @@ import {
   WHOIS_RETRY_DELAY,
 } from './constants.js';
 import { createPeerKey, dearmor } from './crypto.js';
-import { Reassembler, setFragmentHops, splitPacket } from './fragment.js';
+import { emitPieces, Reassembler, setFragmentHops, splitPacket } from './fragment.js';
 import { agree, Identity, locallyValidate } from './identity.js';
 import { type InetAddress, inetAddressEquals } from './inet-address.js';
 import {
@@ -98,6 +99,8 @@ export interface Vl2Handler {
 export interface Host {
   /** Sends one datagram; ttl is set only for the NAT-opening "junk" packet. */
   wireSend(localSocket: LocalSocket, remote: InetAddress, data: Uint8Array, ttl?: number): void;
+  /** True when wireSend has copied the data by the time it returns (the node may then reuse the buffer). */
+  readonly wireSendCopies?: boolean;
   /** A world (planet or moon) was accepted from the wire: persist it. */
   worldUpdated?(world: World, serialized: Uint8Array): void;
   /** USER_MESSAGE from a peer. */
@@ -182,6 +185,8 @@ export class Node {
   private lastHousekeeping = 0;
   private lastSwitchTimer = 0;
   private readonly idPool = new Uint8Array(8 * 512);
+  /** Fragments are built here when the host copies what it sends. */
+  private readonly scratch = new Uint8Array(MAX_PACKET_LENGTH);
   private idPoolPos = this.idPool.length;
 
   constructor(host: Host, opts: NodeOptions) {
@@ -772,8 +777,10 @@ export class Node {
   }
 
   private transmit(now: number, ls: LocalSocket, remote: InetAddress, pkt: Uint8Array, path: Path | undefined): void {
-    if (pkt.length > this.mtu) for (const piece of splitPacket(pkt, this.mtu)) this.host.wireSend(ls, remote, piece);
-    else this.host.wireSend(ls, remote, pkt);
+    if (pkt.length <= this.mtu) this.host.wireSend(ls, remote, pkt);
+    else if (this.host.wireSendCopies)
+      emitPieces(pkt, this.mtu, (p) => this.host.wireSend(ls, remote, p), this.scratch);
+    else for (const piece of splitPacket(pkt, this.mtu)) this.host.wireSend(ls, remote, piece);
     path?.sent(now);
   }
 

@@ -125,6 +125,20 @@ export interface PacketSpec {
  * The plaintext packet: header (MAC zero, cipher bits zero) + verb + payload, compressed when asked and
  * worthwhile. `mtu` decides the fragmented flag, which must be set before armoring.
  */
+/** Payloads made by payloadWithHeadroom and not yet built into a packet. */
+const inPlace = new WeakSet<Uint8Array>();
+
+/**
+ * A payload buffer of `length` bytes with room for the packet header before it: buildPacket then writes the
+ * header there and armoring encrypts the payload where it is, without copying it. For one packet only: once
+ * built (and armored) its bytes are no longer the plaintext, and it is built like any other payload after.
+ */
+export function payloadWithHeadroom(length: number): Uint8Array {
+  const p = new Uint8Array(PACKET_IDX_PAYLOAD + length).subarray(PACKET_IDX_PAYLOAD);
+  inPlace.add(p);
+  return p;
+}
+
 export function buildPacket(spec: PacketSpec, mtu = DEFAULT_PHYSMTU): Uint8Array {
   let payload = spec.payload;
   let verb = spec.verb & VERB_MASK;
@@ -137,13 +151,18 @@ export function buildPacket(spec: PacketSpec, mtu = DEFAULT_PHYSMTU): Uint8Array
     }
   }
   const len = PACKET_IDX_PAYLOAD + payload.length;
-  const b = new Uint8Array(len);
+  let b: Uint8Array;
+  if (payload === spec.payload && inPlace.delete(payload)) {
+    b = new Uint8Array(payload.buffer, payload.byteOffset - PACKET_IDX_PAYLOAD, len);
+  } else {
+    b = new Uint8Array(len);
+    b.set(payload, PACKET_IDX_PAYLOAD);
+  }
   writeU64(b, 0, spec.packetId);
   writeAddress(b, PACKET_IDX_DEST, spec.destination);
   writeAddress(b, PACKET_IDX_SOURCE, spec.source);
   b[PACKET_IDX_FLAGS] = ((spec.hops ?? 0) & FLAGS_HOPS_MASK) | (len > mtu ? FLAG_FRAGMENTED : 0);
   b[PACKET_IDX_VERB] = verb;
-  b.set(payload, PACKET_IDX_PAYLOAD);
   return b;
 }
 

@@ -84,6 +84,11 @@ export class StackTap implements Tap {
 
   constructor(readonly stack: Stack) {}
 
+  deliverFrame(dst: number, src: number, etherType: number, payload: Uint8Array): boolean {
+    // Straight into the stack's input buffer, unless frames wait here (their order comes first).
+    return this.batch.length === 0 && this.stack.enqueueFrame(dst, src, etherType, payload);
+  }
+
   deliver(frames: Uint8Array[]): void {
     for (const f of frames) this.batch.push(f);
     if (this.queued) return;
@@ -237,7 +242,9 @@ export class Networks {
     const net = vl2.join(now, nwid, undefined, cached);
     const stack = new Stack(stackConfigOf(net, settings));
     const tap = new StackTap(stack);
-    stack.onOutput = (frames) => {
+    // Views into the stack's memory, valid during the call: VL2 encodes each frame before it returns (and
+    // copies what it has to keep, e.g. multicast waiting for a gather).
+    stack.onOutputBorrowed = (frames) => {
       const t = this.clock();
       for (const f of frames) vl2.sendFrame(t, nwid, f);
     };

@@ -50,7 +50,11 @@ export class UdpNode {
     hooks: HostHooks,
     private readonly clock: () => number,
   ) {
-    const host: Host = { ...hooks, wireSend: (ls, remote, data, ttl) => this.wireSend(ls, remote, data, ttl) };
+    const host: Host = {
+      ...hooks,
+      wireSend: (ls, remote, data, ttl) => this.wireSend(ls, remote, data, ttl),
+      wireSendCopies: true,
+    };
     this.node = new Node(host, opts);
   }
 
@@ -175,12 +179,14 @@ export class UdpNode {
       ip = ipText(remote);
       this.ipTexts.set(remote, ip);
     }
+    // dgram sends later and keeps the buffer until then: a copy (the node may reuse what it passed).
+    const copy = data.slice();
     if (ttl !== undefined && isIPv4(ip)) {
       s.setTTL(ttl);
-      s.send(data, remote.port, ip, () => s.setTTL(64));
+      s.send(copy, remote.port, ip, () => s.setTTL(64));
       return;
     }
-    s.send(data, remote.port, ip, this.onSent);
+    s.send(copy, remote.port, ip, this.onSent);
   }
 
   private schedule(delay: number): void {

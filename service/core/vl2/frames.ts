@@ -23,6 +23,7 @@
 //                    group MAC [6] | ADI [4] | ethertype [2] | payload
 //   OK data:         nwid [8] | MAC [6] | ADI [4] | flags [1] | COM (01) | total known [4] K [2] K x [5] (02)
 import type { Address } from '../address.js';
+import { payloadWithHeadroom } from '../packet.js';
 import { readU64, WireReader, WireWriter, writeU64 } from '../wire.js';
 import { type CertificateOfMembership, readCom, writeCom } from './credentials.js';
 import { type Mac, type MulticastGroup, readMac } from './mac.js';
@@ -52,8 +53,12 @@ export interface Frame {
 }
 
 /** FRAME payload (one allocation, one copy of the Ethernet payload). */
-export function encodeFrame(f: Frame): Uint8Array {
-  const out = new Uint8Array(10 + f.payload.length);
+/**
+ * inPlace: the payload is made with room for the packet header (packet.ts payloadWithHeadroom), to be sent
+ * once (the frame data path: no copy between this and the wire).
+ */
+export function encodeFrame(f: Frame, inPlace = false): Uint8Array {
+  const out = inPlace ? payloadWithHeadroom(10 + f.payload.length) : new Uint8Array(10 + f.payload.length);
   writeU64(out, 0, f.networkId);
   out[8] = (f.etherType >>> 8) & 0xff;
   out[9] = f.etherType & 0xff;

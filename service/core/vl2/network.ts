@@ -90,6 +90,11 @@ export const RX_CREDENTIAL_WAIT = 5_000;
 export interface Tap {
   /** Ethernet frames for the stack, in arrival order. */
   deliver(frames: Uint8Array[]): void;
+  /**
+   * One frame as its header fields and payload, when the tap can take it without the frame being built
+   * first (the payload is a view valid only during the call). False: not taken; it then comes by deliver().
+   */
+  deliverFrame?(dst: Mac, src: Mac, etherType: number, payload: Uint8Array): boolean;
   /** A new config was applied (its dictionary bytes, to persist and to reconfigure the stack). */
   configChanged?(net: Network, dictionary: Uint8Array): void;
   /** The status changed (denied, not found …). */
@@ -659,9 +664,12 @@ export class Network {
     return this.divert(now, r, true, false, srcMac, dstMac, etherType, payload);
   }
 
-  private deliver(frame: Uint8Array): void {
+  private deliver(dst: Mac, src: Mac, etherType: number, payload: Uint8Array): void {
     this.framesIn++;
-    this.tap?.deliver([frame]);
+    const tap = this.tap;
+    if (!tap) return;
+    if (tap.deliverFrame?.(dst, src, etherType, payload)) return;
+    tap.deliver([ethernetFrame(dst, src, etherType, payload)]);
   }
 
   private onFrame(now: number, source: Address, payload: Uint8Array): boolean {
@@ -677,7 +685,7 @@ export class Network {
       return false;
     }
     if (f.redirected) return true;
-    this.deliver(ethernetFrame(this.mac, srcMac, d.value.etherType, d.value.payload));
+    this.deliver(this.mac, srcMac, d.value.etherType, d.value.payload);
     return true;
   }
 
@@ -710,7 +718,7 @@ export class Network {
         }
       }
     }
-    this.deliver(ethernetFrame(x.to, x.from, x.etherType, x.payload));
+    this.deliver(x.to, x.from, x.etherType, x.payload);
     if (x.flags & EXT_FRAME_FLAG.ACK_REQUESTED)
       this.host.send(now, source, Verb.OK, encodeOk(Verb.EXT_FRAME, packetId, encodeExtFrameOk(this.id)), false);
     return true;
@@ -740,7 +748,7 @@ export class Network {
         const f = this.inbound(now, source, src, mf.mac, mf.etherType, mf.payload);
         if (!f.accept) this.dropFrame(`inbound-${f.reason}`);
         else if (!f.redirected) {
-          this.deliver(ethernetFrame(mf.mac, src, mf.etherType, mf.payload));
+          this.deliver(mf.mac, src, mf.etherType, mf.payload);
           delivered = true;
         }
       }
@@ -816,7 +824,7 @@ export class Network {
     }
     if (f.redirected) return true;
     this.pushCredentials(now, to);
-    this.host.send(now, to, Verb.FRAME, encodeFrame({ networkId: this.id, etherType, payload }), false);
+    this.host.send(now, to, Verb.FRAME, encodeFrame({ networkId: this.id, etherType, payload }, true), false);
     return true;
   }
 
@@ -1032,7 +1040,7 @@ export class Network {
     na[42] = ck >>> 8;
     na[43] = ck & 0xff;
     this.ndpEmulated++;
-    this.deliver(ethernetFrame(ourMac, peerMac, 0x86dd, na));
+    this.deliver(ourMac, peerMac, 0x86dd, na);
     return true;
   }
 
