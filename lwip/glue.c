@@ -662,8 +662,23 @@ EXPORT void nc_input(int count, int trusted) {
 }
 
 /* ---- timers and the loopback queue ---- */
+/* TIME_WAIT connections kept at most (newest first; older ones are freed silently, as Linux does past
+ * tcp_max_tw_buckets). lwIP keeps them on a list that every segment not matching an active connection
+ * walks (each SYN, for one), for 2 × MSL: without a bound a server closing 3,000 connections a second
+ * would walk hundreds of thousands of them per SYN. */
+#define NC_MAX_TIME_WAIT 256
+static void trim_time_wait(void) {
+  int n = 0;
+  for (struct tcp_pcb *pcb = tcp_tw_pcbs; pcb != NULL; pcb = pcb->next) {
+    if (++n < NC_MAX_TIME_WAIT) continue;
+    while (pcb->next != NULL) tcp_abort(pcb->next); /* TIME_WAIT: unlinked and freed, no RST */
+    break;
+  }
+}
+
 EXPORT uint32_t nc_timers(void) {
   sys_check_timeouts();
+  trim_time_wait();
   return sys_timeouts_sleeptime();
 }
 

@@ -84,3 +84,35 @@ test('1000 concurrent connections each echo 64 KiB', async (t) => {
     p.close();
   }
 });
+
+test('a server closing first keeps a bounded number of TIME_WAIT connections (each SYN walks them)', async (t) => {
+  const p = makePair(1500);
+  const COUNT = 1200;
+  try {
+    p.b.tcpListen({ family: 4, address: '', port: 8081 }, { backlog: 255 }, (s) => {
+      s.handlers = {};
+      s.close(); // the server closes first: its side goes through TIME_WAIT
+    });
+    const one = () =>
+      new Promise<void>((resolve, reject) => {
+        p.a.tcpConnect(undefined, { family: 4, address: '10.7.0.2', port: 8081 }, (outcome, sock?: TcpSocket) => {
+          if (outcome !== 'connected' || !sock) return reject(new Error(outcome));
+          sock.handlers = {
+            onEnd: () => {
+              sock.close();
+              resolve();
+            },
+          };
+        });
+      });
+    for (let i = 0; i < COUNT; i += 100) await Promise.all(Array.from({ length: 100 }, one));
+    // The stack's TCP timer (100 ms) trims the list.
+    await new Promise((r) => setTimeout(r, 300));
+    const pcbs = p.b.stats().tcpPcbs;
+    t.log(`${COUNT} connections closed by the server: ${pcbs} TCP PCBs left on its side (listener included)`);
+    t.true(pcbs <= 257, `${pcbs} PCBs: TIME_WAIT is not bounded`);
+    t.true(pcbs >= 100, 'TIME_WAIT still protects the most recent connections');
+  } finally {
+    p.close();
+  }
+});
