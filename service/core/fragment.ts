@@ -30,6 +30,7 @@ import {
   RX_QUEUE_SIZE,
 } from './constants.js';
 import { type Decoded, type DropReason, fail, ok } from './result.js';
+import { Slab } from './slab.js';
 import { readAddress, readU64 } from './wire.js';
 
 export interface FragmentHeader {
@@ -143,6 +144,7 @@ const PENDING: ReassemblyResult = { kind: 'pending' };
 
 export class Reassembler {
   private readonly sets = new Map<bigint, Pending>();
+  private readonly slab = new Slab();
   private readonly maxPending: number;
   private readonly timeout: number;
   private readonly maxPacketLength: number;
@@ -235,7 +237,7 @@ export class Reassembler {
     else s.pieces[index] = piece;
     if (!complete || s.head === undefined) return PENDING;
     this.sets.delete(id);
-    const packet = new Uint8Array(s.bytes);
+    const packet = this.slab.take(s.bytes);
     packet.set(s.head, 0);
     let pos = s.head.length;
     for (let i = 1; i < s.total; i++) {

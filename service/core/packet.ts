@@ -40,6 +40,7 @@ import {
 import { armor, cryptField, dearmor, dearmorReason, lz4Compress, lz4Decompress, type PeerKey } from './crypto.js';
 import { decodeFragment, type FragmentHeader } from './fragment.js';
 import { type Decoded, type DropReason, fail, ok } from './result.js';
+import { Slab } from './slab.js';
 import { decodeHello, type Hello } from './verbs.js';
 import { readAddress, readU64, writeAddress, writeU64 } from './wire.js';
 
@@ -125,6 +126,7 @@ export interface PacketSpec {
  * The plaintext packet: header (MAC zero, cipher bits zero) + verb + payload, compressed when asked and
  * worthwhile. `mtu` decides the fragmented flag, which must be set before armoring.
  */
+const slab = new Slab();
 /** Payloads made by payloadWithHeadroom and not yet built into a packet. */
 const inPlace = new WeakSet<Uint8Array>();
 
@@ -134,7 +136,7 @@ const inPlace = new WeakSet<Uint8Array>();
  * built (and armored) its bytes are no longer the plaintext, and it is built like any other payload after.
  */
 export function payloadWithHeadroom(length: number): Uint8Array {
-  const p = new Uint8Array(PACKET_IDX_PAYLOAD + length).subarray(PACKET_IDX_PAYLOAD);
+  const p = slab.take(PACKET_IDX_PAYLOAD + length).subarray(PACKET_IDX_PAYLOAD);
   inPlace.add(p);
   return p;
 }
