@@ -1,11 +1,14 @@
 // Bulk TCP between two of our member services over real UDP on loopback, through VL1 encryption and VL2:
 // iperf3 -s under the intercept on member A, iperf3 -c under the intercept on member B (one stream). Baseline,
 // in the same run: the same number of bytes between two Node net sockets over 127.0.0.1 (bench/baseline.ts);
-// iperf3 over the kernel's loopback is reported beside it.
+// iperf3 over the kernel's loopback is reported beside it, and with ZT_ONE_BIN set, ZeroTier One's own
+// tap-to-tap throughput (bench/lib/zerotier-one-taps.ts) with our ratio to it.
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
+import { ZT_ONE_BIN } from '../test/helpers/zerotier-one.js';
 import { bin, startCluster, waitFor } from '../tools/cluster.js';
 import { netLoopbackSeconds } from './baseline.js';
+import { zeroTierOneTapToTap } from './lib/zerotier-one-taps.js';
 import { report } from './result.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
@@ -55,6 +58,21 @@ async function viaNetcon(): Promise<number> {
   }
 }
 
+// ZeroTier One's own tap-to-tap figure, when its binary is given (ZT_ONE_BIN) and namespaces can be made.
+async function zeroTierOne(): Promise<number | undefined> {
+  if (!ZT_ONE_BIN) {
+    process.stderr.write('ZT_ONE_BIN is not set: ZeroTier One tap-to-tap is not measured in this run\n');
+    return undefined;
+  }
+  try {
+    return await zeroTierOneTapToTap(SECONDS, (m) => process.stderr.write(`${m}\n`));
+  } catch (e) {
+    process.stderr.write(`ZeroTier One tap-to-tap not measured: ${(e as Error).message}\n`);
+    return undefined;
+  }
+}
+
+const ztOne = await zeroTierOne();
 const kernel = (await kernelLoopback()) / 8;
 const value = (await viaNetcon()) / 8;
 const bytes = randomBytes(512 * 1024 * 1024);
@@ -63,7 +81,7 @@ for (let i = 0; i < 3; i++) best = Math.min(best, await netLoopbackSeconds(bytes
 const baseline = bytes.length / best;
 const mib = (x: number) => (x / 1048576).toFixed(1);
 process.stdout.write(
-  `netcon member to member: ${mib(value)} MiB/s; Node net over 127.0.0.1: ${mib(baseline)} MiB/s; iperf3 over kernel loopback: ${mib(kernel)} MiB/s\n`,
+  `netcon member to member: ${mib(value)} MiB/s; Node net over 127.0.0.1: ${mib(baseline)} MiB/s; iperf3 over kernel loopback: ${mib(kernel)} MiB/s${ztOne ? `; ZeroTier One tap to tap: ${mib(ztOne)} MiB/s` : ''}\n`,
 );
 report({
   bench: 'vl2-throughput',
@@ -74,4 +92,11 @@ report({
   kernelIperf3: Math.round(kernel),
   what: 'one TCP stream, iperf3 under the intercept on two member services over real UDP on 127.0.0.1 (encrypted, AES-GMAC-SIV)',
   seconds: SECONDS,
+  ...(ztOne
+    ? {
+        zeroTierOneTapToTap: Math.round(ztOne),
+        ratioToZeroTierOne: Math.round((value / ztOne) * 1000) / 1000,
+        zeroTierOneWhat: 'two real ZeroTier One nodes in network namespaces over a veth pair, iperf3 tap to tap',
+      }
+    : {}),
 });
