@@ -322,15 +322,26 @@ export class Stack {
   /**
    * For a VL2 tap: writes one Ethernet frame, given as its header fields (MACs as 48-bit numbers) and its
    * payload, straight into the stack's input buffer, to be processed with the others of this turn of the
-   * event loop (as enqueuePacked). Saves building the frame in JS memory first. Returns false (nothing
-   * taken) when the stack is busy or the buffer is full; the caller then builds the frame and uses input().
+   * event loop (as enqueuePacked; when the buffer is full, what it holds is processed at once). Saves
+   * building the frame in JS memory first. Returns false (nothing taken) when the stack is busy (called from
+   * one of its own callbacks); the caller then builds the frame and uses input().
    */
   enqueueFrame(dst: number, src: number, etherType: number, payload: Uint8Array): boolean {
     if (this.dead) return true;
     const len = 14 + payload.length;
     const need = 4 + ((len + 3) & ~3);
-    if (this.depth > 0 || this.stagedBytes + need > this.inCap) return false;
+    if (this.depth > 0 || need > this.inCap) return false;
     if (this.stagedCount > 0 && this.stagedTrusted) return false;
+    if (this.stagedBytes + need > this.inCap) {
+      // Full: what is staged goes in now, and this frame starts the next batch.
+      this.enter();
+      try {
+        this.processStaged();
+      } finally {
+        this.leave();
+      }
+      if (this.dead) return true;
+    }
     this.stagedTrusted = false;
     const at = this.inBuf + this.stagedBytes;
     const dv = this.view();
