@@ -26,6 +26,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "codec.h"
@@ -61,6 +62,11 @@ static struct {
   ssize_t (*recvmsg)(int, struct msghdr *, int);
   ssize_t (*send)(int, const void *, size_t, int);
   ssize_t (*recv)(int, void *, size_t, int);
+  ssize_t (*read)(int, void *, size_t);
+  ssize_t (*readv)(int, const struct iovec *, int);
+  ssize_t (*read_chk)(int, void *, size_t, size_t);
+  int (*recvmmsg)(int, struct mmsghdr *, unsigned int, int, struct timespec *);
+  int (*sendmmsg)(int, struct mmsghdr *, unsigned int, int);
 } real;
 
 static int active;      /* ZT_NC_NETWORK is set */
@@ -101,6 +107,11 @@ EXPORT ssize_t sendmsg(int, const struct msghdr *, int);
 EXPORT ssize_t recvmsg(int, struct msghdr *, int);
 EXPORT ssize_t send(int, const void *, size_t, int);
 EXPORT ssize_t recv(int, void *, size_t, int);
+EXPORT ssize_t read(int, void *, size_t);
+EXPORT ssize_t readv(int, const struct iovec *, int);
+EXPORT ssize_t __read_chk(int, void *, size_t, size_t);
+EXPORT int recvmmsg(int, struct mmsghdr *, unsigned int, int, struct timespec *);
+EXPORT int sendmmsg(int, struct mmsghdr *, unsigned int, int);
 
 static void atfork_prepare(void);
 static void atfork_parent(void);
@@ -135,6 +146,11 @@ static void init(void) {
   R(recvmsg);
   R(send);
   R(recv);
+  R(read);
+  R(readv);
+  real.read_chk = (__typeof__(real.read_chk))resolve("__read_chk", (void *)__read_chk);
+  R(recvmmsg);
+  R(sendmmsg);
 #undef R
   const char *path = getenv("ZT_NC_NETWORK");
   if (path && *path && strlen(path) < sizeof(ctl_addr.sun_path)) {
@@ -183,6 +199,21 @@ struct ncfd {
 static pthread_mutex_t tab_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ncfd *tab[NC_MAXFD];
 static uint64_t notours_ino[NC_MAXFD]; /* fstat inode of an fd we asked about and is not ours */
+/* 1 = the fd is in the table as an unconnected UDP socket, whose messages carry the ADDR header:
+ * read/readv/__read_chk look here, without the lock, and only these fds take their slow path.
+ * Written under tab_lock, whenever tab[fd] changes (tab_sync_locked). */
+static uint8_t headed_fd[NC_MAXFD];
+
+/* UDP without connect(): every message starts with an ADDR header (RPC.md). */
+static int udp_headed(const struct ncfd *e) { return e->type == SOCK_DGRAM && !(e->flags & NC_FLAG_UDP_CONNECTED); }
+
+static void tab_sync_locked(int fd) {
+  __atomic_store_n(&headed_fd[fd], (uint8_t)(tab[fd] && udp_headed(tab[fd])), __ATOMIC_RELAXED);
+}
+
+static int fd_headed(int fd) {
+  return (unsigned)fd < NC_MAXFD && __atomic_load_n(&headed_fd[fd], __ATOMIC_RELAXED);
+}
 
 static uint64_t fd_ino(int fd) {
   struct stat st;
@@ -196,6 +227,7 @@ static void tab_put(int fd, const struct ncfd *e) {
   if (!tab[fd]) tab[fd] = malloc(sizeof(struct ncfd));
   if (tab[fd]) *tab[fd] = *e;
   notours_ino[fd] = 0;
+  tab_sync_locked(fd);
   pthread_mutex_unlock(&tab_lock);
 }
 
@@ -204,6 +236,7 @@ static void tab_del_locked(int fd) {
   free(tab[fd]);
   tab[fd] = NULL;
   notours_ino[fd] = 0;
+  tab_sync_locked(fd);
 }
 
 static void tab_del(int fd) {
@@ -221,6 +254,7 @@ static void tab_copy(int from, int to) {
     tab[to] = malloc(sizeof(struct ncfd));
     if (tab[to]) *tab[to] = *tab[from];
   }
+  tab_sync_locked(to);
   pthread_mutex_unlock(&tab_lock);
 }
 
@@ -490,6 +524,7 @@ static int rpc_sock_fd(int fd, int fd_in, struct ncfd *e, uint16_t op, uint16_t 
         tab[fd]->flags = e->flags;
         tab[fd]->local = e->local;
         tab[fd]->remote = e->remote;
+        tab_sync_locked(fd);
       }
       pthread_mutex_unlock(&tab_lock);
     }
@@ -1085,9 +1120,6 @@ static int do_fcntl(int fd, int cmd, long arg, int is64) {
   return r;
 }
 
-/* UDP without connect(): every message starts with an ADDR header (RPC.md). */
-static int udp_headed(const struct ncfd *e) { return e->type == SOCK_DGRAM && !(e->flags & NC_FLAG_UDP_CONNECTED); }
-
 /* The first send from an unbound UDP socket binds it (as the kernel does), so getsockname
  * right after sendto shows the port. */
 static int udp_autobind(int fd, const struct ncfd *e) {
@@ -1189,10 +1221,9 @@ static ssize_t do_recvfrom(int fd, void *buf, size_t len, int flags, struct sock
   return udp_recv(fd, &e, &iov, 1, flags, addr, alen, NULL);
 }
 
-static ssize_t do_sendmsg(int fd, const struct msghdr *msg, int flags) {
-  struct ncfd e;
-  if (!real.sendmsg) return fail(ENOSYS);
-  if (!lookup(fd, &e)) return real.sendmsg(fd, msg, flags);
+/* sendmsg on our socket `e` (also one message of sendmmsg). */
+static ssize_t nc_sendmsg(int fd, const struct ncfd *ep, const struct msghdr *msg, int flags) {
+  struct ncfd e = *ep;
   struct msghdr m = *msg;
   m.msg_control = NULL; /* IP-level ancillary data has no meaning on the pair */
   m.msg_controllen = 0;
@@ -1205,10 +1236,16 @@ static ssize_t do_sendmsg(int fd, const struct msghdr *msg, int flags) {
   return udp_send(fd, &e, m.msg_iov, m.msg_iovlen, flags, (const struct sockaddr *)m.msg_name, m.msg_namelen);
 }
 
-static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags) {
+static ssize_t do_sendmsg(int fd, const struct msghdr *msg, int flags) {
   struct ncfd e;
-  if (!real.recvmsg) return fail(ENOSYS);
-  if (!lookup(fd, &e)) return real.recvmsg(fd, msg, flags);
+  if (!real.sendmsg) return fail(ENOSYS);
+  if (!lookup(fd, &e)) return real.sendmsg(fd, msg, flags);
+  return nc_sendmsg(fd, &e, msg, flags);
+}
+
+/* recvmsg on our socket `e` (also one message of recvmmsg). */
+static ssize_t nc_recvmsg(int fd, const struct ncfd *ep, struct msghdr *msg, int flags) {
+  struct ncfd e = *ep;
   if (e.type == SOCK_STREAM || !udp_headed(&e)) {
     struct msghdr m = *msg;
     m.msg_name = NULL;
@@ -1237,6 +1274,98 @@ static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags) {
   return n;
 }
 
+static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags) {
+  struct ncfd e;
+  if (!real.recvmsg) return fail(ENOSYS);
+  if (!lookup(fd, &e)) return real.recvmsg(fd, msg, flags);
+  return nc_recvmsg(fd, &e, msg, flags);
+}
+
+/* recvmmsg/sendmmsg on our sockets: one recvmsg/sendmsg per message, as the kernel loops
+ * (man recvmmsg, sendmmsg): at most UIO_MAXIOV messages; an error after the first message ends
+ * the call with the count so far; MSG_WAITFORONE turns on MSG_DONTWAIT after the first message.
+ * The timeout bounds the wait for every message after the first (the kernel only checks it
+ * between messages, so a blocking socket may wait for the second one forever); the remaining
+ * time is written back, as the kernel does. */
+#define NC_UIO_MAXIOV 1024
+
+static int64_t mono_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static int do_recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, struct timespec *tmo) {
+  struct ncfd e;
+  if (!real.recvmmsg || !real.recvmsg) return fail(ENOSYS);
+  if (!lookup(fd, &e)) return real.recvmmsg(fd, vec, vlen, flags, tmo);
+  if (tmo && (tmo->tv_sec < 0 || tmo->tv_nsec < 0 || tmo->tv_nsec >= 1000000000)) return fail(EINVAL);
+  if (vlen > NC_UIO_MAXIOV) vlen = NC_UIO_MAXIOV;
+  int64_t deadline = tmo ? mono_ns() + (int64_t)tmo->tv_sec * 1000000000 + tmo->tv_nsec : 0;
+  int fl = flags & ~MSG_WAITFORONE;
+  int nonblock = (flags & MSG_DONTWAIT) != 0;
+  if (tmo && !nonblock) {
+    int f = real_fcntl(fd, F_GETFL, 0);
+    nonblock = f >= 0 && (f & O_NONBLOCK);
+  }
+  int saved = errno;
+  unsigned int got = 0;
+  int err = 0;
+  while (got < vlen) {
+    if (got > 0 && tmo && !nonblock && !(fl & MSG_DONTWAIT)) {
+      /* wait for the next message no longer than the timeout allows */
+      int64_t left = deadline - mono_ns();
+      if (left <= 0) break;
+      struct pollfd p = {fd, POLLIN, 0};
+      int r = poll(&p, 1, (int)((left + 999999) / 1000000));
+      if (r == 0) break;
+      if (r < 0) {
+        err = errno;
+        break;
+      }
+    }
+    ssize_t n = nc_recvmsg(fd, &e, &vec[got].msg_hdr, fl);
+    if (n < 0) {
+      err = errno;
+      break;
+    }
+    vec[got].msg_len = (unsigned int)n;
+    got++;
+    if (flags & MSG_WAITFORONE) fl |= MSG_DONTWAIT;
+    if (tmo && mono_ns() >= deadline) break;
+  }
+  if (tmo) {
+    int64_t left = deadline - mono_ns();
+    if (left < 0) left = 0;
+    tmo->tv_sec = (time_t)(left / 1000000000);
+    tmo->tv_nsec = (long)(left % 1000000000);
+  }
+  if (got == 0) return fail(err ? err : EAGAIN);
+  errno = saved; /* a later message's EAGAIN is not the call's */
+  return (int)got;
+}
+
+static int do_sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags) {
+  struct ncfd e;
+  if (!real.sendmmsg || !real.sendmsg) return fail(ENOSYS);
+  if (!lookup(fd, &e)) return real.sendmmsg(fd, vec, vlen, flags);
+  if (vlen > NC_UIO_MAXIOV) vlen = NC_UIO_MAXIOV;
+  int saved = errno;
+  unsigned int sent = 0;
+  while (sent < vlen) {
+    ssize_t n = nc_sendmsg(fd, &e, &vec[sent].msg_hdr, flags);
+    if (n < 0) {
+      if (sent == 0) return -1; /* errno as the send left it */
+      break;
+    }
+    vec[sent].msg_len = (unsigned int)n;
+    sent++;
+    if (e.type == SOCK_DGRAM && e.state == NC_ST_NEW) tab_peek(fd, &e); /* the first send bound it */
+  }
+  errno = saved;
+  return (int)sent;
+}
+
 /* send/recv without an address: only an unconnected UDP socket of ours needs care (its messages
  * carry the ADDR header); everything else goes straight through. */
 static ssize_t do_send(int fd, const void *buf, size_t len, int flags) {
@@ -1252,6 +1381,64 @@ static ssize_t do_recv(int fd, void *buf, size_t len, int flags) {
   if (!tab_peek(fd, &e) || !udp_headed(&e)) return real.recv(fd, buf, len, flags);
   struct iovec iov = {buf, len};
   return udp_recv(fd, &e, &iov, 1, flags, NULL, NULL, NULL);
+}
+
+/* read/readv/__read_chk: every fd but an unconnected UDP socket of ours (headed_fd) goes straight
+ * to the real function after one array lookup; those return the payload of one datagram, as recv()
+ * does (the slow path, out of line). An fd we have not seen yet (inherited through exec) is
+ * recognised by its first socket call (recvfrom …). */
+#define NC_COLD __attribute__((noinline, cold))
+
+/* Called before the constructor ran (another library's constructor reading a file): resolve now. */
+NC_COLD static ssize_t read_early(int fd, void *buf, size_t len) {
+  ENSURE();
+  if (!real.read) return fail(ENOSYS);
+  return real.read(fd, buf, len);
+}
+
+NC_COLD static ssize_t readv_early(int fd, const struct iovec *iov, int iovcnt) {
+  ENSURE();
+  if (!real.readv) return fail(ENOSYS);
+  return real.readv(fd, iov, iovcnt);
+}
+
+NC_COLD static ssize_t read_chk_early(int fd, void *buf, size_t len, size_t buflen) {
+  ENSURE();
+  if (!real.read_chk) return fail(ENOSYS);
+  return real.read_chk(fd, buf, len, buflen);
+}
+
+NC_COLD static ssize_t udp_readv(int fd, const struct iovec *iov, int iovcnt) {
+  struct ncfd e;
+  if (!tab_peek(fd, &e) || !udp_headed(&e)) /* not any more */
+    return real.readv ? real.readv(fd, iov, iovcnt) : readv_early(fd, iov, iovcnt);
+  if (iovcnt < 0 || iovcnt > NC_UIO_MAXIOV) return fail(EINVAL);
+  if (!real.recvmsg) return fail(ENOSYS);
+  return udp_recv(fd, &e, (struct iovec *)iov, (size_t)iovcnt, 0, NULL, NULL, NULL);
+}
+
+NC_COLD static ssize_t udp_read(int fd, void *buf, size_t len) {
+  struct iovec iov = {buf, len};
+  return udp_readv(fd, &iov, 1);
+}
+
+static ssize_t do_read(int fd, void *buf, size_t len) {
+  if (fd_headed(fd)) return udp_read(fd, buf, len);
+  if (!real.read) return read_early(fd, buf, len);
+  return real.read(fd, buf, len);
+}
+
+static ssize_t do_readv(int fd, const struct iovec *iov, int iovcnt) {
+  if (fd_headed(fd)) return udp_readv(fd, iov, iovcnt);
+  if (!real.readv) return readv_early(fd, iov, iovcnt);
+  return real.readv(fd, iov, iovcnt);
+}
+
+static ssize_t do_read_chk(int fd, void *buf, size_t len, size_t buflen) {
+  /* len > buflen: the real one reports the overflow and aborts */
+  if (fd_headed(fd) && len <= buflen) return udp_read(fd, buf, len);
+  if (!real.read_chk) return read_chk_early(fd, buf, len, buflen);
+  return real.read_chk(fd, buf, len, buflen);
 }
 
 /* ---------- exported stubs ---------- */
@@ -1364,4 +1551,15 @@ EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags) {
 EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags) {
   ENSURE();
   return do_recv(fd, buf, len, flags);
+}
+EXPORT ssize_t read(int fd, void *buf, size_t len) { return do_read(fd, buf, len); }
+EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt) { return do_readv(fd, iov, iovcnt); }
+EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen) { return do_read_chk(fd, buf, len, buflen); }
+EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, struct timespec *tmo) {
+  ENSURE();
+  return do_recvmmsg(fd, vec, vlen, flags, tmo);
+}
+EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags) {
+  ENSURE();
+  return do_sendmmsg(fd, vec, vlen, flags);
 }

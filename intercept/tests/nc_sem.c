@@ -5,7 +5,9 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "nctest.h"
@@ -367,6 +369,298 @@ static void t_udp(void) {
   close(c);
 }
 
+/* glibc's fortified read() (_FORTIFY_SOURCE with a known buffer size) calls this, not read() */
+extern ssize_t __read_chk(int fd, void *buf, size_t nbytes, size_t buflen);
+
+/* Sends one datagram of `len` bytes of `c` to `to` from s. */
+static void send_dg(int s, const struct sockaddr_storage *to, socklen_t tl, char c, size_t len) {
+  static char b[65536];
+  memset(b, c, len);
+  CHECK(sendto(s, b, len, 0, (const struct sockaddr *)to, tl) == (ssize_t)len, "sendto %zu", len);
+}
+
+/* The next datagram (echoed back, or sent to s) arrives within 5 s. */
+static void wait_readable(int s) {
+  struct pollfd p = {s, POLLIN, 0};
+  CHECK(poll(&p, 1, 5000) == 1 && (p.revents & POLLIN), "a datagram arrives");
+}
+
+static int all_are(const char *b, size_t n, char c) {
+  for (size_t i = 0; i < n; i++)
+    if (b[i] != c) return 0;
+  return 1;
+}
+
+static void t_udp_read(void) {
+  struct sockaddr_storage to;
+  socklen_t tl = mkaddr(&to, peer, uport);
+  char buf[65536];
+  /* a bound, unconnected socket: read() gives the payload of one datagram, nothing else */
+  int s = listener(self, 0, SOCK_DGRAM, 0);
+  CHECK(sendto(s, "hello", 5, 0, (struct sockaddr *)&to, tl) == 5, "sendto");
+  ssize_t n = read(s, buf, sizeof(buf));
+  CHECK(n == 5 && memcmp(buf, "hello", 5) == 0, "read() returns the payload only (%zd)", n);
+  /* datagram boundaries are kept */
+  size_t sizes[3] = {3, 1000, 60000};
+  for (int i = 0; i < 3; i++) send_dg(s, &to, tl, (char)('a' + i), sizes[i]);
+  for (int i = 0; i < 3; i++) {
+    n = read(s, buf, sizeof(buf));
+    CHECK(n == (ssize_t)sizes[i] && all_are(buf, sizes[i], (char)('a' + i)), "datagram %d by read() (%zd)", i, n);
+  }
+  /* truncation as the kernel does it: the rest of the datagram is gone */
+  send_dg(s, &to, tl, 't', 100);
+  send_dg(s, &to, tl, 'n', 4);
+  wait_readable(s);
+  CHECK(read(s, buf, 10) == 10 && all_are(buf, 10, 't'), "truncated read()");
+  CHECK(read(s, buf, sizeof(buf)) == 4 && all_are(buf, 4, 'n'), "the next datagram after a truncated one");
+  /* a zero-length read consumes a datagram, as on the kernel's UDP */
+  send_dg(s, &to, tl, 'z', 7);
+  send_dg(s, &to, tl, 'y', 2);
+  wait_readable(s);
+  CHECK(read(s, buf, 0) == 0, "zero-length read()");
+  CHECK(read(s, buf, sizeof(buf)) == 2 && all_are(buf, 2, 'y'), "after a zero-length read()");
+  /* readv: scattered payload, truncation */
+  CHECK(sendto(s, "abcdefgh", 8, 0, (struct sockaddr *)&to, tl) == 8, "sendto abcdefgh");
+  char v1[3], v2[10];
+  struct iovec iov[2] = {{v1, sizeof(v1)}, {v2, sizeof(v2)}};
+  n = readv(s, iov, 2);
+  CHECK(n == 8 && memcmp(v1, "abc", 3) == 0 && memcmp(v2, "defgh", 5) == 0, "readv() returns the payload only (%zd)",
+        n);
+  send_dg(s, &to, tl, 'r', 100);
+  send_dg(s, &to, tl, 'q', 5);
+  wait_readable(s);
+  char w1[4], w2[4];
+  struct iovec iw[2] = {{w1, sizeof(w1)}, {w2, sizeof(w2)}};
+  CHECK(readv(s, iw, 2) == 8 && all_are(w1, 4, 'r') && all_are(w2, 4, 'r'), "truncated readv()");
+  CHECK(read(s, buf, sizeof(buf)) == 5 && all_are(buf, 5, 'q'), "the next datagram after a truncated readv()");
+  /* fortified read() */
+  CHECK(sendto(s, "fortified", 9, 0, (struct sockaddr *)&to, tl) == 9, "sendto fortified");
+  n = __read_chk(s, buf, sizeof(buf), sizeof(buf));
+  CHECK(n == 9 && memcmp(buf, "fortified", 9) == 0, "__read_chk() returns the payload only (%zd)", n);
+  /* non-blocking: EAGAIN, errno as the kernel sets it */
+  int fl = fcntl(s, F_GETFL);
+  fcntl(s, F_SETFL, fl | O_NONBLOCK);
+  errno = 0;
+  CHECK(read(s, buf, sizeof(buf)) < 0 && errno == EAGAIN, "EAGAIN with nothing waiting");
+  errno = 0;
+  CHECK(readv(s, iov, 2) < 0 && errno == EAGAIN, "readv EAGAIN");
+  fcntl(s, F_SETFL, fl);
+  /* a dup of the socket is the same socket */
+  int d = dup(s);
+  CHECK(sendto(s, "dup", 3, 0, (struct sockaddr *)&to, tl) == 3, "sendto dup");
+  CHECK(read(d, buf, sizeof(buf)) == 3 && memcmp(buf, "dup", 3) == 0, "read() on a dup");
+  close(d);
+  /* an unbound socket that sendto() bound */
+  int u = socket(AF_INET, SOCK_DGRAM, 0);
+  CHECK(sendto(u, "auto", 4, 0, (struct sockaddr *)&to, tl) == 4, "sendto auto-bind");
+  CHECK(read(u, buf, sizeof(buf)) == 4 && memcmp(buf, "auto", 4) == 0, "read() after auto-bind");
+  close(u);
+  /* IPv6, on the program's own stack (::1) */
+  int r6 = listener("::1", 0, SOCK_DGRAM, 0), s6 = socket(AF_INET6, SOCK_DGRAM, 0);
+  struct sockaddr_storage a6;
+  socklen_t l6 = mkaddr(&a6, "::1", local_port(r6));
+  CHECK(sendto(s6, "six", 3, 0, (struct sockaddr *)&a6, l6) == 3, "sendto ::1");
+  CHECK(read(r6, buf, sizeof(buf)) == 3 && memcmp(buf, "six", 3) == 0, "read() on IPv6");
+  close(r6);
+  close(s6);
+  /* once connected, the header is gone and read() is plain */
+  CHECK(connect(s, (struct sockaddr *)&to, tl) == 0, "connect");
+  CHECK(write(s, "conn", 4) == 4, "write");
+  CHECK(read(s, buf, sizeof(buf)) == 4 && memcmp(buf, "conn", 4) == 0, "read() once connected");
+  close(s);
+  /* the fd number taken by something else afterwards: read() is the plain one again */
+  s = listener(self, 0, SOCK_DGRAM, 0);
+  int num = s;
+  close(s);
+  int pfd[2];
+  CHECK(pipe(pfd) == 0, "pipe");
+  if (pfd[0] != num) {
+    CHECK(dup2(pfd[0], num) == num, "dup2 onto the old number");
+    close(pfd[0]);
+  }
+  CHECK(write(pfd[1], "pipe", 4) == 4, "write pipe");
+  CHECK(read(num, buf, sizeof(buf)) == 4 && memcmp(buf, "pipe", 4) == 0, "read() on a pipe at the old number");
+  close(num);
+  close(pfd[1]);
+}
+
+static void t_udp_mmsg(void) {
+  struct sockaddr_storage to, from[4];
+  socklen_t tl = mkaddr(&to, peer, uport);
+  char bufs[4][2048];
+  struct iovec iov[4];
+  struct mmsghdr mm[4];
+  int s = socket(AF_INET, SOCK_DGRAM, 0);
+  CHECK(s >= 0, "socket");
+  /* sendmmsg: three datagrams with addresses, msg_len filled in */
+  memset(mm, 0, sizeof(mm));
+  size_t sizes[3] = {1, 1000, 5};
+  for (int i = 0; i < 3; i++) {
+    memset(bufs[i], 'a' + i, sizes[i]);
+    iov[i].iov_base = bufs[i];
+    iov[i].iov_len = sizes[i];
+    mm[i].msg_hdr.msg_name = &to;
+    mm[i].msg_hdr.msg_namelen = tl;
+    mm[i].msg_hdr.msg_iov = &iov[i];
+    mm[i].msg_hdr.msg_iovlen = 1;
+  }
+  CHECK(sendmmsg(s, mm, 3, 0) == 3, "sendmmsg sends three");
+  for (int i = 0; i < 3; i++) CHECK(mm[i].msg_len == sizes[i], "sendmmsg msg_len %d = %u", i, mm[i].msg_len);
+  wait_readable(s);
+  /* recvmmsg with MSG_WAITFORONE until all three are in, with their sources */
+  int got = 0;
+  char want[80];
+  snprintf(want, sizeof(want), "%s:%d", peer, uport);
+  while (got < 3) {
+    memset(mm, 0, sizeof(mm));
+    for (int i = 0; i < 4; i++) {
+      memset(bufs[i], 0, sizeof(bufs[i]));
+      iov[i].iov_base = bufs[i];
+      iov[i].iov_len = sizeof(bufs[i]);
+      mm[i].msg_hdr.msg_name = &from[i];
+      mm[i].msg_hdr.msg_namelen = sizeof(from[i]);
+      mm[i].msg_hdr.msg_iov = &iov[i];
+      mm[i].msg_hdr.msg_iovlen = 1;
+    }
+    int r = recvmmsg(s, mm, 4, MSG_WAITFORONE, NULL);
+    CHECK(r >= 1 && r <= 3 - got, "recvmmsg MSG_WAITFORONE (%d)", r);
+    for (int i = 0; i < r; i++, got++) {
+      char b[80];
+      CHECK(mm[i].msg_len == sizes[got] && all_are(bufs[i], sizes[got], (char)('a' + got)), "message %d (%u bytes)",
+            got, mm[i].msg_len);
+      CHECK(mm[i].msg_hdr.msg_namelen == sizeof(struct sockaddr_in), "msg_namelen %d", got);
+      CHECK(strcmp(fmtaddr(&from[i], b, sizeof(b)), want) == 0, "source %s", b);
+      CHECK(!(mm[i].msg_hdr.msg_flags & MSG_TRUNC), "not truncated");
+    }
+  }
+  /* nothing waiting: MSG_DONTWAIT says EAGAIN */
+  errno = 0;
+  CHECK(recvmmsg(s, mm, 4, MSG_DONTWAIT, NULL) < 0 && errno == EAGAIN, "EAGAIN");
+  /* blocking without MSG_WAITFORONE: waits for all vlen; truncation shows in msg_len and msg_flags */
+  send_dg(s, &to, tl, 'x', 100);
+  send_dg(s, &to, tl, 'y', 3);
+  memset(mm, 0, sizeof(mm));
+  for (int i = 0; i < 2; i++) {
+    iov[i].iov_base = bufs[i];
+    iov[i].iov_len = 10;
+    mm[i].msg_hdr.msg_iov = &iov[i];
+    mm[i].msg_hdr.msg_iovlen = 1;
+  }
+  CHECK(recvmmsg(s, mm, 2, 0, NULL) == 2, "blocking recvmmsg gets both");
+  CHECK(mm[0].msg_len == 10 && (mm[0].msg_hdr.msg_flags & MSG_TRUNC) && all_are(bufs[0], 10, 'x'), "truncated");
+  CHECK(mm[1].msg_len == 3 && !(mm[1].msg_hdr.msg_flags & MSG_TRUNC) && all_are(bufs[1], 3, 'y'), "second");
+  /* the timeout: one datagram, four asked for, returns with the one */
+  send_dg(s, &to, tl, 'w', 6);
+  wait_readable(s);
+  memset(mm, 0, sizeof(mm));
+  for (int i = 0; i < 4; i++) {
+    iov[i].iov_base = bufs[i];
+    iov[i].iov_len = sizeof(bufs[i]);
+    mm[i].msg_hdr.msg_iov = &iov[i];
+    mm[i].msg_hdr.msg_iovlen = 1;
+  }
+  struct timespec tmo = {0, 200 * 1000 * 1000}, t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  CHECK(recvmmsg(s, mm, 4, 0, &tmo) == 1 && mm[0].msg_len == 6, "recvmmsg returns at the timeout");
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  double el = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+  CHECK(el < 3.0, "timeout honoured (%.2f s)", el);
+  /* sendmmsg without a destination on an unconnected socket: EDESTADDRREQ; after one sent: the count */
+  memset(mm, 0, sizeof(mm));
+  iov[0].iov_base = "one";
+  iov[0].iov_len = 3;
+  mm[0].msg_hdr.msg_iov = &iov[0];
+  mm[0].msg_hdr.msg_iovlen = 1;
+  errno = 0;
+  CHECK(sendmmsg(s, mm, 1, 0) < 0 && errno == EDESTADDRREQ, "EDESTADDRREQ");
+  mm[1] = mm[0];
+  mm[0].msg_hdr.msg_name = &to;
+  mm[0].msg_hdr.msg_namelen = tl;
+  CHECK(sendmmsg(s, mm, 2, 0) == 1, "sendmmsg stops at the failing message");
+  wait_readable(s);
+  CHECK(recv(s, bufs[0], sizeof(bufs[0]), 0) == 3 && memcmp(bufs[0], "one", 3) == 0, "the one sent arrives");
+  close(s);
+  /* connected UDP: no names needed, the peer's name comes back */
+  int c = socket(AF_INET, SOCK_DGRAM, 0);
+  CHECK(connect(c, (struct sockaddr *)&to, tl) == 0, "connect udp");
+  memset(mm, 0, sizeof(mm));
+  for (int i = 0; i < 2; i++) {
+    memset(bufs[i], 'k' + i, 7);
+    iov[i].iov_base = bufs[i];
+    iov[i].iov_len = 7;
+    mm[i].msg_hdr.msg_iov = &iov[i];
+    mm[i].msg_hdr.msg_iovlen = 1;
+  }
+  CHECK(sendmmsg(c, mm, 2, 0) == 2 && mm[0].msg_len == 7 && mm[1].msg_len == 7, "sendmmsg connected");
+  memset(mm, 0, sizeof(mm));
+  for (int i = 0; i < 2; i++) {
+    iov[i].iov_base = bufs[i];
+    iov[i].iov_len = sizeof(bufs[i]);
+    mm[i].msg_hdr.msg_name = &from[i];
+    mm[i].msg_hdr.msg_namelen = sizeof(from[i]);
+    mm[i].msg_hdr.msg_iov = &iov[i];
+    mm[i].msg_hdr.msg_iovlen = 1;
+  }
+  CHECK(recvmmsg(c, mm, 2, 0, NULL) == 2, "recvmmsg connected");
+  for (int i = 0; i < 2; i++) {
+    char b[80];
+    CHECK(mm[i].msg_len == 7 && all_are(bufs[i], 7, (char)('k' + i)), "connected message %d", i);
+    CHECK(strcmp(fmtaddr(&from[i], b, sizeof(b)), want) == 0, "connected source %s", b);
+  }
+  close(c);
+  /* IPv6 on the program's own stack */
+  int r6 = listener("::1", 0, SOCK_DGRAM, 0), s6 = socket(AF_INET6, SOCK_DGRAM, 0);
+  struct sockaddr_storage a6;
+  socklen_t l6 = mkaddr(&a6, "::1", local_port(r6));
+  memset(mm, 0, sizeof(mm));
+  for (int i = 0; i < 2; i++) {
+    memset(bufs[i], '6' + i, 9);
+    iov[i].iov_base = bufs[i];
+    iov[i].iov_len = 9;
+    mm[i].msg_hdr.msg_name = &a6;
+    mm[i].msg_hdr.msg_namelen = l6;
+    mm[i].msg_hdr.msg_iov = &iov[i];
+    mm[i].msg_hdr.msg_iovlen = 1;
+  }
+  CHECK(sendmmsg(s6, mm, 2, 0) == 2, "sendmmsg IPv6");
+  memset(mm, 0, sizeof(mm));
+  for (int i = 0; i < 2; i++) {
+    iov[i].iov_base = bufs[i];
+    iov[i].iov_len = sizeof(bufs[i]);
+    mm[i].msg_hdr.msg_name = &from[i];
+    mm[i].msg_hdr.msg_namelen = sizeof(from[i]);
+    mm[i].msg_hdr.msg_iov = &iov[i];
+    mm[i].msg_hdr.msg_iovlen = 1;
+  }
+  CHECK(recvmmsg(r6, mm, 2, 0, NULL) == 2, "recvmmsg IPv6");
+  for (int i = 0; i < 2; i++) {
+    CHECK(mm[i].msg_len == 9 && all_are(bufs[i], 9, (char)('6' + i)), "IPv6 message %d", i);
+    CHECK(mm[i].msg_hdr.msg_namelen == sizeof(struct sockaddr_in6) && from[i].ss_family == AF_INET6 &&
+              ((struct sockaddr_in6 *)&from[i])->sin6_port == htons((uint16_t)local_port(s6)),
+          "IPv6 source %d", i);
+  }
+  close(r6);
+  close(s6);
+  /* not ours: an AF_UNIX datagram pair goes straight to the kernel */
+  int sv[2];
+  CHECK(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) == 0, "socketpair");
+  memset(mm, 0, sizeof(mm));
+  for (int i = 0; i < 2; i++) {
+    memset(bufs[i], 'u' + i, 4);
+    iov[i].iov_base = bufs[i];
+    iov[i].iov_len = 4;
+    mm[i].msg_hdr.msg_iov = &iov[i];
+    mm[i].msg_hdr.msg_iovlen = 1;
+  }
+  CHECK(sendmmsg(sv[0], mm, 2, 0) == 2, "sendmmsg AF_UNIX");
+  for (int i = 0; i < 2; i++) iov[i].iov_len = sizeof(bufs[i]);
+  CHECK(recvmmsg(sv[1], mm, 2, 0, NULL) == 2 && mm[0].msg_len == 4 && mm[1].msg_len == 4 &&
+            all_are(bufs[1], 4, 'v'),
+        "recvmmsg AF_UNIX");
+  close(sv[0]);
+  close(sv[1]);
+}
+
 static void t_dup(void) {
   int s = tcp_connect(peer, tport);
   int d1 = dup(s);
@@ -553,7 +847,8 @@ int main(int argc, char **argv) {
       {"listen_accept", t_listen_accept}, {"connect_refused", t_connect_refused},
       {"connect_nonblock", t_connect_nonblock}, {"sockopts", t_sockopts},
       {"shutdown", t_shutdown}, {"close", t_close},
-      {"udp", t_udp}, {"dup", t_dup},
+      {"udp", t_udp}, {"udp_read", t_udp_read},
+      {"udp_mmsg", t_udp_mmsg}, {"dup", t_dup},
       {"fork", t_fork}, {"exec", t_exec},
       {"own_fds", t_own_fds}, {"localhost", t_localhost},
       {"connect_host", t_connect_host}, {"connect_expect_fail", t_connect_expect_fail},

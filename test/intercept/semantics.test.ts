@@ -54,6 +54,8 @@ const cases: [string, string][] = [
   ['shutdown', 'shutdown(SHUT_WR) half-closes (FIN) and the echo still arrives'],
   ['close', 'close() from another thread ends the connection; SO_LINGER 0 resets'],
   ['udp', 'UDP: sendto/recvfrom/sendmsg/recvmsg with addresses, boundaries, truncation, connected UDP'],
+  ['udp_read', 'UDP read()/readv() on an unconnected socket return the payload only'],
+  ['udp_mmsg', 'recvmmsg/sendmmsg on netcon UDP sockets'],
   ['dup', 'dup/dup2/dup3/F_DUPFD share the socket'],
   ['fork', 'fork(): parent and child share the socket; the child opens its own sockets'],
   ['exec', 'exec(): an inherited socket stays usable (as sshd re-executes itself)'],
