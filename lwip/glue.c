@@ -152,6 +152,16 @@ static inline __attribute__((always_inline)) uint64_t simd_sum(const uint8_t *p,
 }
 #endif
 
+/* A 64-bit sum of 16-bit words folded to 16 bits (ones' complement addition). */
+static inline uint16_t fold16(uint64_t acc) {
+  acc = (acc & 0xffffffffu) + (acc >> 32);
+  acc = (acc & 0xffffffffu) + (acc >> 32);
+  acc = (acc & 0xffff) + (acc >> 16);
+  acc = (acc & 0xffff) + (acc >> 16);
+  acc = (acc & 0xffff) + (acc >> 16);
+  return (uint16_t)acc;
+}
+
 uint16_t nc_chksum(const void *data, int len) {
   const uint8_t *p = (const uint8_t *)data;
   uint64_t acc = 0;
@@ -189,12 +199,7 @@ uint16_t nc_chksum(const void *data, int len) {
     len -= 2;
   }
   if (len) acc += *p;
-  acc = (acc & 0xffffffffu) + (acc >> 32);
-  acc = (acc & 0xffffffffu) + (acc >> 32);
-  acc = (acc & 0xffff) + (acc >> 16);
-  acc = (acc & 0xffff) + (acc >> 16);
-  acc = (acc & 0xffff) + (acc >> 16);
-  return (uint16_t)acc;
+  return fold16(acc);
 }
 
 /* Copy and sum in one pass (LWIP_CHKSUM_COPY): the same result as nc_chksum over dst afterwards. */
@@ -210,20 +215,12 @@ uint16_t nc_chksum_copy(void *dst, const void *src, uint16_t len16) {
     p += n;
     d += n;
     len -= n;
-    acc = (acc & 0xffffffffu) + (acc >> 32);
-    acc = (acc & 0xffffffffu) + (acc >> 32);
-    acc = (acc & 0xffff) + (acc >> 16);
-    acc = (acc & 0xffff) + (acc >> 16);
-    acc = (acc & 0xffff) + (acc >> 16);
+    acc = fold16(acc);
   }
 #endif
   memcpy(d, p, (size_t)len);
-  uint32_t rest = nc_chksum(d, len);
   /* Both partial sums start at an even offset (32-byte steps): add and fold. */
-  acc += rest;
-  acc = (acc & 0xffff) + (acc >> 16);
-  acc = (acc & 0xffff) + (acc >> 16);
-  return (uint16_t)acc;
+  return fold16(acc + nc_chksum(d, len));
 }
 
 /* Self-check against the plain 16-bit sum (run by the tests through nc_chksum_selftest): every alignment

@@ -42,7 +42,6 @@ export class TcpPump {
   ) {
     sock.handlers = {
       // A view of the stack's memory: written to the fd from there; what the fd cannot take is copied.
-      // A view of the stack's memory: written to the fd from there; what the fd cannot take is copied.
       onDataBorrowed: (c) => this.onData(c),
       onEnd: () => this.onEnd(),
       onWritable: () => this.pumpIn(),

@@ -122,10 +122,6 @@ export interface PacketSpec {
   readonly compress?: boolean;
 }
 
-/**
- * The plaintext packet: header (MAC zero, cipher bits zero) + verb + payload, compressed when asked and
- * worthwhile. `mtu` decides the fragmented flag, which must be set before armoring.
- */
 const slab = new Slab();
 /** Payloads made by payloadWithHeadroom and not yet built into a packet. */
 const inPlace = new WeakSet<Uint8Array>();
@@ -141,6 +137,10 @@ export function payloadWithHeadroom(length: number): Uint8Array {
   return p;
 }
 
+/**
+ * The plaintext packet: header (MAC zero, cipher bits zero) + verb + payload, compressed when asked and
+ * worthwhile. `mtu` decides the fragmented flag, which must be set before armoring.
+ */
 export function buildPacket(spec: PacketSpec, mtu = DEFAULT_PHYSMTU): Uint8Array {
   let payload = spec.payload;
   let verb = spec.verb & VERB_MASK;

@@ -18,6 +18,7 @@ import {
   decodeHeader,
   decryptHelloTail,
   openPacket,
+  payloadWithHeadroom,
   peekHello,
   sealHello,
   sealPacket,
@@ -319,4 +320,20 @@ test('writeHeader builds packets in place in one buffer; a batch armor then open
     const o = openPacket(keyAB, buf.subarray(offs[i]!, offs[i]! + len));
     t.true(o.ok && o.value.verb === Verb.FRAME && o.value.payload.every((x) => x === i));
   }
+});
+
+test('a payload made with headroom is built into its packet in place, once; the bytes equal a copied build', (t) => {
+  const spec = { packetId: 0x1122334455667788n, destination: B, source: A, verb: Verb.FRAME };
+  const payload = payloadWithHeadroom(2000);
+  payload.set(randomBytes(2000));
+  const plain = payload.slice();
+  const copied = buildPacket({ ...spec, payload: plain });
+  const inPlace = buildPacket({ ...spec, payload });
+  t.is(inPlace.buffer, payload.buffer, "built in the payload's own buffer");
+  t.is(inPlace.byteOffset + 28, payload.byteOffset);
+  t.is(toHex(inPlace), toHex(copied));
+  // Built once (armoring would then encrypt it where it is): a second build of the same view copies it.
+  const again = buildPacket({ ...spec, payload });
+  t.not(again.buffer, payload.buffer);
+  t.is(toHex(again.subarray(28)), toHex(payload));
 });
