@@ -65,6 +65,8 @@ static struct {
   ssize_t (*read)(int, void *, size_t);
   ssize_t (*readv)(int, const struct iovec *, int);
   ssize_t (*read_chk)(int, void *, size_t, size_t);
+  ssize_t (*recv_chk)(int, void *, size_t, size_t, int);
+  ssize_t (*recvfrom_chk)(int, void *, size_t, size_t, int, struct sockaddr *, socklen_t *);
   int (*recvmmsg)(int, struct mmsghdr *, unsigned int, int, struct timespec *);
   int (*sendmmsg)(int, struct mmsghdr *, unsigned int, int);
 } real;
@@ -110,6 +112,8 @@ EXPORT ssize_t recv(int, void *, size_t, int);
 EXPORT ssize_t read(int, void *, size_t);
 EXPORT ssize_t readv(int, const struct iovec *, int);
 EXPORT ssize_t __read_chk(int, void *, size_t, size_t);
+EXPORT ssize_t __recv_chk(int, void *, size_t, size_t, int);
+EXPORT ssize_t __recvfrom_chk(int, void *, size_t, size_t, int, struct sockaddr *, socklen_t *);
 EXPORT int recvmmsg(int, struct mmsghdr *, unsigned int, int, struct timespec *);
 EXPORT int sendmmsg(int, struct mmsghdr *, unsigned int, int);
 
@@ -149,6 +153,8 @@ static void init(void) {
   R(read);
   R(readv);
   real.read_chk = (__typeof__(real.read_chk))resolve("__read_chk", (void *)__read_chk);
+  real.recv_chk = (__typeof__(real.recv_chk))resolve("__recv_chk", (void *)__recv_chk);
+  real.recvfrom_chk = (__typeof__(real.recvfrom_chk))resolve("__recvfrom_chk", (void *)__recvfrom_chk);
   R(recvmmsg);
   R(sendmmsg);
 #undef R
@@ -1203,10 +1209,10 @@ static ssize_t do_sendto(int fd, const void *buf, size_t len, int flags, const s
   return udp_send(fd, &e, &iov, 1, flags, addr, alen);
 }
 
-static ssize_t do_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr, socklen_t *alen) {
-  struct ncfd e;
-  if (!real.recvfrom || !real.recvmsg) return fail(ENOSYS);
-  if (!lookup(fd, &e)) return real.recvfrom(fd, buf, len, flags, addr, alen);
+/* recvfrom on our socket `e` (also __recvfrom_chk). */
+static ssize_t nc_recvfrom(int fd, const struct ncfd *ep, void *buf, size_t len, int flags, struct sockaddr *addr,
+                           socklen_t *alen) {
+  struct ncfd e = *ep;
   if (e.type == SOCK_STREAM) {
     ssize_t n = real.recvfrom(fd, buf, len, flags, NULL, NULL);
     if (n >= 0 && alen) *alen = 0;
@@ -1219,6 +1225,13 @@ static ssize_t do_recvfrom(int fd, void *buf, size_t len, int flags, struct sock
   }
   struct iovec iov = {buf, len};
   return udp_recv(fd, &e, &iov, 1, flags, addr, alen, NULL);
+}
+
+static ssize_t do_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr, socklen_t *alen) {
+  struct ncfd e;
+  if (!real.recvfrom || !real.recvmsg) return fail(ENOSYS);
+  if (!lookup(fd, &e)) return real.recvfrom(fd, buf, len, flags, addr, alen);
+  return nc_recvfrom(fd, &e, buf, len, flags, addr, alen);
 }
 
 /* sendmsg on our socket `e` (also one message of sendmmsg). */
@@ -1381,6 +1394,28 @@ static ssize_t do_recv(int fd, void *buf, size_t len, int flags) {
   if (!tab_peek(fd, &e) || !udp_headed(&e)) return real.recv(fd, buf, len, flags);
   struct iovec iov = {buf, len};
   return udp_recv(fd, &e, &iov, 1, flags, NULL, NULL, NULL);
+}
+
+/* __recv_chk/__recvfrom_chk: glibc's fortified recv()/recvfrom() (_FORTIFY_SOURCE with a known
+ * buffer size) call libc's recv/recvfrom internally, past our hooks, so they are hooked too: within
+ * the buffer, the same logic as recv()/recvfrom(); len > buflen: the real one reports the overflow
+ * and aborts; an fd that is not ours: the real one. */
+static ssize_t do_recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags) {
+  struct ncfd e;
+  if (!real.recv_chk) return fail(ENOSYS);
+  if (len > buflen || !tab_peek(fd, &e) || !udp_headed(&e)) return real.recv_chk(fd, buf, len, buflen, flags);
+  if (!real.recvmsg) return fail(ENOSYS);
+  struct iovec iov = {buf, len};
+  return udp_recv(fd, &e, &iov, 1, flags, NULL, NULL, NULL);
+}
+
+static ssize_t do_recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags, struct sockaddr *addr,
+                               socklen_t *alen) {
+  struct ncfd e;
+  if (!real.recvfrom_chk) return fail(ENOSYS);
+  if (len > buflen || !lookup(fd, &e)) return real.recvfrom_chk(fd, buf, len, buflen, flags, addr, alen);
+  if (!real.recvfrom || !real.recvmsg) return fail(ENOSYS);
+  return nc_recvfrom(fd, &e, buf, len, flags, addr, alen);
 }
 
 /* read/readv/__read_chk: every fd but an unconnected UDP socket of ours (headed_fd) goes straight
@@ -1555,6 +1590,15 @@ EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags) {
 EXPORT ssize_t read(int fd, void *buf, size_t len) { return do_read(fd, buf, len); }
 EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt) { return do_readv(fd, iov, iovcnt); }
 EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen) { return do_read_chk(fd, buf, len, buflen); }
+EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags) {
+  ENSURE();
+  return do_recv_chk(fd, buf, len, buflen, flags);
+}
+EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags, struct sockaddr *addr,
+                              socklen_t *alen) {
+  ENSURE();
+  return do_recvfrom_chk(fd, buf, len, buflen, flags, addr, alen);
+}
 EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, struct timespec *tmo) {
   ENSURE();
   return do_recvmmsg(fd, vec, vlen, flags, tmo);

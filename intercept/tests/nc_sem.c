@@ -5,6 +5,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -484,6 +485,141 @@ static void t_udp_read(void) {
   close(pfd[1]);
 }
 
+/* glibc's fortified recv()/recvfrom() (_FORTIFY_SOURCE with a known buffer size) call these, not
+ * recv()/recvfrom(); declared here so that this program references them without being fortified */
+extern ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags);
+extern ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags, struct sockaddr *addr,
+                              socklen_t *alen);
+
+/* A forked child calls __recv_chk (which == 0) or __recvfrom_chk with len > buflen on s, with a
+ * datagram waiting: the check must still abort it, as glibc's does. */
+static void chk_overflow_aborts(int s, int which) {
+  fflush(stdout);
+  pid_t pid = fork();
+  CHECK(pid >= 0, "fork");
+  if (pid == 0) {
+    int dn = open("/dev/null", O_WRONLY);
+    if (dn >= 0) dup2(dn, 2); /* glibc's "buffer overflow detected" message */
+    char small[8];
+    volatile size_t len = 16; /* not known at compile time */
+    struct sockaddr_storage from;
+    socklen_t fl = sizeof(from);
+    ssize_t n = which == 0 ? __recv_chk(s, small, len, sizeof(small), 0)
+                           : __recvfrom_chk(s, small, len, sizeof(small), 0, (struct sockaddr *)&from, &fl);
+    printf("FAIL the child was not aborted (%zd)\n", n);
+    fflush(stdout);
+    _exit(1);
+  }
+  int st = 0;
+  CHECK(waitpid(pid, &st, 0) == pid, "waitpid");
+  CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "%s with len > buflen aborts (status %#x)",
+        which == 0 ? "__recv_chk" : "__recvfrom_chk", st);
+}
+
+static void t_udp_recv_chk(void) {
+  struct sockaddr_storage to, from;
+  socklen_t tl = mkaddr(&to, peer, uport);
+  char buf[65536], b[80], want[80];
+  snprintf(want, sizeof(want), "%s:%d", peer, uport);
+  /* unconnected UDP: the payload only, and the source */
+  int s = listener(self, 0, SOCK_DGRAM, 0);
+  CHECK(sendto(s, "hello", 5, 0, (struct sockaddr *)&to, tl) == 5, "sendto");
+  ssize_t n = __recv_chk(s, buf, sizeof(buf), sizeof(buf), 0);
+  CHECK(n == 5 && memcmp(buf, "hello", 5) == 0, "__recv_chk() returns the payload only (%zd)", n);
+  CHECK(sendto(s, "world!", 6, 0, (struct sockaddr *)&to, tl) == 6, "sendto");
+  memset(&from, 0, sizeof(from));
+  socklen_t fl = sizeof(from);
+  n = __recvfrom_chk(s, buf, sizeof(buf), sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+  CHECK(n == 6 && memcmp(buf, "world!", 6) == 0, "__recvfrom_chk() returns the payload only (%zd)", n);
+  CHECK(fl == sizeof(struct sockaddr_in) && strcmp(fmtaddr(&from, b, sizeof(b)), want) == 0,
+        "__recvfrom_chk() source %s (len %u)", b, (unsigned)fl);
+  /* a null address is allowed */
+  CHECK(sendto(s, "noaddr", 6, 0, (struct sockaddr *)&to, tl) == 6, "sendto");
+  n = __recvfrom_chk(s, buf, sizeof(buf), sizeof(buf), 0, NULL, NULL);
+  CHECK(n == 6 && memcmp(buf, "noaddr", 6) == 0, "__recvfrom_chk() without an address (%zd)", n);
+  /* flags reach the socket: MSG_PEEK keeps the datagram, truncation drops the rest */
+  send_dg(s, &to, tl, 'p', 100);
+  send_dg(s, &to, tl, 'k', 3);
+  wait_readable(s);
+  n = __recv_chk(s, buf, 4, sizeof(buf), MSG_PEEK);
+  CHECK(n == 4 && all_are(buf, 4, 'p'), "__recv_chk(MSG_PEEK) (%zd)", n);
+  fl = sizeof(from);
+  n = __recvfrom_chk(s, buf, 10, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+  CHECK(n == 10 && all_are(buf, 10, 'p'), "truncated __recvfrom_chk() (%zd)", n);
+  CHECK(strcmp(fmtaddr(&from, b, sizeof(b)), want) == 0, "source of a truncated datagram %s", b);
+  n = __recv_chk(s, buf, sizeof(buf), sizeof(buf), 0);
+  CHECK(n == 3 && all_are(buf, 3, 'k'), "the next datagram after a truncated one (%zd)", n);
+  errno = 0;
+  CHECK(__recv_chk(s, buf, sizeof(buf), sizeof(buf), MSG_DONTWAIT) < 0 && errno == EAGAIN, "__recv_chk EAGAIN");
+  errno = 0;
+  CHECK(__recvfrom_chk(s, buf, sizeof(buf), sizeof(buf), MSG_DONTWAIT, NULL, NULL) < 0 && errno == EAGAIN,
+        "__recvfrom_chk EAGAIN");
+  /* len > buflen: glibc's check still aborts the program */
+  CHECK(sendto(s, "overflow", 8, 0, (struct sockaddr *)&to, tl) == 8, "sendto");
+  wait_readable(s);
+  chk_overflow_aborts(s, 0);
+  chk_overflow_aborts(s, 1);
+  n = __recv_chk(s, buf, sizeof(buf), sizeof(buf), 0);
+  CHECK(n == 8 && memcmp(buf, "overflow", 8) == 0, "the datagram is still there after the aborts (%zd)", n);
+  /* IPv6, on the program's own stack (::1) */
+  int r6 = listener("::1", 0, SOCK_DGRAM, 0), s6 = socket(AF_INET6, SOCK_DGRAM, 0);
+  struct sockaddr_storage a6;
+  socklen_t l6 = mkaddr(&a6, "::1", local_port(r6));
+  CHECK(sendto(s6, "six", 3, 0, (struct sockaddr *)&a6, l6) == 3, "sendto ::1");
+  fl = sizeof(from);
+  n = __recvfrom_chk(r6, buf, sizeof(buf), sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+  snprintf(want, sizeof(want), "::1:%d", local_port(s6));
+  CHECK(n == 3 && memcmp(buf, "six", 3) == 0, "__recvfrom_chk() on IPv6 (%zd)", n);
+  CHECK(fl == sizeof(struct sockaddr_in6) && strcmp(fmtaddr(&from, b, sizeof(b)), want) == 0, "IPv6 source %s", b);
+  close(r6);
+  close(s6);
+  /* connected UDP: plain payload; recvfrom gives the peer */
+  snprintf(want, sizeof(want), "%s:%d", peer, uport);
+  CHECK(connect(s, (struct sockaddr *)&to, tl) == 0, "connect");
+  CHECK(write(s, "conn", 4) == 4, "write");
+  CHECK(__recv_chk(s, buf, sizeof(buf), sizeof(buf), 0) == 4 && memcmp(buf, "conn", 4) == 0, "connected __recv_chk");
+  CHECK(write(s, "conn2", 5) == 5, "write");
+  fl = sizeof(from);
+  memset(&from, 0, sizeof(from));
+  n = __recvfrom_chk(s, buf, sizeof(buf), sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+  CHECK(n == 5 && memcmp(buf, "conn2", 5) == 0, "connected __recvfrom_chk (%zd)", n);
+  CHECK(fl == sizeof(struct sockaddr_in) && strcmp(fmtaddr(&from, b, sizeof(b)), want) == 0,
+        "connected __recvfrom_chk source %s", b);
+  close(s);
+  /* TCP: the stream, and no address (as the kernel's TCP) */
+  int c = tcp_connect(peer, tport);
+  CHECK(write(c, "stream", 6) == 6, "write");
+  size_t got = 0;
+  while (got < 6) {
+    fl = sizeof(from);
+    n = __recvfrom_chk(c, buf + got, sizeof(buf) - got, sizeof(buf) - got, 0, (struct sockaddr *)&from, &fl);
+    CHECK(n > 0, "tcp __recvfrom_chk (%zd)", n);
+    CHECK(fl == 0, "tcp __recvfrom_chk address length %u", (unsigned)fl);
+    got += (size_t)n;
+  }
+  CHECK(memcmp(buf, "stream", 6) == 0, "tcp echo");
+  CHECK(write(c, "again", 5) == 5, "write");
+  for (got = 0; got < 5; got += (size_t)n) {
+    n = __recv_chk(c, buf + got, sizeof(buf) - got, sizeof(buf) - got, 0);
+    CHECK(n > 0, "tcp __recv_chk (%zd)", n);
+  }
+  CHECK(memcmp(buf, "again", 5) == 0, "tcp echo by __recv_chk");
+  close(c);
+  /* not ours: an AF_UNIX datagram pair goes straight to libc */
+  int sp[2];
+  CHECK(socketpair(AF_UNIX, SOCK_DGRAM, 0, sp) == 0, "socketpair");
+  CHECK(write(sp[1], "unix", 4) == 4, "write unix");
+  CHECK(__recv_chk(sp[0], buf, sizeof(buf), sizeof(buf), 0) == 4 && memcmp(buf, "unix", 4) == 0, "unix __recv_chk");
+  CHECK(write(sp[1], "unix2", 5) == 5, "write unix");
+  fl = sizeof(from);
+  n = __recvfrom_chk(sp[0], buf, sizeof(buf), sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+  CHECK(n == 5 && memcmp(buf, "unix2", 5) == 0, "unix __recvfrom_chk (%zd)", n);
+  CHECK(write(sp[1], "unix3", 5) == 5, "write unix");
+  chk_overflow_aborts(sp[0], 0);
+  close(sp[0]);
+  close(sp[1]);
+}
+
 static void t_udp_mmsg(void) {
   struct sockaddr_storage to, from[4];
   socklen_t tl = mkaddr(&to, peer, uport);
@@ -848,11 +984,12 @@ int main(int argc, char **argv) {
       {"connect_nonblock", t_connect_nonblock}, {"sockopts", t_sockopts},
       {"shutdown", t_shutdown}, {"close", t_close},
       {"udp", t_udp}, {"udp_read", t_udp_read},
-      {"udp_mmsg", t_udp_mmsg}, {"dup", t_dup},
-      {"fork", t_fork}, {"exec", t_exec},
-      {"own_fds", t_own_fds}, {"localhost", t_localhost},
-      {"connect_host", t_connect_host}, {"connect_expect_fail", t_connect_expect_fail},
-      {"service_stop", t_service_stop}, {"inert", t_inert},
+      {"udp_mmsg", t_udp_mmsg}, {"udp_recv_chk", t_udp_recv_chk},
+      {"dup", t_dup}, {"fork", t_fork},
+      {"exec", t_exec}, {"own_fds", t_own_fds},
+      {"localhost", t_localhost}, {"connect_host", t_connect_host},
+      {"connect_expect_fail", t_connect_expect_fail}, {"service_stop", t_service_stop},
+      {"inert", t_inert},
   };
   for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
     if (strcmp(tests[i].name, t) == 0) {

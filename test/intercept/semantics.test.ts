@@ -56,6 +56,10 @@ const cases: [string, string][] = [
   ['udp', 'UDP: sendto/recvfrom/sendmsg/recvmsg with addresses, boundaries, truncation, connected UDP'],
   ['udp_read', 'UDP read()/readv() on an unconnected socket return the payload only'],
   ['udp_mmsg', 'recvmmsg/sendmmsg on netcon UDP sockets'],
+  [
+    'udp_recv_chk',
+    'fortified recv/recvfrom (__recv_chk, __recvfrom_chk) on netcon UDP sockets return the payload and the source',
+  ],
   ['dup', 'dup/dup2/dup3/F_DUPFD share the socket'],
   ['fork', 'fork(): parent and child share the socket; the child opens its own sockets'],
   ['exec', 'exec(): an inherited socket stays usable (as sshd re-executes itself)'],
