@@ -14,6 +14,12 @@ export interface ListenOptions {
   backlog: number;
   /** An IPv6 wildcard listener also takes IPv4 connections unless v6only. */
   v6only: boolean;
+  /**
+   * SO_REUSEADDR: the port may be taken while connections of an earlier listener on it remain (a server
+   * that closes its listener and listens again, as iperf3 -s does after each test). The socket table
+   * decides conflicts; a backend must not refuse what it allowed.
+   */
+  reuseAddr: boolean;
 }
 
 export interface PendingConnect {

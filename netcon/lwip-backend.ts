@@ -30,7 +30,11 @@ export class LwipBackend implements NetBackend {
   }
 
   tcpListen(local: SockAddr, opts: ListenOptions, onConnection: (sock: TcpSocket) => void): TcpListener {
-    return this.stack.tcpListen(local, { backlog: opts.backlog, v6only: opts.v6only }, onConnection);
+    return this.stack.tcpListen(
+      local,
+      { backlog: opts.backlog, v6only: opts.v6only, reuseAddr: opts.reuseAddr },
+      onConnection,
+    );
   }
 
   tcpConnect(local: SockAddr, remote: SockAddr, done: (o: ConnectOutcome, s?: TcpSocket) => void): PendingConnect {

@@ -410,7 +410,7 @@ export class SocketTable {
     }
     const g: ListenGroup = { key, members: [s], next: 0, listeners: [] };
     const onConn = (sock: TcpSocket) => this.onConnection(g, sock);
-    const opts = { backlog: Math.max(s.backlog, 128), v6only: s.opts.v6only };
+    const opts = { backlog: Math.max(s.backlog, 128), v6only: s.opts.v6only, reuseAddr: s.opts.reuseaddr };
     try {
       g.listeners.push(this.loop.tcpListen(local, opts, onConn));
       if (!isLoopback(local)) g.listeners.push(this.backend.tcpListen(local, opts, onConn));

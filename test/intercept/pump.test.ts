@@ -18,7 +18,7 @@ interface Rig {
 async function rig(): Promise<Rig> {
   const [a, b, closeStacks] = lwipPair(HOST_A, HOST_B);
   const accepted = new Promise<TcpSocket>((resolve) => {
-    a.tcpListen({ family: 4, address: '0.0.0.0', port: 9000 }, { backlog: 8, v6only: false }, (s) => {
+    a.tcpListen({ family: 4, address: '0.0.0.0', port: 9000 }, { backlog: 8, v6only: false, reuseAddr: false }, (s) => {
       s.handlers = {};
       resolve(s);
     });
