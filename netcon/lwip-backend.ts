@@ -38,7 +38,10 @@ export class LwipBackend implements NetBackend {
   }
 
   tcpConnect(local: SockAddr, remote: SockAddr, done: (o: ConnectOutcome, s?: TcpSocket) => void): PendingConnect {
-    return this.stack.tcpConnect(local, remote, done);
+    // The socket table chose the local port and decided it is free (as Linux: a port some old connection
+    // holds in TIME_WAIT serves a connection to another peer); lwIP's bind must not refuse it, and its
+    // connect still refuses a duplicate of a live or TIME_WAIT connection's addresses and ports.
+    return this.stack.tcpConnect(local, remote, done, { reuseAddr: true });
   }
 
   udpOpen(local: SockAddr, opts: { v6only: boolean }): UdpSocket {

@@ -1,6 +1,7 @@
-// A server that closes its listener and listens again on the same port with SO_REUSEADDR while its last
-// connection is still closing (iperf3 -s does this after every test): the new listener must bind, as on
-// Linux, and take the next client. python3 on both sides, preloaded on the two stacks.
+// Ports taken again with SO_REUSEADDR while the last connection on them is still closing, as on Linux: a
+// server that closes its listener and listens again (iperf3 -s does this after every test), and a client
+// that binds the same local port again while its last connection is in TIME_WAIT. python3 on both sides,
+// preloaded on the two stacks.
 import test from 'ava';
 import { A4, inNs, type NetconHost, startHost } from '../helpers/intercept.js';
 
@@ -52,6 +53,47 @@ test('a server closing its listener and listening again on the port (SO_REUSEADD
     t.is(String(c.stdout).trim(), `ROUND ${round}`, String(c.all));
   }
   await waitFor('done');
+  const r = await server;
+  t.is(r.exitCode, 0, String(r.all));
+});
+
+const ECHO2 = `
+import socket, threading
+def serve(port):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(('0.0.0.0', port))
+    s.listen(5)
+    c, _ = s.accept()
+    c.sendall(c.recv(100).upper())
+    c.recv(100)  # until the client closes (it closes first)
+    c.close()
+ts = [threading.Thread(target=serve, args=(p,)) for p in (5211, 5212)]
+for t in ts: t.start()
+print('listening', flush=True)
+for t in ts: t.join()`;
+
+const BOUND_CLIENT = `
+import socket
+for port in (5211, 5212):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(('0.0.0.0', 40123))  # the same local port both times
+    s.settimeout(5)
+    s.connect(('${A4}', port))
+    s.sendall(b'to %d' % port)
+    print(s.recv(100).decode(), flush=True)
+    s.close()  # the client closes first: 40123 stays in TIME_WAIT on its side`;
+
+test('a client binding the same local port again (SO_REUSEADDR) while its last connection is in TIME_WAIT', async (t) => {
+  const server = inNs(host.a, PY, ['-c', ECHO2], { reject: false, all: true });
+  let out = '';
+  server.all?.on('data', (d: Buffer) => {
+    out += String(d);
+  });
+  for (let i = 0; i < 100 && !out.includes('listening'); i++) await new Promise((r) => setTimeout(r, 50));
+  const c = await inNs(host.b, PY, ['-c', BOUND_CLIENT], { reject: false, all: true });
+  t.is(String(c.stdout).trim(), 'TO 5211\nTO 5212', String(c.all));
   const r = await server;
   t.is(r.exitCode, 0, String(r.all));
 });
