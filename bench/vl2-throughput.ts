@@ -12,6 +12,7 @@ import { zeroTierOneTapToTap } from './lib/zerotier-one-taps.js';
 import { report } from './result.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
 
 function bitsPerSecond(json: string): number {
   const j = JSON.parse(json) as { end?: { sum_received?: { bits_per_second: number } }; error?: string };
@@ -50,8 +51,17 @@ async function viaNetcon(): Promise<number> {
           setTimeout(() => resolve(undefined), 1000);
         }),
     );
-    const r = await run(b, ['-c', a.ip, '-p', '5201', '-t', String(SECONDS), '-J']);
-    return bitsPerSecond(String(r.stdout));
+    // Best of ROUNDS runs over the same cluster (the baseline below is a best of 3 as well).
+    let best = 0;
+    for (let i = 0; i < ROUNDS; i++) {
+      // iperf3 -s listens afresh after each test: give it a moment.
+      if (i > 0) await new Promise((r) => setTimeout(r, 1000));
+      const r = await run(b, ['-c', a.ip, '-p', '5201', '-t', String(SECONDS), '-J']);
+      const bps = bitsPerSecond(String(r.stdout));
+      process.stderr.write(`netcon run ${i + 1}: ${(bps / 8 / 1048576).toFixed(1)} MiB/s\n`);
+      best = Math.max(best, bps);
+    }
+    return best;
   } finally {
     server.kill();
     await cluster.stop();
@@ -90,8 +100,9 @@ report({
   baseline: Math.round(baseline),
   baselineWhat: 'the same bytes between two Node net sockets over 127.0.0.1, same run (best of 3)',
   kernelIperf3: Math.round(kernel),
-  what: 'one TCP stream, iperf3 under the intercept on two member services over real UDP on 127.0.0.1 (encrypted, AES-GMAC-SIV)',
+  what: 'one TCP stream, iperf3 under the intercept on two member services over real UDP on 127.0.0.1 (encrypted, AES-GMAC-SIV), best of rounds',
   seconds: SECONDS,
+  rounds: ROUNDS,
   ...(ztOne
     ? {
         zeroTierOneTapToTap: Math.round(ztOne),
