@@ -620,6 +620,37 @@ static void t_udp_recv_chk(void) {
   close(sp[1]);
 }
 
+/* mmsghdr set-ups for t_udp_mmsg. To send: message i is `len` bytes of bufs[i], filled with fill + i, to
+ * `to` (NULL when connected). To receive: into bufs[i] (`len` bytes, 0 = the whole buffer, zeroed first),
+ * the source into from[i] when from is not NULL. */
+static void mm_send(struct mmsghdr *mm, struct iovec *iov, char (*bufs)[2048], int n, size_t len, char fill,
+                    struct sockaddr_storage *to, socklen_t tl) {
+  memset(mm, 0, sizeof(*mm) * (size_t)n);
+  for (int i = 0; i < n; i++) {
+    memset(bufs[i], fill + i, len);
+    iov[i].iov_base = bufs[i];
+    iov[i].iov_len = len;
+    mm[i].msg_hdr.msg_name = to;
+    mm[i].msg_hdr.msg_namelen = to ? tl : 0;
+    mm[i].msg_hdr.msg_iov = &iov[i];
+    mm[i].msg_hdr.msg_iovlen = 1;
+  }
+}
+
+static void mm_recv(struct mmsghdr *mm, struct iovec *iov, char (*bufs)[2048], int n, size_t len,
+                    struct sockaddr_storage *from) {
+  memset(mm, 0, sizeof(*mm) * (size_t)n);
+  for (int i = 0; i < n; i++) {
+    memset(bufs[i], 0, sizeof(bufs[i]));
+    iov[i].iov_base = bufs[i];
+    iov[i].iov_len = len ? len : sizeof(bufs[i]);
+    mm[i].msg_hdr.msg_name = from ? &from[i] : NULL;
+    mm[i].msg_hdr.msg_namelen = from ? sizeof(from[i]) : 0;
+    mm[i].msg_hdr.msg_iov = &iov[i];
+    mm[i].msg_hdr.msg_iovlen = 1;
+  }
+}
+
 static void t_udp_mmsg(void) {
   struct sockaddr_storage to, from[4];
   socklen_t tl = mkaddr(&to, peer, uport);
@@ -648,16 +679,7 @@ static void t_udp_mmsg(void) {
   char want[80];
   snprintf(want, sizeof(want), "%s:%d", peer, uport);
   while (got < 3) {
-    memset(mm, 0, sizeof(mm));
-    for (int i = 0; i < 4; i++) {
-      memset(bufs[i], 0, sizeof(bufs[i]));
-      iov[i].iov_base = bufs[i];
-      iov[i].iov_len = sizeof(bufs[i]);
-      mm[i].msg_hdr.msg_name = &from[i];
-      mm[i].msg_hdr.msg_namelen = sizeof(from[i]);
-      mm[i].msg_hdr.msg_iov = &iov[i];
-      mm[i].msg_hdr.msg_iovlen = 1;
-    }
+    mm_recv(mm, iov, bufs, 4, 0, from);
     int r = recvmmsg(s, mm, 4, MSG_WAITFORONE, NULL);
     CHECK(r >= 1 && r <= 3 - got, "recvmmsg MSG_WAITFORONE (%d)", r);
     for (int i = 0; i < r; i++, got++) {
@@ -675,26 +697,14 @@ static void t_udp_mmsg(void) {
   /* blocking without MSG_WAITFORONE: waits for all vlen; truncation shows in msg_len and msg_flags */
   send_dg(s, &to, tl, 'x', 100);
   send_dg(s, &to, tl, 'y', 3);
-  memset(mm, 0, sizeof(mm));
-  for (int i = 0; i < 2; i++) {
-    iov[i].iov_base = bufs[i];
-    iov[i].iov_len = 10;
-    mm[i].msg_hdr.msg_iov = &iov[i];
-    mm[i].msg_hdr.msg_iovlen = 1;
-  }
+  mm_recv(mm, iov, bufs, 2, 10, NULL);
   CHECK(recvmmsg(s, mm, 2, 0, NULL) == 2, "blocking recvmmsg gets both");
   CHECK(mm[0].msg_len == 10 && (mm[0].msg_hdr.msg_flags & MSG_TRUNC) && all_are(bufs[0], 10, 'x'), "truncated");
   CHECK(mm[1].msg_len == 3 && !(mm[1].msg_hdr.msg_flags & MSG_TRUNC) && all_are(bufs[1], 3, 'y'), "second");
   /* the timeout: one datagram, four asked for, returns with the one */
   send_dg(s, &to, tl, 'w', 6);
   wait_readable(s);
-  memset(mm, 0, sizeof(mm));
-  for (int i = 0; i < 4; i++) {
-    iov[i].iov_base = bufs[i];
-    iov[i].iov_len = sizeof(bufs[i]);
-    mm[i].msg_hdr.msg_iov = &iov[i];
-    mm[i].msg_hdr.msg_iovlen = 1;
-  }
+  mm_recv(mm, iov, bufs, 4, 0, NULL);
   struct timespec tmo = {0, 200 * 1000 * 1000}, t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   CHECK(recvmmsg(s, mm, 4, 0, &tmo) == 1 && mm[0].msg_len == 6, "recvmmsg returns at the timeout");
@@ -719,24 +729,9 @@ static void t_udp_mmsg(void) {
   /* connected UDP: no names needed, the peer's name comes back */
   int c = socket(AF_INET, SOCK_DGRAM, 0);
   CHECK(connect(c, (struct sockaddr *)&to, tl) == 0, "connect udp");
-  memset(mm, 0, sizeof(mm));
-  for (int i = 0; i < 2; i++) {
-    memset(bufs[i], 'k' + i, 7);
-    iov[i].iov_base = bufs[i];
-    iov[i].iov_len = 7;
-    mm[i].msg_hdr.msg_iov = &iov[i];
-    mm[i].msg_hdr.msg_iovlen = 1;
-  }
+  mm_send(mm, iov, bufs, 2, 7, 'k', NULL, 0);
   CHECK(sendmmsg(c, mm, 2, 0) == 2 && mm[0].msg_len == 7 && mm[1].msg_len == 7, "sendmmsg connected");
-  memset(mm, 0, sizeof(mm));
-  for (int i = 0; i < 2; i++) {
-    iov[i].iov_base = bufs[i];
-    iov[i].iov_len = sizeof(bufs[i]);
-    mm[i].msg_hdr.msg_name = &from[i];
-    mm[i].msg_hdr.msg_namelen = sizeof(from[i]);
-    mm[i].msg_hdr.msg_iov = &iov[i];
-    mm[i].msg_hdr.msg_iovlen = 1;
-  }
+  mm_recv(mm, iov, bufs, 2, 0, from);
   CHECK(recvmmsg(c, mm, 2, 0, NULL) == 2, "recvmmsg connected");
   for (int i = 0; i < 2; i++) {
     char b[80];
@@ -748,26 +743,9 @@ static void t_udp_mmsg(void) {
   int r6 = listener("::1", 0, SOCK_DGRAM, 0), s6 = socket(AF_INET6, SOCK_DGRAM, 0);
   struct sockaddr_storage a6;
   socklen_t l6 = mkaddr(&a6, "::1", local_port(r6));
-  memset(mm, 0, sizeof(mm));
-  for (int i = 0; i < 2; i++) {
-    memset(bufs[i], '6' + i, 9);
-    iov[i].iov_base = bufs[i];
-    iov[i].iov_len = 9;
-    mm[i].msg_hdr.msg_name = &a6;
-    mm[i].msg_hdr.msg_namelen = l6;
-    mm[i].msg_hdr.msg_iov = &iov[i];
-    mm[i].msg_hdr.msg_iovlen = 1;
-  }
+  mm_send(mm, iov, bufs, 2, 9, '6', &a6, l6);
   CHECK(sendmmsg(s6, mm, 2, 0) == 2, "sendmmsg IPv6");
-  memset(mm, 0, sizeof(mm));
-  for (int i = 0; i < 2; i++) {
-    iov[i].iov_base = bufs[i];
-    iov[i].iov_len = sizeof(bufs[i]);
-    mm[i].msg_hdr.msg_name = &from[i];
-    mm[i].msg_hdr.msg_namelen = sizeof(from[i]);
-    mm[i].msg_hdr.msg_iov = &iov[i];
-    mm[i].msg_hdr.msg_iovlen = 1;
-  }
+  mm_recv(mm, iov, bufs, 2, 0, from);
   CHECK(recvmmsg(r6, mm, 2, 0, NULL) == 2, "recvmmsg IPv6");
   for (int i = 0; i < 2; i++) {
     CHECK(mm[i].msg_len == 9 && all_are(bufs[i], 9, (char)('6' + i)), "IPv6 message %d", i);
@@ -780,14 +758,7 @@ static void t_udp_mmsg(void) {
   /* not ours: an AF_UNIX datagram pair goes straight to the kernel */
   int sv[2];
   CHECK(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) == 0, "socketpair");
-  memset(mm, 0, sizeof(mm));
-  for (int i = 0; i < 2; i++) {
-    memset(bufs[i], 'u' + i, 4);
-    iov[i].iov_base = bufs[i];
-    iov[i].iov_len = 4;
-    mm[i].msg_hdr.msg_iov = &iov[i];
-    mm[i].msg_hdr.msg_iovlen = 1;
-  }
+  mm_send(mm, iov, bufs, 2, 4, 'u', NULL, 0);
   CHECK(sendmmsg(sv[0], mm, 2, 0) == 2, "sendmmsg AF_UNIX");
   for (int i = 0; i < 2; i++) iov[i].iov_len = sizeof(bufs[i]);
   CHECK(recvmmsg(sv[1], mm, 2, 0, NULL) == 2 && mm[0].msg_len == 4 && mm[1].msg_len == 4 &&
