@@ -114,5 +114,23 @@ export function attachSharedLink(
   stack.onOutputPacked = (packed, count) => {
     out.push(packed, count);
   };
-  return inp.consume((packed, count) => stack.inputPacked(packed, count, true));
+  // Batches go in at most PIPELINE frames at a time: the stack answers each piece (its output is coalesced
+  // per call: one ACK per piece) before taking the next, so the sender's thread refills the pipe meanwhile.
+  return inp.consume((packed, count) => {
+    if (count <= PIPELINE) return stack.inputPacked(packed, count, true);
+    const dv = new DataView(packed.buffer, packed.byteOffset, packed.byteLength);
+    let start = 0;
+    let off = 0;
+    let n = 0;
+    for (let i = 0; i < count && off + 4 <= packed.length; i++) {
+      off += 4 + ((dv.getUint32(off, true) + 3) & ~3);
+      if (++n === PIPELINE || i === count - 1) {
+        stack.inputPacked(packed.subarray(start, Math.min(off, packed.length)), n, true);
+        start = off;
+        n = 0;
+      }
+    }
+  });
 }
+
+const PIPELINE = 16;
