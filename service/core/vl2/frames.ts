@@ -52,10 +52,10 @@ export interface Frame {
   readonly payload: Uint8Array;
 }
 
-/** FRAME payload (one allocation, one copy of the Ethernet payload). */
 /**
- * inPlace: the payload is made with room for the packet header (packet.ts payloadWithHeadroom), to be sent
- * once (the frame data path: no copy between this and the wire).
+ * FRAME payload (one allocation, one copy of the Ethernet payload). inPlace: made with room for the packet
+ * header (packet.ts payloadWithHeadroom), to be sent once: the frame data path, no copy between this and
+ * the wire.
  */
 export function encodeFrame(f: Frame, inPlace = false): Uint8Array {
   const out = inPlace ? payloadWithHeadroom(10 + f.payload.length) : new Uint8Array(10 + f.payload.length);
