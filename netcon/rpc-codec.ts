@@ -7,6 +7,7 @@
 // response:   op u16 · 0 u16 · result i32 · body (INFO for socket ops)
 // ACCEPT (56): sock id u32 · 0 u32 · ADDR local · ADDR remote   (+ the connection's fd)
 
+import { formatIp, parseIp4, parseIp6 } from './ipaddr.js';
 import type { SockAddr } from './stack-types.js';
 
 export const ADDR_LEN = 24;
@@ -107,69 +108,12 @@ export function parseIp(address: string, family: 4 | 6): Uint8Array | null {
 }
 
 function parseIpText(address: string, family: 4 | 6): Uint8Array | null {
+  // Our wire form: IPv4 in the first 4 of 16 bytes. Addresses here are socket addresses, never bracketed.
+  const ip = family === 4 ? parseIp4(address) : address.startsWith('[') ? undefined : parseIp6(address);
+  if (!ip) return null;
   const out = new Uint8Array(16);
-  if (family === 4) {
-    const parts = address.split('.');
-    if (parts.length !== 4) return null;
-    for (let i = 0; i < 4; i++) {
-      const n = Number(parts[i]);
-      if (!/^\d{1,3}$/.test(parts[i]!) || n > 255) return null;
-      out[i] = n;
-    }
-    return out;
-  }
-  let s = address;
-  const pct = s.indexOf('%');
-  if (pct >= 0) s = s.slice(0, pct);
-  // an embedded IPv4 tail (::ffff:1.2.3.4)
-  const lastColon = s.lastIndexOf(':');
-  const tail = s.slice(lastColon + 1);
-  let tailBytes: Uint8Array | null = null;
-  if (tail.includes('.')) {
-    tailBytes = parseIpText(tail, 4);
-    if (!tailBytes) return null;
-    s = `${s.slice(0, lastColon + 1)}0:0`;
-  }
-  const halves = s.split('::');
-  if (halves.length > 2) return null;
-  const head = halves[0] ? halves[0].split(':') : [];
-  const rest = halves.length === 2 && halves[1] ? halves[1].split(':') : [];
-  const groups = halves.length === 2 ? [...head, ...Array(8 - head.length - rest.length).fill('0'), ...rest] : head;
-  if (groups.length !== 8) return null;
-  for (let i = 0; i < 8; i++) {
-    const g = groups[i]!;
-    if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return null;
-    const v = Number.parseInt(g, 16);
-    out[i * 2] = v >> 8;
-    out[i * 2 + 1] = v & 0xff;
-  }
-  if (tailBytes) out.set(tailBytes.subarray(0, 4), 12);
+  out.set(ip);
   return out;
-}
-
-export function formatIp(b: Uint8Array, family: 4 | 6): string {
-  if (family === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
-  const groups: number[] = [];
-  for (let i = 0; i < 8; i++) groups.push((b[i * 2]! << 8) | b[i * 2 + 1]!);
-  // longest run of zeros (length ≥ 2) becomes ::
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
 }
 
 export function encodeAddr(out: Uint8Array, off: number, a: SockAddr | null, scope = 0): number {
@@ -191,7 +135,7 @@ export function decodeAddr(b: Uint8Array, off: number): Decoded<SockAddr | null>
   if (family === 0) return { ok: true, value: null };
   if (family !== 4 && family !== 6) return { ok: false, reason: 'badFamily' };
   const port = dv(b).getUint16(off + 2, true);
-  const address = formatIp(b.subarray(off + 8, off + 24), family);
+  const address = formatIp(family, b.subarray(off + 8, family === 4 ? off + 12 : off + 24));
   return { ok: true, value: { family, address, port } };
 }
 
