@@ -31,18 +31,35 @@ const data = new Uint8Array(size);
   }
 }
 
+/** Stack n of the benchmark: 10.200.0.n/24 at MTU 2800 (the worker makes stack 2 the same way). */
+function makeStack(n: number): Stack {
+  return new Stack({
+    mac: new Uint8Array([2, 0, 0x5e, 0, 0, n]),
+    mtu: 2800,
+    addresses: [{ address: `10.200.0.${n}`, prefix: 24 }],
+    routes: [],
+  });
+}
+
 function stackPair(): { a: Stack; b: Stack } {
-  const mk = (n: number) =>
-    new Stack({
-      mac: new Uint8Array([2, 0, 0x5e, 0, 0, n]),
-      mtu: 2800,
-      addresses: [{ address: `10.200.0.${n}`, prefix: 24 }],
-      routes: [],
-    });
-  const a = mk(1);
-  const b = mk(2);
+  const a = makeStack(1);
+  const b = makeStack(2);
   new MemoryLink(a, b);
   return { a, b };
+}
+
+/** Writes all of `data` on the connection in CHUNK pieces, resuming on onWritable when the stack is full. */
+function sendAll(client: TcpSocket): void {
+  let sent = 0;
+  const send = () => {
+    while (sent < size) {
+      const n = client.write(data.subarray(sent, Math.min(size, sent + CHUNK)));
+      sent += n;
+      if (n === 0) return;
+    }
+  };
+  client.handlers = { onWritable: send };
+  send();
 }
 
 /** Seconds to move `size` bytes from a to b over one TCP connection. */
@@ -70,16 +87,7 @@ async function viaStacks(): Promise<{ seconds: number; retransmits: number }> {
           if (received === size) resolve();
         },
       };
-      let sent = 0;
-      const send = () => {
-        while (sent < size) {
-          const n = client.write(data.subarray(sent, Math.min(size, sent + CHUNK)));
-          sent += n;
-          if (n === 0) return;
-        }
-      };
-      client.handlers = { onWritable: send };
-      send();
+      sendAll(client);
     });
     const seconds = (performance.now() - t0) / 1000;
     return { seconds, retransmits: a.stats().tcpRetransmits };
@@ -109,26 +117,12 @@ async function viaThreads(): Promise<number> {
       else if (m.received === size) done(performance.now());
     }),
   );
-  const a = new Stack({
-    mac: new Uint8Array([2, 0, 0x5e, 0, 0, 1]),
-    mtu: 2800,
-    addresses: [{ address: '10.200.0.1', prefix: 24 }],
-    routes: [],
-  });
+  const a = makeStack(1);
   const link = attachSharedLink(a, toB, toA);
   try {
     const client = await a.connect({ family: 4, address: '10.200.0.2', port: 5201 });
     const t0 = performance.now();
-    let sent = 0;
-    const send = () => {
-      while (sent < size) {
-        const n = client.write(data.subarray(sent, Math.min(size, sent + CHUNK)));
-        sent += n;
-        if (n === 0) return;
-      }
-    };
-    client.handlers = { onWritable: send };
-    send();
+    sendAll(client);
     const t1 = await finished;
     return (t1 - t0) / 1000;
   } finally {
