@@ -12,6 +12,8 @@ import { decodeHelloTail, decodeMessage } from '../../service/core/verbs.js';
 import { readAddress, toHex } from '../../service/core/wire.js';
 import { readPcap } from '../helpers/pcap.js';
 import { loadSharedKeys, vectorPath } from '../helpers/vl1-vectors.js';
+// xorshift32: deterministic, so a failure is reproducible from the seed and the iteration.
+import { prng } from '../helpers/vl2-fuzz.js';
 
 const ITERATIONS = Number(process.env.FUZZ_ITERATIONS ?? 1_000_000);
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed1234);
@@ -47,19 +49,6 @@ function loadSeeds(): Seed[] {
     }
   }
   return seeds;
-}
-
-/** xorshift32: deterministic, so a failure is reproducible from the seed and the iteration. */
-function prng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
 }
 
 const MAX_INPUT = 10100;
