@@ -13,9 +13,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
-import { execa, type ResultPromise } from 'execa';
+import type { ResultPromise } from 'execa';
 import { addressToString } from '../../service/core/address.js';
-import { generateIdentity } from '../../service/core/identity.js';
+import { generateIdentity, type Identity } from '../../service/core/identity.js';
 import { type NodeEvent, type NodeProc, pollPeers, startNodeProc } from '../helpers/node-proc-client.js';
 import {
   makeNetns,
@@ -115,6 +115,15 @@ if (!ZT_ONE_BIN) {
   );
 }
 
+/** The real node's home and ours under `dir`, each with its identity and the planet. */
+function twoHomes(dir: string, ztId: Identity, ourId: Identity, planet: Uint8Array) {
+  const ztHome = join(dir, 'zt');
+  const ourHome = join(dir, 'ours');
+  writeHome(ztHome, ztId, planet, true);
+  writeHome(ourHome, ourId, planet, false);
+  return { ztHome, ourHome };
+}
+
 reg('interop: a real ZeroTier One root answers our HELLO (OK), and lists us with a direct path', async (t) => {
   const { scope, dir, net } = setup(t, 'r');
   const ns = await net();
@@ -123,15 +132,7 @@ reg('interop: a real ZeroTier One root answers our HELLO (OK), and lists us with
   const ztAddr = addressToString(ztId.address);
   const ourAddr = addressToString(ourId.address);
   const planet = planetWithRoot(ztId, `${ns.ipA}/${ZT_PORT}`);
-  const ztHome = join(dir, 'zt');
-  const ourHome = join(dir, 'ours');
-  for (const [h, id, zt] of [
-    [ztHome, ztId, true],
-    [ourHome, ourId, false],
-  ] as const) {
-    await execa('mkdir', ['-p', h]);
-    writeHome(h, id, planet, zt);
-  }
+  const { ztHome, ourHome } = twoHomes(dir, ztId, ourId, planet);
 
   const zt = startZeroTier(scope, ns.a, ztHome);
   const info = await pollCli(ns.a, ztHome, ['info'], (o) => /^200 info \S+ \S+ ONLINE/.test(o), 30000, zt);
@@ -185,15 +186,7 @@ reg('interop: our root answers a real ZeroTier One leaf, which comes ONLINE thro
   const ztAddr = addressToString(ztId.address);
   const ourAddr = addressToString(ourId.address);
   const planet = planetWithRoot(ourId, `${ns.ipB}/${OUR_PORT}`);
-  const ztHome = join(dir, 'zt');
-  const ourHome = join(dir, 'ours');
-  for (const [h, id, zt] of [
-    [ztHome, ztId, true],
-    [ourHome, ourId, false],
-  ] as const) {
-    await execa('mkdir', ['-p', h]);
-    writeHome(h, id, planet, zt);
-  }
+  const { ztHome, ourHome } = twoHomes(dir, ztId, ourId, planet);
 
   const ours = startOurs(scope, ns.b, ourHome, ns.ipB);
   await ours.waitFor((e) => e.event === 'ready');

@@ -315,6 +315,35 @@ async function fetchFromReal(t: ExecutionContext, scope: Scope, ns: string, ip: 
   }
 }
 
+/**
+ * Frames both ways between the real node (in `ns`) and our member's stack, IPv4 then IPv6: the real node
+ * resolves our MAC (ARP, neighbour discovery) and pings our stack (the echo answered by lwIP); HTTP crosses
+ * both ways (our curl from a server on the real node's tap address, the real node's from one on our stack;
+ * over IPv6 the first).
+ */
+async function framesBothWays(
+  t: ExecutionContext,
+  scope: Scope,
+  ns: string,
+  member: Svc,
+  nwid: string,
+  mac: string,
+  [ourIp, ourIp6]: [string, string],
+  [ztIp, ztIp6]: [string, string],
+): Promise<void> {
+  const resolvesAndPings = async (ip: string, what: string) => {
+    await pingFrom(t, ns, ip);
+    const neigh = await neighbour(ns, ip);
+    t.log(`real side neighbour: ${neigh}`);
+    t.true(neigh.includes(`lladdr ${mac}`), `${what} on the real node resolved our member to its MAC`);
+  };
+  await resolvesAndPings(ourIp, 'ARP');
+  await fetchFromReal(t, scope, ns, ztIp, member, nwid);
+  await fetchFromOurs(t, scope, ns, ourIp, member, nwid);
+  await resolvesAndPings(ourIp6, 'NDP');
+  await fetchFromReal(t, scope, ns, ztIp6, member, nwid);
+}
+
 /** Both sides list each other over a direct path: the real node (listpeers) and our member (-j listpeers). */
 async function directBothWays(t: ExecutionContext, ns: Netns, ztHome: string, ztAddr: string, m: Svc): Promise<void> {
   let last = '';
@@ -534,22 +563,8 @@ reg('interop: a real ZeroTier One joins our controller; ping to our stack and HT
   t.deepEqual([rec.vMajor, rec.vMinor, rec.vRev, rec.vProto], [1, 14, 1, 12]);
   t.deepEqual([...(rec.ipAssignments as string[])].sort(), [ztIp, ztIp6].sort());
 
-  // Real node → our stack: ARP resolves our MAC, ICMP echo is answered by lwIP.
-  await pingFrom(t, ns.a, ourIp);
-  const neigh = await neighbour(ns.a, ourIp);
-  t.log(`real side neighbour: ${neigh}`);
-  t.true(neigh.includes(`lladdr ${okM.mac}`), 'ARP on the real node resolved our member to its MAC');
-
-  // Our stack → real node: TCP to an HTTP server on its tap address.
-  await fetchFromReal(t, scope, ns.a, ztIp, M, nwid);
-  await fetchFromOurs(t, scope, ns.a, ourIp, M, nwid);
-
-  // IPv6 both ways: neighbour discovery by multicast (solicited-node groups), echo answered by lwIP, TCP back.
-  await pingFrom(t, ns.a, ourIp6);
-  const neigh6 = await neighbour(ns.a, ourIp6);
-  t.log(`real side neighbour: ${neigh6}`);
-  t.true(neigh6.includes(`lladdr ${okM.mac}`), 'NDP on the real node resolved our member to its MAC');
-  await fetchFromReal(t, scope, ns.a, ztIp6, M, nwid);
+  // IPv6: neighbour discovery by multicast (solicited-node groups).
+  await framesBothWays(t, scope, ns.a, M, nwid, okM.mac, [ourIp, ourIp6], [ztIp, ztIp6]);
   // The member and the real node talk directly, not through our root.
   // A network edit on our controller reaches the real node by a config push (its next request is a minute off).
   const tEdit = Date.now();
@@ -753,21 +768,9 @@ reg('interop: we join a real ZeroTier One controller; ping to our stack and HTTP
   t.is(rec.authorized, true);
   t.deepEqual([rec.vMajor, rec.vMinor, rec.vRev], [1, 14, 1]);
 
-  await pingFrom(t, ns.a, ourIp);
-  const neigh = await neighbour(ns.a, ourIp);
-  t.log(`real side neighbour: ${neigh}`);
-  t.true(neigh.includes(`lladdr ${okM.mac}`), 'ARP on the real node resolved our member to its MAC');
-
-  await fetchFromReal(t, scope, ns.a, ztIp, M, nwid);
-  await fetchFromOurs(t, scope, ns.a, ourIp, M, nwid);
-
   // IPv6 on RFC 4193 addresses: the real node emulates neighbour discovery for them (the MAC follows from the
   // address), so its echo reaches our stack only if we derive both as it does; ours solicits by multicast.
-  await pingFrom(t, ns.a, ourIp6);
-  const neigh6 = await neighbour(ns.a, ourIp6);
-  t.log(`real side neighbour: ${neigh6}`);
-  t.true(neigh6.includes(`lladdr ${okM.mac}`));
-  await fetchFromReal(t, scope, ns.a, ztIp6, M, nwid);
+  await framesBothWays(t, scope, ns.a, M, nwid, okM.mac, [ourIp, ourIp6], [ztIp, ztIp6]);
   // A network edit on the real controller reaches our member by a config push.
   const tEdit = Date.now();
   await ztApi(ns.a, ztHome, 'POST', `/controller/network/${nwid}`, { name: 'interop-b-renamed' });
