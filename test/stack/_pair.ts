@@ -69,16 +69,7 @@ export function pump(sock: TcpSocket, data: Uint8Array, chunk = 256 * 1024): Pro
   return new Promise((resolve, reject) => {
     const h = createHash('sha256');
     let received = 0;
-    let sent = 0;
     let gotEnd = false;
-    const send = () => {
-      while (sent < data.length) {
-        const n = sock.write(data.subarray(sent, Math.min(data.length, sent + chunk)));
-        sent += n;
-        if (n === 0) return;
-      }
-      sock.shutdown();
-    };
     sock.handlers = {
       onData(c) {
         h.update(c);
@@ -89,13 +80,34 @@ export function pump(sock: TcpSocket, data: Uint8Array, chunk = 256 * 1024): Pro
         gotEnd = true;
         resolve({ hash: h.digest('hex'), length: received });
       },
-      onWritable: send,
       onClose(err) {
         if (!gotEnd) reject(new Error(`closed before EOF: ${err}`));
       },
     };
-    send();
+    sendAll(sock, data, () => sock.shutdown(), chunk);
   });
+}
+
+/**
+ * Writes all of data on sock with backpressure: what the stack cannot take now goes when it calls onWritable
+ * (added to the socket's handlers here). `then` runs once, when everything is written (e.g. shutdown).
+ */
+export function sendAll(sock: TcpSocket, data: Uint8Array, then?: () => void, chunk = data.length): void {
+  let sent = 0;
+  let finished = false;
+  const send = () => {
+    while (sent < data.length) {
+      const n = sock.write(data.subarray(sent, Math.min(data.length, sent + chunk)));
+      sent += n;
+      if (n === 0) return;
+    }
+    if (!finished) {
+      finished = true;
+      then?.();
+    }
+  };
+  sock.handlers = { ...sock.handlers, onWritable: send };
+  send();
 }
 
 /** Accepts one connection on b:port and connects to it from a; resolves with both ends. */

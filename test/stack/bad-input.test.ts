@@ -1,7 +1,7 @@
 // Bad frames (truncated, oversized, garbage, corrupted) are counted as drops and never throw.
 import test from 'ava';
 import { Stack } from '../../netcon/stack.js';
-import { connectPair, mac, makePair } from './_pair.js';
+import { connectPair, mac, makePair, sendAll } from './_pair.js';
 
 function rng(seed: number) {
   let x = seed;
@@ -105,16 +105,7 @@ test('a TCP stream survives corrupted frames (checksums) in both directions', as
         },
       };
     });
-    let sent = 0;
-    const send = () => {
-      while (sent < data.length) {
-        const k = client.write(data.subarray(sent));
-        sent += k;
-        if (k === 0) return;
-      }
-    };
-    client.handlers = { onWritable: send };
-    send();
+    sendAll(client, data);
     await done;
     t.deepEqual(Buffer.concat(got), Buffer.from(data));
     t.true(p.b.stats().drops.badChecksum > 0);

@@ -3,6 +3,7 @@ import test from 'ava';
 import { precompile } from '../../netcon/lwip-module.js';
 import { MemoryLink } from '../../netcon/memory-link.js';
 import { Stack } from '../../netcon/stack.js';
+import { sendAll } from './_pair.js';
 
 const N = 100;
 const mk = (i: number) =>
@@ -87,16 +88,7 @@ test.serial('an instance that has carried traffic stays ≤ 3 MB RSS when idle a
         });
       });
       const c = await a.connect({ family: 4, address: '10.0.1.2', port: 1 });
-      let sent = 0;
-      const send = () => {
-        while (sent < data.length) {
-          const n = c.write(data.subarray(sent));
-          sent += n;
-          if (n === 0) return;
-        }
-      };
-      c.handlers = { onWritable: send };
-      send();
+      sendAll(c, data);
       await done;
       c.close();
     }

@@ -2,7 +2,7 @@
 import test from 'ava';
 import { attachSharedLink, SharedRing } from '../../netcon/shared-link.js';
 import { Stack } from '../../netcon/stack.js';
-import { mac, pattern, sha256 } from './_pair.js';
+import { mac, pattern, sendAll, sha256 } from './_pair.js';
 
 test('ring: batches of every size survive wrap-around in order; a full ring drops and counts', (t) => {
   const ring = new SharedRing(20000);
@@ -53,17 +53,7 @@ test('two stacks over SharedRings: ping and 8 MiB of TCP', async (t) => {
       });
     });
     const c = await a.connect({ family: 4, address: '10.9.0.2', port: 1 });
-    let sent = 0;
-    const send = () => {
-      while (sent < data.length) {
-        const n = c.write(data.subarray(sent));
-        sent += n;
-        if (n === 0) return;
-      }
-      c.shutdown();
-    };
-    c.handlers = { onWritable: send };
-    send();
+    sendAll(c, data, () => c.shutdown());
     await done;
     t.is(sha256(got), sha256(data));
   } finally {

@@ -1,7 +1,7 @@
 // 1,000 concurrent TCP connections between two stacks, each echoing 64 KiB.
 import test from 'ava';
 import type { TcpSocket } from '../../netcon/stack-types.js';
-import { makePair, pattern, sha256 } from './_pair.js';
+import { makePair, pattern, sendAll, sha256 } from './_pair.js';
 
 const CONNECTIONS = 1000;
 const SIZE = 64 * 1024;
@@ -44,15 +44,6 @@ test('1000 concurrent connections each echo 64 KiB', async (t) => {
         p.a.tcpConnect(undefined, { family: 4, address: '10.7.0.2', port: 8080 }, (outcome, sock?: TcpSocket) => {
           if (outcome !== 'connected' || !sock) return reject(new Error(`connection ${i}: ${outcome}`));
           const got: Uint8Array[] = [];
-          let sent = 0;
-          const send = () => {
-            while (sent < SIZE) {
-              const n = sock.write(data.subarray(sent));
-              sent += n;
-              if (n === 0) return;
-            }
-            sock.shutdown();
-          };
           sock.handlers = {
             onData(c) {
               got.push(c);
@@ -62,12 +53,11 @@ test('1000 concurrent connections each echo 64 KiB', async (t) => {
               sock.close();
               resolve(sha256(got));
             },
-            onWritable: send,
             onClose(err) {
               if (err) reject(new Error(`connection ${i} closed: ${err}`));
             },
           };
-          send();
+          sendAll(sock, data, () => sock.shutdown());
         });
       });
     const t0 = performance.now();
