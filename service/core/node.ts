@@ -42,7 +42,7 @@ import {
   WHOIS_RETRY_DELAY,
 } from './constants.js';
 import { createPeerKey, dearmor } from './crypto.js';
-import { emitPieces, Reassembler, setFragmentHops, splitPacket } from './fragment.js';
+import { emitPieces, Reassembler, setFragmentHops } from './fragment.js';
 import { agree, Identity, locallyValidate } from './identity.js';
 import { type InetAddress, inetAddressEquals } from './inet-address.js';
 import {
@@ -97,10 +97,11 @@ export interface Vl2Handler {
 }
 
 export interface Host {
-  /** Sends one datagram; ttl is set only for the NAT-opening "junk" packet. */
+  /**
+   * Sends one datagram; ttl is set only for the NAT-opening "junk" packet. The node may reuse `data` once
+   * this returns: a host that sends later copies it.
+   */
   wireSend(localSocket: LocalSocket, remote: InetAddress, data: Uint8Array, ttl?: number): void;
-  /** True when wireSend has copied the data by the time it returns (the node may then reuse the buffer). */
-  readonly wireSendCopies?: boolean;
   /** A world (planet or moon) was accepted from the wire: persist it. */
   worldUpdated?(world: World, serialized: Uint8Array): void;
   /** USER_MESSAGE from a peer. */
@@ -185,7 +186,7 @@ export class Node {
   private lastHousekeeping = 0;
   private lastSwitchTimer = 0;
   private readonly idPool = new Uint8Array(8 * 512);
-  /** Fragments are built here when the host copies what it sends. */
+  /** Fragments are built here (the host copies what it sends later). */
   private readonly scratch = new Uint8Array(MAX_PACKET_LENGTH);
   private idPoolPos = this.idPool.length;
 
@@ -777,10 +778,7 @@ export class Node {
   }
 
   private transmit(now: number, ls: LocalSocket, remote: InetAddress, pkt: Uint8Array, path: Path | undefined): void {
-    if (pkt.length <= this.mtu) this.host.wireSend(ls, remote, pkt);
-    else if (this.host.wireSendCopies)
-      emitPieces(pkt, this.mtu, (p) => this.host.wireSend(ls, remote, p), this.scratch);
-    else for (const piece of splitPacket(pkt, this.mtu)) this.host.wireSend(ls, remote, piece);
+    emitPieces(pkt, this.mtu, (p) => this.host.wireSend(ls, remote, p), this.scratch);
     path?.sent(now);
   }
 

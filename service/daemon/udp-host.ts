@@ -50,11 +50,7 @@ export class UdpNode {
     hooks: HostHooks,
     private readonly clock: () => number,
   ) {
-    const host: Host = {
-      ...hooks,
-      wireSend: (ls, remote, data, ttl) => this.wireSend(ls, remote, data, ttl),
-      wireSendCopies: true,
-    };
+    const host: Host = { ...hooks, wireSend: (ls, remote, data, ttl) => this.wireSend(ls, remote, data, ttl) };
     this.node = new Node(host, opts);
   }
 
