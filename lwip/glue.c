@@ -79,6 +79,7 @@ struct nc_ctl {
   struct nc_addr a;
   struct nc_addr b;
   struct nc_addr c;
+  uint32_t wlen; /* nc_tcp_wbuf: bytes granted at the pointer it returned */
 };
 
 static struct nc_ctl ctl;
@@ -101,6 +102,7 @@ static uint32_t rand_state = 0x9e3779b9u;
 /* Our own drop counters (lwIP's are in lwip_stats). */
 static uint32_t drop_not_for_us, drop_oom, drop_truncated, drop_oversized, drop_out_full, tcp_rexmit_seen;
 static int deferring; /* tcp_output holds back (see nc_flush_output) */
+static u8_t wbuf_ext_id; /* the pcb ext arg holding its send buffer (struct wbuf) */
 static uint32_t frames_in, frames_out, bytes_in_lo, bytes_in_hi, bytes_out_lo, bytes_out_hi;
 
 /* ---- platform ---- */
@@ -202,7 +204,7 @@ uint16_t nc_chksum(const void *data, int len) {
   return fold16(acc);
 }
 
-/* Copy and sum in one pass (LWIP_CHKSUM_COPY): the same result as nc_chksum over dst afterwards. */
+/* Copy and sum in one pass (link_output's checksum offload): the same result as nc_chksum over dst afterwards. */
 uint16_t nc_chksum_copy(void *dst, const void *src, uint16_t len16) {
   int len = len16;
   uint8_t *d = (uint8_t *)dst;
@@ -417,6 +419,80 @@ const ip6_addr_t *nc_ip6_gw(struct netif *netif, const ip6_addr_t *dest) {
 }
 
 /* ---- the link ---- */
+/* TCP checksum offload: lwIP leaves the TCP checksum of frames for the network at 0 (NETIF_CHECKSUM_GEN_TCP off
+ * on our netifs) and link_output sums each segment while it copies it into the out ring: one pass over the
+ * data instead of a pass to sum and another to copy. Frames lwIP sends to itself never reach link_output, so
+ * their checksums are not verified either (nc_poll_loop), as on Linux loopback. A TCP segment is never
+ * fragmented while the MTU stays the same or grows; when it shrinks, segments queued for the old MTU could be,
+ * and a fragment cannot be summed alone: lwIP then generates TCP checksums itself for the rest of the stack's
+ * life (nc_set_link). */
+static int tcp_offload = 1;
+#define NC_CSUM_CHECK (NETIF_CHECKSUM_CHECK_IP | NETIF_CHECKSUM_CHECK_UDP | NETIF_CHECKSUM_CHECK_TCP | \
+                       NETIF_CHECKSUM_CHECK_ICMP | NETIF_CHECKSUM_CHECK_ICMP6)
+static void set_checksums(struct netif *n, int check) {
+  u16_t gen = NETIF_CHECKSUM_GEN_IP | NETIF_CHECKSUM_GEN_UDP | NETIF_CHECKSUM_GEN_ICMP | NETIF_CHECKSUM_GEN_ICMP6 |
+              (tcp_offload ? 0 : NETIF_CHECKSUM_GEN_TCP);
+  NETIF_SET_CHECKSUM_CTRL(n, gen | (check ? NC_CSUM_CHECK : 0));
+}
+
+static uint32_t load16(const uint8_t *p) {
+  uint16_t v;
+  memcpy(&v, p, 2);
+  return v;
+}
+
+/* Where the TCP header of frame p starts (0: not an unfragmented TCP segment over IPv4 or IPv6), and the sum of
+ * its pseudo-header, in the byte order of nc_chksum's sums. Headers are in the first pbuf (lwIP builds them
+ * there). */
+static uint32_t tcp_offset(const struct pbuf *p, uint32_t *pseudo) {
+  const uint8_t *f = p->payload;
+  if (p->len < 54) return 0;
+  uint32_t s = 0, l4, tcplen;
+  if (f[12] == 0x08 && f[13] == 0x00) {
+    uint32_t ihl = (uint32_t)(f[14] & 15) * 4;
+    if (f[23] != IP_PROTO_TCP || (f[20] & 0x3f) != 0 || f[21] != 0 || ihl < 20) return 0;
+    l4 = 14 + ihl;
+    tcplen = (((uint32_t)f[16] << 8) | f[17]) - ihl;
+    for (int i = 26; i < 34; i += 2) s += load16(f + i);
+  } else if (f[12] == 0x86 && f[13] == 0xdd) {
+    if (f[20] != IP_PROTO_TCP) return 0;
+    l4 = 54;
+    tcplen = ((uint32_t)f[18] << 8) | f[19];
+    for (int i = 22; i < 54; i += 2) s += load16(f + i);
+  } else {
+    return 0;
+  }
+  if (tcplen < 20 || l4 + tcplen > p->tot_len) return 0;
+  const uint8_t tail[4] = {0, IP_PROTO_TCP, (uint8_t)(tcplen >> 8), (uint8_t)tcplen};
+  *pseudo = s + load16(tail) + load16(tail + 2);
+  return l4;
+}
+
+/* Copies frame p (len bytes) to d, summing its TCP segment from offset l4 on and storing the checksum. */
+static void copy_summing_tcp(uint8_t *d, const struct pbuf *p, uint32_t len, uint32_t l4, uint32_t pseudo) {
+  uint64_t acc = pseudo;
+  uint32_t off = 0;
+  for (const struct pbuf *q = p; q != NULL && off < len; q = q->next) {
+    const uint8_t *s = q->payload;
+    uint32_t n = q->len < len - off ? q->len : len - off;
+    if (off < l4) {
+      uint32_t h = l4 - off < n ? l4 - off : n;
+      memcpy(d + off, s, h);
+      off += h;
+      s += h;
+      n -= h;
+    }
+    if (n > 0) {
+      uint32_t part = nc_chksum_copy(d + off, s, (uint16_t)n);
+      /* A piece starting at an odd offset into the segment has its bytes swapped within the 16-bit words. */
+      acc += ((off - l4) & 1) ? ((part >> 8) | ((part & 0xff) << 8)) : part;
+      off += n;
+    }
+  }
+  uint16_t sum = (uint16_t)~fold16(acc);
+  memcpy(d + l4 + 16, &sum, 2);
+}
+
 static err_t link_output(struct netif *netif, struct pbuf *p) {
   LWIP_UNUSED_ARG(netif);
   uint32_t len = p->tot_len;
@@ -434,7 +510,10 @@ static err_t link_output(struct netif *netif, struct pbuf *p) {
   }
   uint8_t *d = out_buf + ctl.out_used;
   memcpy(d, &len, 4);
-  if (p->next == NULL) memcpy(d + 4, p->payload, len);
+  uint32_t pseudo;
+  uint32_t l4 = tcp_offload ? tcp_offset(p, &pseudo) : 0;
+  if (l4 != 0) copy_summing_tcp(d + 4, p, len, l4, pseudo);
+  else if (p->next == NULL) memcpy(d + 4, p->payload, len);
   else pbuf_copy_partial(p, d + 4, (u16_t)len, 0);
   ctl.out_used += need;
   ctl.out_count++;
@@ -454,7 +533,7 @@ static err_t nif_init(struct netif *netif) {
   netif->mtu = (u16_t)mtu_cfg;
   netif->hwaddr_len = 6;
   netif->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET | NETIF_FLAG_LINK_UP;
-  NETIF_SET_CHECKSUM_CTRL(netif, NETIF_CHECKSUM_ENABLE_ALL);
+  set_checksums(netif, 1);
   return ERR_OK;
 }
 
@@ -496,6 +575,7 @@ EXPORT int nc_init(int mtu, uint32_t seed) {
   rand_state = seed ? seed : 0x9e3779b9u;
   mtu_cfg = mtu;
   lwip_init();
+  wbuf_ext_id = tcp_ext_arg_alloc_id();
   ip4_addr_t any;
   ip4_addr_set_zero(&any);
   if (netif_add(&nif, &any, &any, &any, NULL, nif_init, ethernet_input) == NULL) return -2;
@@ -508,6 +588,11 @@ EXPORT int nc_init(int mtu, uint32_t seed) {
 
 /* MAC (in scratch a.addr[0..5]) and MTU; brings the interface up and (re)makes the link-local address. */
 EXPORT void nc_set_link(int mtu) {
+  if (tcp_offload && mtu < nif.mtu) {
+    tcp_offload = 0; /* segments queued for the larger MTU may be fragmented: lwIP sums them itself */
+    set_checksums(&nif, 1);
+    for (int i = 0; i < NC_IP4_MAX - 1; i++) set_checksums(&nif4[i], 1);
+  }
   memcpy(nif.hwaddr, ctl.a.addr, 6);
   mtu_cfg = mtu;
   nif.mtu = (u16_t)mtu;
@@ -610,8 +695,7 @@ static int for_us(const uint8_t *dst) {
 EXPORT void nc_input(int count, int trusted) {
   uint8_t *s = in_buf;
   deferring = 1; /* until nc_flush_output */
-  if (trusted) NETIF_SET_CHECKSUM_CTRL(&nif, NETIF_CHECKSUM_GEN_IP | NETIF_CHECKSUM_GEN_UDP | NETIF_CHECKSUM_GEN_TCP |
-                                                   NETIF_CHECKSUM_GEN_ICMP | NETIF_CHECKSUM_GEN_ICMP6);
+  if (trusted) set_checksums(&nif, 0);
   const uint8_t *end = in_buf + IN_CAP;
   for (int i = 0; i < count; i++) {
     uint32_t len;
@@ -655,7 +739,7 @@ EXPORT void nc_input(int count, int trusted) {
     }
     if (to->input(p, to) != ERR_OK) pbuf_free(p);
   }
-  if (trusted) NETIF_SET_CHECKSUM_CTRL(&nif, NETIF_CHECKSUM_ENABLE_ALL);
+  if (trusted) set_checksums(&nif, 1);
 }
 
 /* ---- timers and the loopback queue ---- */
@@ -689,7 +773,10 @@ EXPORT int nc_poll_loop(void) {
     NETIF_FOREACH(n) {
       if (n->loop_first != NULL) {
         pending = 1;
+        u16_t flags = n->chksum_flags; /* what a netif sends itself is not verified (see tcp_offload) */
+        NETIF_SET_CHECKSUM_CTRL(n, flags & ~NC_CSUM_CHECK);
         netif_poll(n);
+        NETIF_SET_CHECKSUM_CTRL(n, flags);
       }
     }
     if (!pending) return 0;
@@ -750,7 +837,77 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err) 
   return aborted ? ERR_ABRT : ERR_OK;
 }
 
+/* ---- TCP send buffers ----
+ * Bulk writes are not copied by lwIP: nc_tcp_wbuf gives JS room in a chunk of the connection's send buffer,
+ * JS writes the bytes there, and nc_tcp_write queues them as PBUF_ROM references (lwIP sums them for the
+ * checksum as it queues them, as it does when copying). A chunk lives until no queued segment holds its
+ * bytes: every segment lwIP keeps (unsent or unacknowledged) starts at or after the chunk's last sequence
+ * number. Chunks are checked when an ACK frees send buffer and before each write, and freed with the pcb
+ * (an ext-arg destroy callback: lwIP may keep a closed connection's data queued for a while).
+ * Small writes are copied by lwIP as before (a chunk per small write would pin 64 KiB for a few bytes). */
+#define WCHUNK_SIZE (64 * 1024)
+#define WCHUNK_MIN 2048
+#define WCHUNK_CACHE 16 /* free chunks kept for reuse (1 MiB) */
+struct wchunk {
+  struct wchunk *next;
+  uint32_t end_seq; /* sequence number after its last byte queued so far */
+  uint32_t used;
+  uint8_t data[WCHUNK_SIZE];
+};
+struct wbuf {
+  struct wchunk *head, *tail; /* oldest first */
+  const uint8_t *pending;     /* the room nc_tcp_wbuf handed out (the next nc_tcp_write from it is ROM) */
+  int js_wants_sent;          /* JS waits for room (nc_tcp_want_sent) */
+};
+static struct wchunk *wchunk_free;
+static int wchunk_free_n;
+
+static void wchunk_release(struct wchunk *c) {
+  if (wchunk_free_n < WCHUNK_CACHE) {
+    c->next = wchunk_free;
+    wchunk_free = c;
+    wchunk_free_n++;
+  } else {
+    free(c);
+  }
+}
+
+static void wbuf_destroy(u8_t id, void *data) {
+  LWIP_UNUSED_ARG(id);
+  struct wbuf *w = data;
+  if (w == NULL) return;
+  while (w->head != NULL) {
+    struct wchunk *c = w->head;
+    w->head = c->next;
+    wchunk_release(c);
+  }
+  free(w);
+}
+static const struct tcp_ext_arg_callbacks wbuf_callbacks = {wbuf_destroy, NULL};
+
+static struct wbuf *wbuf_of(struct tcp_pcb *pcb) { return tcp_ext_arg_get(pcb, wbuf_ext_id); }
+
+/* Frees the chunks no queued segment refers to any more. */
+static void wbuf_reclaim(struct tcp_pcb *pcb, struct wbuf *w) {
+  uint32_t low = pcb->snd_lbb;
+  if (pcb->unacked != NULL && TCP_SEQ_LT(lwip_ntohl(pcb->unacked->tcphdr->seqno), low))
+    low = lwip_ntohl(pcb->unacked->tcphdr->seqno);
+  if (pcb->unsent != NULL && TCP_SEQ_LT(lwip_ntohl(pcb->unsent->tcphdr->seqno), low))
+    low = lwip_ntohl(pcb->unsent->tcphdr->seqno);
+  while (w->head != NULL && TCP_SEQ_LEQ(w->head->end_seq, low) && w->head->data + w->head->used != w->pending) {
+    struct wchunk *c = w->head;
+    w->head = c->next;
+    if (w->tail == c) w->tail = NULL;
+    wchunk_release(c);
+  }
+}
+
 static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len) {
+  struct wbuf *w = wbuf_of(pcb);
+  if (w != NULL) {
+    wbuf_reclaim(pcb, w);
+    if (!w->js_wants_sent) return ERR_OK;
+  }
   int id = id_of(arg);
   if (id == 0) return ERR_OK;
   struct tcp_pcb *prev = cb_pcb;
@@ -803,7 +960,10 @@ static void attach(struct tcp_pcb *pcb, int id) {
 }
 
 EXPORT void nc_tcp_want_sent(struct tcp_pcb *pcb, int on) {
-  if (pcb->state != LISTEN && pcb->callback_arg != NULL) tcp_sent(pcb, on ? on_sent : NULL);
+  if (pcb->state == LISTEN || pcb->callback_arg == NULL) return;
+  struct wbuf *w = wbuf_of(pcb);
+  if (w != NULL) w->js_wants_sent = on; /* its chunks keep on_sent installed */
+  else tcp_sent(pcb, on ? on_sent : NULL);
 }
 
 static err_t on_accept(void *arg, struct tcp_pcb *newpcb, err_t err) {
@@ -894,9 +1054,53 @@ EXPORT uint32_t nc_tcp_writable(struct tcp_pcb *pcb) {
   return tcp_sndbuf(pcb);
 }
 
-/* Queues up to len bytes from ptr; returns how many were taken. */
+/* Room for a write of up to n bytes in the connection's send buffer: returns where to put them and sets
+ * ctl.wlen to how many fit there (at most n), or returns NULL: copy them to a staging area instead (a small
+ * write, or no memory). */
+EXPORT uint8_t *nc_tcp_wbuf(struct tcp_pcb *pcb, uint32_t n) {
+  if (n < WCHUNK_MIN || !can_write(pcb)) return NULL;
+  struct wbuf *w = wbuf_of(pcb);
+  if (w == NULL) {
+    w = calloc(1, sizeof(*w));
+    if (w == NULL) return NULL;
+    tcp_ext_arg_set(pcb, wbuf_ext_id, w);
+    tcp_ext_arg_set_callbacks(pcb, wbuf_ext_id, &wbuf_callbacks);
+    w->js_wants_sent = pcb->sent != NULL;
+    tcp_sent(pcb, on_sent);
+  }
+  w->pending = NULL;
+  wbuf_reclaim(pcb, w);
+  struct wchunk *t = w->tail;
+  if (t == NULL || WCHUNK_SIZE - t->used < WCHUNK_MIN) {
+    if (wchunk_free != NULL) {
+      t = wchunk_free;
+      wchunk_free = t->next;
+      wchunk_free_n--;
+    } else {
+      t = malloc(sizeof(*t));
+      if (t == NULL) return NULL;
+    }
+    t->next = NULL;
+    t->used = 0;
+    t->end_seq = pcb->snd_lbb;
+    if (w->tail != NULL) w->tail->next = t;
+    else w->head = t;
+    w->tail = t;
+  }
+  uint32_t room = WCHUNK_SIZE - t->used;
+  ctl.wlen = n < room ? n : room;
+  w->pending = t->data + t->used;
+  return t->data + t->used;
+}
+
+/* Queues up to len bytes from ptr (room from nc_tcp_wbuf, referenced; anywhere else, copied); returns how
+ * many were taken. */
 EXPORT int nc_tcp_write(struct tcp_pcb *pcb, const uint8_t *ptr, int len, int more) {
   if (!can_write(pcb)) return -1;
+  struct wbuf *w = wbuf_of(pcb);
+  struct wchunk *rom = w != NULL && ptr == w->pending ? w->tail : NULL;
+  if (w != NULL) w->pending = NULL;
+  if (rom != NULL && (uint32_t)len > WCHUNK_SIZE - rom->used) return -1;
   int taken = 0;
   while (taken < len) {
     uint32_t room = tcp_sndbuf(pcb);
@@ -904,10 +1108,14 @@ EXPORT int nc_tcp_write(struct tcp_pcb *pcb, const uint8_t *ptr, int len, int mo
     uint32_t n = (uint32_t)(len - taken);
     if (n > room) n = room;
     if (n > 0xfff0) n = 0xfff0;
-    u8_t flags = TCP_WRITE_FLAG_COPY;
+    u8_t flags = rom != NULL ? 0 : TCP_WRITE_FLAG_COPY;
     if (more || taken + (int)n < len) flags |= TCP_WRITE_FLAG_MORE;
     if (tcp_write(pcb, ptr + taken, (u16_t)n, flags) != ERR_OK) break;
     taken += (int)n;
+  }
+  if (rom != NULL) {
+    rom->used += (uint32_t)taken;
+    rom->end_seq = pcb->snd_lbb;
   }
   if (taken > 0) tcp_output(pcb);
   return taken;

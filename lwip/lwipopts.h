@@ -29,7 +29,8 @@
 #define MEMP_NUM_SYS_TIMEOUT 64
 #define PBUF_POOL_SIZE 1024
 
-/* ---- link: Ethernet frames (ZeroTier's virtual Ethernet), one contiguous pbuf per frame out ---- */
+/* ---- link: Ethernet frames (ZeroTier's virtual Ethernet); a frame out may be a pbuf chain (headers, then
+ * data referenced in a connection's send buffer: glue.c's nc_tcp_wbuf), copied whole into the out ring ---- */
 #define LWIP_ETHERNET 1
 #define ETH_PAD_SIZE 0
 #define LWIP_ARP 1
@@ -38,7 +39,7 @@
 #define ARP_QUEUE_LEN 16
 #define ETHARP_TABLE_MATCH_NETIF 0
 #define LWIP_NETIF_HWADDRHINT 1
-#define LWIP_NETIF_TX_SINGLE_PBUF 1
+#define LWIP_NETIF_TX_SINGLE_PBUF 0
 #define LWIP_SINGLE_NETIF 0
 #define LWIP_NETIF_STATUS_CALLBACK 0
 #define LWIP_NETIF_LINK_CALLBACK 0
@@ -115,18 +116,18 @@
 #define TCP_SYNMAXRTX 6
 #define LWIP_RANDOMIZE_INITIAL_LOCAL_PORTS 1
 #define SO_REUSE 1
-#define LWIP_TCP_PCB_NUM_EXT_ARGS 0
+#define LWIP_TCP_PCB_NUM_EXT_ARGS 1 /* glue.c: the send buffer's chunks, freed with the pcb */
 
-/* ---- checksums: a fast 64-bit-accumulator sum (glue.c), all generated and checked ---- */
+/* ---- checksums: a fast SIMD sum (glue.c), all generated and checked. TCP checksums of frames leaving on the
+ * network are summed by glue.c's link_output as it copies each frame out (checksum offload, as a NIC does);
+ * lwIP generates them itself only on its loopback interface and after an MTU decrease (see glue.c). ---- */
 #include <stdint.h>
 uint16_t nc_chksum(const void *data, int len);
-uint16_t nc_chksum_copy(void *dst, const void *src, uint16_t len);
 #define LWIP_CHKSUM nc_chksum
-/* tcp_write copies and sums in one pass; tcp_output then reuses the sum instead of reading the data again. */
-#define LWIP_CHECKSUM_ON_COPY 1
+/* Off: with the offload, tcp_write would sum data nobody uses the sum of. */
+#define LWIP_CHECKSUM_ON_COPY 0
 /* Per-netif control: frames from a trusted in-process link skip verification (as Linux loopback does). */
 #define LWIP_CHECKSUM_CTRL_PER_NETIF 1
-#define LWIP_CHKSUM_COPY(dst, src, len) nc_chksum_copy((dst), (src), (len))
 
 /* ---- statistics: counters the host reads for Stack.stats() ---- */
 #define LWIP_STATS 1

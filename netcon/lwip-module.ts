@@ -69,6 +69,7 @@ export interface LwipExports {
   nc_tcp_addrs(pcb: number): void;
   nc_tcp_state(pcb: number): number;
   nc_tcp_writable(pcb: number): number;
+  nc_tcp_wbuf(pcb: number, n: number): number;
   nc_tcp_write(pcb: number, ptr: number, len: number, more: number): number;
   nc_tcp_output(pcb: number): void;
   nc_tcp_want_sent(pcb: number, on: number): void;

@@ -51,6 +51,9 @@ const CTL_OUT_USED = 0;
 const CTL_OUT_COUNT = 4;
 const CTL_RX_USED = 8;
 const CTL_RX_COUNT = 12;
+const CTL_WLEN = 76; // struct nc_ctl.wlen (after out/rx counters and three 20-byte addresses)
+// Writes from this size on go into the connection's send buffer (glue.c WCHUNK_MIN); smaller ones are copied.
+const WBUF_MIN = 2048;
 const ADDR_A = 16;
 const ADDR_B = 36;
 
@@ -869,6 +872,28 @@ export class Stack {
     return this.stage;
   }
 
+  /** @internal Bytes placed by the last stageTcp. */
+  stagedLen = 0;
+
+  /**
+   * @internal Places the start of data where nc_tcp_write takes it for connection pcb: a large write goes
+   * straight into the connection's send buffer (lwIP then references it instead of copying it again), a
+   * small one into the staging buffer. Returns the address; stagedLen says how many bytes were placed.
+   */
+  stageTcp(pcb: number, data: Uint8Array): number {
+    if (data.length >= WBUF_MIN) {
+      const ptr = this.ex.nc_tcp_wbuf(pcb, data.length);
+      if (ptr !== 0) {
+        const n = this.view().getUint32(this.ctl + CTL_WLEN, true);
+        this.heap().set(n === data.length ? data : data.subarray(0, n), ptr);
+        this.stagedLen = n;
+        return ptr;
+      }
+    }
+    this.stagedLen = data.length;
+    return this.stageBytes(data);
+  }
+
   /** @internal */
   get api(): LwipExports {
     return this.ex;
@@ -1298,8 +1323,12 @@ class StackTcpSocket implements TcpSocket {
       while (taken < data.length && this.state !== 'closed') {
         const room = api.nc_tcp_writable(this.pcb);
         if (room === 0) break;
-        const n = Math.min(data.length - taken, room, STAGE_SIZE);
-        const ptr = this.stack.stageBytes(taken === 0 && n === data.length ? data : data.subarray(taken, taken + n));
+        const want = Math.min(data.length - taken, room, STAGE_SIZE);
+        const ptr = this.stack.stageTcp(
+          this.pcb,
+          taken === 0 && want === data.length ? data : data.subarray(taken, taken + want),
+        );
+        const n = this.stack.stagedLen;
         const k = api.nc_tcp_write(this.pcb, ptr, n, taken + n < data.length ? 1 : 0);
         if (k <= 0) break;
         taken += k;
