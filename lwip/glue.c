@@ -427,6 +427,10 @@ const ip6_addr_t *nc_ip6_gw(struct netif *netif, const ip6_addr_t *dest) {
  * and a fragment cannot be summed alone: lwIP then generates TCP checksums itself for the rest of the stack's
  * life (nc_set_link). */
 static int tcp_offload = 1;
+/* 0: the link carries this stack's frames only to another stack in this process that does not verify them
+ * (nc_link_checksums): TCP checksums are left out, as Linux leaves them out on loopback and veth. */
+static int link_sums = 1;
+EXPORT void nc_link_checksums(int on) { link_sums = on; }
 #define NC_CSUM_CHECK (NETIF_CHECKSUM_CHECK_IP | NETIF_CHECKSUM_CHECK_UDP | NETIF_CHECKSUM_CHECK_TCP | \
                        NETIF_CHECKSUM_CHECK_ICMP | NETIF_CHECKSUM_CHECK_ICMP6)
 static void set_checksums(struct netif *n, int check) {
@@ -511,7 +515,7 @@ static err_t link_output(struct netif *netif, struct pbuf *p) {
   uint8_t *d = out_buf + ctl.out_used;
   memcpy(d, &len, 4);
   uint32_t pseudo;
-  uint32_t l4 = tcp_offload ? tcp_offset(p, &pseudo) : 0;
+  uint32_t l4 = tcp_offload && link_sums ? tcp_offset(p, &pseudo) : 0;
   if (l4 != 0) copy_summing_tcp(d + 4, p, len, l4, pseudo);
   else if (p->next == NULL) memcpy(d + 4, p->payload, len);
   else pbuf_copy_partial(p, d + 4, (u16_t)len, 0);

@@ -56,6 +56,7 @@ export interface LwipExports {
   nc_clear_routes(): void;
   nc_add_route(): number;
   nc_input(count: number, trusted: number): void;
+  nc_link_checksums(on: number): void;
   nc_timers(): number;
   nc_sleeptime(): number;
   nc_poll_loop(): number;

@@ -12,6 +12,8 @@ export interface FrameEndpoint {
   inputPacked?(packed: Uint8Array, count: number, trusted?: boolean): void;
   /** Takes a packed batch now, processes it later (Stack.enqueuePacked); false = not taken. */
   enqueuePacked?(packed: Uint8Array, count: number, trusted?: boolean): boolean;
+  /** Told whether its frames need TCP checksums (Stack.setLinkChecksums): not while the link is perfect. */
+  setLinkChecksums?(on: boolean): void;
 }
 
 interface Packed {
@@ -201,21 +203,24 @@ class Direction {
   }
 }
 
+type Transform = (frame: Uint8Array, dir: 'ab' | 'ba') => Uint8Array | undefined;
+
 export class MemoryLink {
-  faults: LinkFaults;
-  /**
-   * Sees (and may replace, or drop by returning undefined) every frame, a → b as 'ab'; for tests that
-   * watch or corrupt traffic. While set, frames go one by one (no packed fast path).
-   */
-  transform: ((frame: Uint8Array, dir: 'ab' | 'ba') => Uint8Array | undefined) | undefined;
+  private faultsNow: LinkFaults;
+  private transformNow: Transform | undefined;
   /** While down, frames are discarded (a cut cable). */
   down = false;
   readonly random: () => number;
   private readonly ab: Direction;
   private readonly ba: Direction;
 
-  constructor(a: FrameEndpoint, b: FrameEndpoint, faults: LinkFaults = {}, seed = 1) {
-    this.faults = faults;
+  constructor(
+    private readonly a: FrameEndpoint,
+    private readonly b: FrameEndpoint,
+    faults: LinkFaults = {},
+    seed = 1,
+  ) {
+    this.faultsNow = faults;
     this.random = rng(seed);
     this.ab = new Direction(this, b, 'ab');
     this.ba = new Direction(this, a, 'ba');
@@ -226,11 +231,45 @@ export class MemoryLink {
     };
     attach(a, b, this.ab);
     attach(b, a, this.ba);
+    this.checksumsAsNeeded();
+  }
+
+  /** Faults injected from now on (assign a new object to change them). */
+  get faults(): LinkFaults {
+    return this.faultsNow;
+  }
+  set faults(f: LinkFaults) {
+    this.faultsNow = f;
+    this.checksumsAsNeeded();
+  }
+
+  /**
+   * Sees (and may replace, or drop by returning undefined) every frame, a → b as 'ab'; for tests that
+   * watch or corrupt traffic. While set, frames go one by one (no packed fast path).
+   */
+  get transform(): Transform | undefined {
+    return this.transformNow;
+  }
+  set transform(t: Transform | undefined) {
+    this.transformNow = t;
+    this.checksumsAsNeeded();
+  }
+
+  /**
+   * Frames on a perfect link are trusted, so the stacks leave their TCP checksums out; with faults or a
+   * transform they are verified, so they carry them. (TCP frames already on their way when faults are set
+   * may arrive without one and be dropped as bad: TCP sends them again.)
+   */
+  private checksumsAsNeeded(): void {
+    const on = !this.perfect;
+    this.a.setLinkChecksums?.(on);
+    this.b.setLinkChecksums?.(on);
   }
 
   /**
    * No faults and no transform: batches from a Stack go straight into the peer in one piece, marked
-   * trusted (an in-process wire cannot corrupt them: checksums are not verified, as on Linux loopback).
+   * trusted (an in-process wire cannot corrupt them: checksums are neither generated for TCP nor verified,
+   * as on Linux loopback).
    */
   get perfect(): boolean {
     const f = this.faults;

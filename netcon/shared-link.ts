@@ -102,15 +102,20 @@ export class SharedRing {
   }
 }
 
-/** The stack side of a thread link: its packed output into `out`, `in`'s batches into it (trusted). */
+/**
+ * The stack side of a thread link: its packed output into `out`, `in`'s batches into it (trusted: both ends
+ * are stacks of this process, so TCP checksums are neither generated nor verified, as on Linux loopback).
+ */
 export function attachSharedLink(
   stack: {
     onOutputPacked?: ((packed: Uint8Array, count: number) => void) | undefined;
     inputPacked(packed: Uint8Array, count: number, trusted?: boolean): void;
+    setLinkChecksums?(on: boolean): void;
   },
   out: SharedRing,
   inp: SharedRing,
 ): { stop(): void } {
+  stack.setLinkChecksums?.(false);
   stack.onOutputPacked = (packed, count) => {
     out.push(packed, count);
   };

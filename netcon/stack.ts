@@ -306,6 +306,15 @@ export class Stack {
   }
 
   /**
+   * For in-process links: on = false when this stack's frames go only to another stack in this process that
+   * does not verify them (trusted input): TCP checksums are then left out, as Linux leaves them out on
+   * loopback and veth. Frames for a network always carry them (the default).
+   */
+  setLinkChecksums(on: boolean): void {
+    if (!this.dead) this.ex.nc_link_checksums(on ? 1 : 0);
+  }
+
+  /**
    * For in-process links: copies a packed batch into the stack's input buffer now and processes it on the
    * next turn of the event loop, so the link keeps no copy of its own. Returns false (nothing taken) when
    * the stack is busy or the buffer is full; the caller then queues the batch itself.
