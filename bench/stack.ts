@@ -48,12 +48,12 @@ function stackPair(): { a: Stack; b: Stack } {
   return { a, b };
 }
 
-/** Writes all of `data` on the connection in CHUNK pieces, resuming on onWritable when the stack is full. */
-function sendAll(client: TcpSocket): void {
+/** Writes `bytes` of `data` on the connection in CHUNK pieces, resuming on onWritable when the stack is full. */
+function sendAll(client: TcpSocket, bytes = size): void {
   let sent = 0;
   const send = () => {
-    while (sent < size) {
-      const n = client.write(data.subarray(sent, Math.min(size, sent + CHUNK)));
+    while (sent < bytes) {
+      const n = client.write(data.subarray(sent, Math.min(bytes, sent + CHUNK)));
       sent += n;
       if (n === 0) return;
     }
@@ -62,8 +62,8 @@ function sendAll(client: TcpSocket): void {
   send();
 }
 
-/** Seconds to move `size` bytes from a to b over one TCP connection. */
-async function viaStacks(): Promise<{ seconds: number; retransmits: number }> {
+/** Seconds to move `bytes` bytes from a to b over one TCP connection. */
+async function viaStacks(bytes = size): Promise<{ seconds: number; retransmits: number }> {
   const { a, b } = stackPair();
   try {
     let server: TcpSocket | undefined;
@@ -84,10 +84,10 @@ async function viaStacks(): Promise<{ seconds: number; retransmits: number }> {
         onDataBorrowed(c) {
           received += c.length;
           server!.consumed(c.length);
-          if (received === size) resolve();
+          if (received === bytes) resolve();
         },
       };
-      sendAll(client);
+      sendAll(client, bytes);
     });
     const seconds = (performance.now() - t0) / 1000;
     return { seconds, retransmits: a.stats().tcpRetransmits };
@@ -135,6 +135,14 @@ async function viaThreads(): Promise<number> {
 /** Seconds to move the same bytes between two net sockets over 127.0.0.1 in this process (the baseline). */
 function viaNet(): Promise<number> {
   return netLoopbackSeconds(data, CHUNK);
+}
+
+// Warm-up, not measured: the stacks reach their steady speed only after about 100–200 MiB in a process (V8's
+// JIT and wasm tier-up); without it the first two or three rounds measure the compilers. The net baseline
+// gets the same.
+for (let i = 0; i < 32; i++) {
+  await viaStacks(8 * MiB);
+  await netLoopbackSeconds(data.subarray(0, 8 * MiB), CHUNK);
 }
 
 const stackRuns: number[] = [];

@@ -14,6 +14,14 @@
 
 /* ---- memory: libc malloc (lwIP's own heap walks in-flight segments; pools would cap PCB counts) ---- */
 #define MEM_LIBC_MALLOC 1
+/* lwIP's heap goes through glue.c's per-size free lists in front of dlmalloc */
+#include <stddef.h>
+void *nc_mem_malloc(size_t n);
+void *nc_mem_calloc(size_t count, size_t n);
+void nc_mem_free(void *p);
+#define mem_clib_malloc nc_mem_malloc
+#define mem_clib_calloc nc_mem_calloc
+#define mem_clib_free nc_mem_free
 #define MEMP_MEM_MALLOC 1
 #define MEM_ALIGNMENT 4
 /* With MEMP_MEM_MALLOC these are not hard limits; they are sized for 1000+ connections per network. */
