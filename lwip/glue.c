@@ -1,7 +1,8 @@
 /* netcon glue: the narrow C ABI between one lwIP instance (one WebAssembly instance) and JavaScript.
  *
  * Frames cross the boundary in batches through buffers in wasm memory:
- *   in:  JS writes [u32 len][bytes, padded to 4] × n into nc_in_buf(), then calls nc_input(n) once.
+ *   in:  JS writes [u32 len][bytes, padded to 4] × n into the input buffer (ctl.in_buf), then calls nc_input(n)
+ *        once; frames lwIP keeps stay where they are, and the next batch goes into another buffer.
  *   out: linkoutput appends [u32 len][bytes, padded to 4] to the out ring; when it is full it calls
  *        js_out_full() (JS drains it synchronously); JS also drains it after each call into the module.
  * Addresses cross through a scratch area: struct nc_addr (family, port, 16 address bytes).
@@ -80,6 +81,7 @@ struct nc_ctl {
   struct nc_addr b;
   struct nc_addr c;
   uint32_t wlen; /* nc_tcp_wbuf: bytes granted at the pointer it returned */
+  uint8_t *in_buf; /* where JS stages the next batch of frames (nc_input may move it) */
 };
 
 static struct nc_ctl ctl;
@@ -468,6 +470,90 @@ const ip6_addr_t *nc_ip6_gw(struct netif *netif, const ip6_addr_t *dest) {
   return &gw;
 }
 
+/* ---- input buffers ----
+ * Frames are not copied out of the input buffer: each becomes a pbuf referring to its bytes there (a custom
+ * PBUF_REF that counts references to the buffer). Most are done with when nc_input returns (their data copied
+ * to the rx area or answered); those lwIP keeps (out-of-order segments, fragments awaiting reassembly) keep
+ * the buffer: it is set aside (pinned) until the last of them is freed, and JS stages the next batch in a
+ * fresh buffer (ctl.in_buf), the spare one. Frames are referenced only while a spare exists (so a buffer
+ * lwIP still refers to is never written again) and at most IN_PINNED_MAX buffers are pinned; otherwise they are
+ * copied into pbufs of their own, as a plain driver would. */
+#define IN_PINNED_MAX 4
+struct in_block {
+  int refs;      /* frames of it still held, +1 while it is the current input buffer */
+  int pinned;    /* set aside: freed when refs reaches 0 */
+  uint8_t *data; /* IN_CAP bytes */
+};
+struct in_pbuf {
+  struct pbuf_custom pc;
+  struct in_block *block;
+};
+static struct in_block *in_cur;
+static struct in_block *in_spare; /* the next input buffer when the current one is pinned */
+static int in_pinned;
+
+static struct in_block *in_block_new(void) {
+  struct in_block *b = malloc(sizeof(*b));
+  if (b == NULL) return NULL;
+  b->data = malloc(IN_CAP);
+  if (b->data == NULL) {
+    free(b);
+    return NULL;
+  }
+  b->refs = 1;
+  b->pinned = 0;
+  return b;
+}
+
+static void in_block_unref(struct in_block *b) {
+  if (--b->refs > 0 || !b->pinned) return;
+  in_pinned--;
+  if (in_spare == NULL) {
+    b->refs = 1;
+    b->pinned = 0;
+    in_spare = b;
+  } else {
+    free(b->data);
+    free(b);
+  }
+}
+
+static void in_pbuf_free(struct pbuf *p) {
+  struct in_pbuf *ip = (struct in_pbuf *)p;
+  struct in_block *b = ip->block;
+  mem_free(ip);
+  in_block_unref(b);
+}
+
+/* A pbuf for frame f (len bytes in the current input buffer): a reference when the buffer could be pinned,
+ * else a copy. NULL: out of memory. */
+static struct pbuf *in_frame_pbuf(const uint8_t *f, uint32_t len) {
+  if (in_spare != NULL && in_pinned < IN_PINNED_MAX) {
+    struct in_pbuf *ip = mem_malloc(sizeof(*ip));
+    if (ip == NULL) return NULL;
+    ip->pc.custom_free_function = in_pbuf_free;
+    ip->block = in_cur;
+    in_cur->refs++;
+    return pbuf_alloced_custom(PBUF_RAW, (u16_t)len, PBUF_REF, &ip->pc, (void *)f, (u16_t)len);
+  }
+  struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM);
+  if (p != NULL) memcpy(p->payload, f, len);
+  return p;
+}
+
+/* After a batch: if lwIP kept frames of the current buffer, it is pinned and the spare takes its place; a new
+ * spare is allocated (without one, frames are copied until a pinned buffer is released and becomes it). */
+static void in_batch_done(void) {
+  if (in_cur->refs == 1) return;
+  struct in_block *next = in_spare;
+  in_spare = in_block_new();
+  in_cur->pinned = 1;
+  in_pinned++;
+  in_block_unref(in_cur);
+  in_cur = next;
+  in_buf = ctl.in_buf = next->data;
+}
+
 /* ---- the link ---- */
 /* TCP checksum offload: lwIP leaves the TCP checksum of frames for the network at 0 (NETIF_CHECKSUM_GEN_TCP off
  * on our netifs) and link_output sums each segment while it copies it into the out ring: one pass over the
@@ -620,7 +706,9 @@ static void rx_append(int id, const uint8_t *data, uint32_t len) {
 }
 
 EXPORT int nc_init(int mtu, uint32_t seed) {
-  in_buf = malloc(IN_CAP);
+  in_cur = in_block_new();
+  in_spare = in_block_new();
+  in_buf = ctl.in_buf = in_cur ? in_cur->data : NULL;
   out_buf = malloc(OUT_CAP);
   udp_tmp = malloc(65536);
   rx_buf = malloc(RX_CAP);
@@ -739,6 +827,7 @@ EXPORT int nc_add_route(void) {
 }
 
 /* ---- frames in ---- */
+
 static int for_us(const uint8_t *dst) {
   if (dst[0] & 1) return 1; /* broadcast and multicast */
   return memcmp(dst, nif.hwaddr, 6) == 0;
@@ -777,12 +866,11 @@ EXPORT void nc_input(int count, int trusted) {
       drop_not_for_us++;
       continue;
     }
-    struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM);
+    struct pbuf *p = in_frame_pbuf(f, len);
     if (p == NULL) {
       drop_oom++;
       continue;
     }
-    memcpy(p->payload, f, len);
     struct netif *to = &nif;
     if (len >= 42 && f[12] == 0x08 && f[13] == 0x06) {
       /* ARP: to the netif that holds the target address (a reply to a secondary's request, too). */
@@ -793,6 +881,7 @@ EXPORT void nc_input(int count, int trusted) {
     }
     if (to->input(p, to) != ERR_OK) pbuf_free(p);
   }
+  in_batch_done();
   if (trusted) set_checksums(&nif, 1);
 }
 

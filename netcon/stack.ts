@@ -52,6 +52,7 @@ const CTL_OUT_COUNT = 4;
 const CTL_RX_USED = 8;
 const CTL_RX_COUNT = 12;
 const CTL_WLEN = 76; // struct nc_ctl.wlen (after out/rx counters and three 20-byte addresses)
+const CTL_IN_BUF = 80;
 // Writes from this size on go into the connection's send buffer (glue.c WCHUNK_MIN); smaller ones are copied.
 const WBUF_MIN = 2048;
 const ADDR_A = 16;
@@ -130,7 +131,7 @@ export class Stack {
   private u8: Uint8Array;
   private dv: DataView;
   private readonly ctl: number;
-  private readonly inBuf: number;
+  private inBuf: number; // where the next batch is staged (moves when the stack keeps frames of a batch)
   private readonly inCap: number;
   private readonly outBuf: number;
   private readonly stage: number;
@@ -385,13 +386,19 @@ export class Stack {
     });
   }
 
+  /** Processes the count frames staged at inBuf; the next batch goes where the stack says (ctl.in_buf). */
+  private runInput(count: number, trusted: boolean): void {
+    this.ex.nc_input(count, trusted ? 1 : 0);
+    this.inBuf = this.view().getUint32(this.ctl + CTL_IN_BUF, true);
+  }
+
   /** Frames staged by enqueuePacked go first (their order is older than anything arriving now). */
   private processStaged(): void {
     if (this.stagedCount === 0) return;
     const n = this.stagedCount;
     this.stagedCount = 0;
     this.stagedBytes = 0;
-    this.ex.nc_input(n, this.stagedTrusted ? 1 : 0);
+    this.runInput(n, this.stagedTrusted);
   }
 
   /**
@@ -415,7 +422,7 @@ export class Stack {
       const flush = () => {
         if (n === 0) return;
         this.heap().set(packed.subarray(start, off), this.inBuf);
-        this.ex.nc_input(n, trusted ? 1 : 0);
+        this.runInput(n, trusted);
         start = off;
         n = 0;
       };
@@ -447,7 +454,7 @@ export class Stack {
   private stageInput(frames: readonly Uint8Array[]): void {
     this.processStaged();
     const max = this.config.mtu + 14;
-    const end = this.inBuf + this.inCap;
+    let end = this.inBuf + this.inCap;
     let off = this.inBuf;
     let count = 0;
     let u8 = this.heap();
@@ -463,9 +470,10 @@ export class Stack {
       }
       const need = 4 + ((len + 3) & ~3);
       if (off + need > end) {
-        this.ex.nc_input(count, 0);
+        this.runInput(count, false);
         u8 = this.heap();
         off = this.inBuf;
+        end = this.inBuf + this.inCap;
         count = 0;
       }
       this.view().setUint32(off, len, true);
@@ -473,7 +481,7 @@ export class Stack {
       off += need;
       count++;
     }
-    if (count > 0) this.ex.nc_input(count, 0);
+    if (count > 0) this.runInput(count, false);
   }
 
   /**
