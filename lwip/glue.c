@@ -581,31 +581,37 @@ static uint32_t load16(const uint8_t *p) {
   return v;
 }
 
-/* Where the TCP header of frame p starts (0: not an unfragmented TCP segment over IPv4 or IPv6), and the sum of
- * its pseudo-header, in the byte order of nc_chksum's sums. Headers are in the first pbuf (lwIP builds them
- * there). */
-static uint32_t tcp_offset(const struct pbuf *p, uint32_t *pseudo) {
-  const uint8_t *f = p->payload;
-  if (p->len < 54) return 0;
-  uint32_t s = 0, l4, tcplen;
+/* Where the TCP header of frame f starts (0: not an unfragmented TCP segment over IPv4 or IPv6, or not all of
+ * it within `total` bytes), its length, and the sum of its pseudo-header in the byte order of nc_chksum's
+ * sums. The headers must be within the first `hdrs` bytes. */
+static uint32_t frame_tcp(const uint8_t *f, uint32_t hdrs, uint32_t total, uint32_t *pseudo, uint32_t *tcplen) {
+  if (hdrs < 54) return 0;
+  uint32_t s = 0, l4, n;
   if (f[12] == 0x08 && f[13] == 0x00) {
     uint32_t ihl = (uint32_t)(f[14] & 15) * 4;
-    if (f[23] != IP_PROTO_TCP || (f[20] & 0x3f) != 0 || f[21] != 0 || ihl < 20) return 0;
+    if (f[23] != IP_PROTO_TCP || (f[20] & 0x3f) != 0 || f[21] != 0 || ihl < 20 || 14 + ihl + 20 > hdrs) return 0;
     l4 = 14 + ihl;
-    tcplen = (((uint32_t)f[16] << 8) | f[17]) - ihl;
+    n = (((uint32_t)f[16] << 8) | f[17]) - ihl;
     for (int i = 26; i < 34; i += 2) s += load16(f + i);
   } else if (f[12] == 0x86 && f[13] == 0xdd) {
     if (f[20] != IP_PROTO_TCP) return 0;
     l4 = 54;
-    tcplen = ((uint32_t)f[18] << 8) | f[19];
+    n = ((uint32_t)f[18] << 8) | f[19];
     for (int i = 22; i < 54; i += 2) s += load16(f + i);
   } else {
     return 0;
   }
-  if (tcplen < 20 || l4 + tcplen > p->tot_len) return 0;
-  const uint8_t tail[4] = {0, IP_PROTO_TCP, (uint8_t)(tcplen >> 8), (uint8_t)tcplen};
+  if (n < 20 || n > 0xffff || l4 + n > total) return 0;
+  const uint8_t tail[4] = {0, IP_PROTO_TCP, (uint8_t)(n >> 8), (uint8_t)n};
   *pseudo = s + load16(tail) + load16(tail + 2);
+  *tcplen = n;
   return l4;
+}
+
+/* frame_tcp for frame p, whose headers lwIP builds in its first pbuf. */
+static uint32_t tcp_offset(const struct pbuf *p, uint32_t *pseudo) {
+  uint32_t tcplen;
+  return frame_tcp(p->payload, p->len, p->tot_len, pseudo, &tcplen);
 }
 
 /* Copies frame p (len bytes) to d, summing its TCP segment from offset l4 on and storing the checksum. */
@@ -826,7 +832,133 @@ EXPORT int nc_add_route(void) {
   return 0;
 }
 
-/* ---- frames in ---- */
+/* ---- frames in ----
+ * Receive coalescing (as Linux's GRO): consecutive frames of a batch that continue one TCP stream (same
+ * addresses, ports, ACK and window, no options, no flags but ACK and PSH, each starting where the previous one
+ * ended, the first one where its connection expects it) go to lwIP as one segment of up to 64 KiB: a chain of their payloads behind the first one's headers.
+ * lwIP then does its per-segment work (parsing, lookup, window and ACK bookkeeping, delivery) once per run
+ * instead of once per frame. Checksums are verified frame by frame before merging (unless the link is
+ * trusted), and the merged segment skips lwIP's own check (as a NIC's verified checksum does on Linux). */
+struct gro {
+  struct pbuf *head;  /* the first frame, whole (NULL: nothing pending) */
+  uint32_t l4;        /* its TCP header's offset */
+  uint32_t next_seq;  /* where the next frame must start */
+  uint32_t data;      /* payload bytes merged */
+  uint32_t frames;
+  uint8_t psh;
+};
+static struct gro gro;
+/* Set while a merged segment is in lwIP: it stands for several, so its data is acknowledged at once (on_recv),
+ * as every second full-sized segment is; lwIP alone would delay the ACK for what it takes as one segment. */
+static int gro_in_lwip;
+static uint32_t gro_frames_merged; /* frames that went to lwIP merged with others */
+
+/* The TCP header offset when frame f (len bytes) can be merged (see above), else 0. */
+static uint32_t gro_candidate(const uint8_t *f, uint32_t len, int trusted) {
+  uint32_t pseudo, tcplen;
+  uint32_t l4 = frame_tcp(f, len, len, &pseudo, &tcplen);
+  if (l4 == 0 || l4 + tcplen != len || tcplen <= 20) return 0; /* not TCP, padded, or no data */
+  if (l4 == 34 && f[14] != 0x45) return 0;                     /* IPv4 options */
+  if (f[l4 + 12] != 0x50 || (f[l4 + 13] & ~0x08) != 0x10) return 0;
+  if (!trusted) {
+    if (l4 == 34 && nc_chksum(f + 14, 20) != 0xffff) return 0;
+    if (fold16((uint64_t)pseudo + nc_chksum(f + l4, (int)tcplen)) != 0xffff) return 0;
+  }
+  return l4;
+}
+
+static uint32_t load32be(const uint8_t *p) {
+  return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+/* Does frame f (a candidate at l4, len bytes) continue the pending segment? */
+static int gro_continues(const uint8_t *f, uint32_t len, uint32_t l4) {
+  const uint8_t *h = gro.head->payload;
+  if (l4 != gro.l4 || load32be(f + l4 + 4) != gro.next_seq) return 0;
+  if (gro.head->tot_len + (len - l4 - 20) > 0xffff) return 0;
+  if (l4 == 34 ? memcmp(f + 26, h + 26, 12) != 0 : memcmp(f + 22, h + 22, 36) != 0) return 0; /* addresses, ports */
+  return memcmp(f + l4 + 8, h + l4 + 8, 4) == 0 && memcmp(f + l4 + 14, h + l4 + 14, 2) == 0; /* ACK, window */
+}
+
+/* Does the segment in frame f (TCP at l4) start at what its connection expects next, with no hole being
+ * repaired? Only then is a run merged: while segments arrive out of order, each must get its own duplicate
+ * ACK (the sender's fast retransmit counts them). */
+static int gro_in_order(const uint8_t *f, uint32_t l4) {
+  uint16_t sport = (uint16_t)((f[l4] << 8) | f[l4 + 1]);
+  uint16_t dport = (uint16_t)((f[l4 + 2] << 8) | f[l4 + 3]);
+  for (struct tcp_pcb *pcb = tcp_active_pcbs; pcb != NULL; pcb = pcb->next) {
+    if (pcb->local_port != dport || pcb->remote_port != sport) continue;
+    if (l4 == 34) {
+      if (!IP_IS_V4_VAL(pcb->remote_ip) || memcmp(&ip_2_ip4(&pcb->remote_ip)->addr, f + 26, 4) != 0 ||
+          memcmp(&ip_2_ip4(&pcb->local_ip)->addr, f + 30, 4) != 0)
+        continue;
+    } else if (!IP_IS_V6_VAL(pcb->remote_ip) || memcmp(ip_2_ip6(&pcb->remote_ip)->addr, f + 22, 16) != 0 ||
+               memcmp(ip_2_ip6(&pcb->local_ip)->addr, f + 38, 16) != 0) {
+      continue;
+    }
+    return pcb->ooseq == NULL && load32be(f + l4 + 4) == pcb->rcv_nxt;
+  }
+  return 0;
+}
+
+static void gro_flush(int trusted) {
+  struct pbuf *p = gro.head;
+  if (p == NULL) return;
+  gro.head = NULL;
+  int merged = gro.frames > 1;
+  if (merged) {
+    uint8_t *h = p->payload;
+    uint32_t l4 = gro.l4;
+    uint32_t n = l4 - 14 + 20 + gro.data; /* IPv4: total length */
+    if (l4 == 34) {
+      h[16] = (uint8_t)(n >> 8);
+      h[17] = (uint8_t)n;
+      h[24] = h[25] = 0;
+      uint16_t c = (uint16_t)~nc_chksum(h + 14, 20);
+      memcpy(h + 24, &c, 2);
+    } else {
+      n = 20 + gro.data; /* IPv6: payload length */
+      h[18] = (uint8_t)(n >> 8);
+      h[19] = (uint8_t)n;
+    }
+    h[l4 + 13] |= gro.psh;
+    if (!trusted) set_checksums(&nif, 0); /* verified frame by frame */
+  }
+  gro_in_lwip = merged;
+  if (merged) gro_frames_merged += gro.frames;
+  if (nif.input(p, &nif) != ERR_OK) pbuf_free(p);
+  gro_in_lwip = 0;
+  if (merged && !trusted) set_checksums(&nif, 1);
+}
+
+/* Takes frame f if it starts or continues a run to merge; 0: not taken (gro_flush first, then process it). */
+static int gro_take(const uint8_t *f, uint32_t len, int trusted) {
+  uint32_t l4 = gro_candidate(f, len, trusted);
+  if (l4 == 0) return 0;
+  if (gro.head != NULL && !gro_continues(f, len, l4)) gro_flush(trusted);
+  if (gro.head == NULL && !gro_in_order(f, l4)) return 0;
+  struct pbuf *p = in_frame_pbuf(f, len);
+  if (p == NULL) {
+    drop_oom++;
+    return 1;
+  }
+  uint32_t data = len - l4 - 20;
+  if (gro.head == NULL) {
+    gro.head = p;
+    gro.l4 = l4;
+    gro.data = data;
+    gro.frames = 1;
+    gro.psh = 0;
+  } else {
+    pbuf_remove_header(p, l4 + 20);
+    pbuf_cat(gro.head, p);
+    gro.data += data;
+    gro.frames++;
+  }
+  gro.psh |= f[l4 + 13] & 0x08;
+  gro.next_seq = load32be(f + l4 + 4) + data;
+  return 1;
+}
 
 static int for_us(const uint8_t *dst) {
   if (dst[0] & 1) return 1; /* broadcast and multicast */
@@ -866,6 +998,8 @@ EXPORT void nc_input(int count, int trusted) {
       drop_not_for_us++;
       continue;
     }
+    if (gro_take(f, len, trusted)) continue;
+    gro_flush(trusted);
     struct pbuf *p = in_frame_pbuf(f, len);
     if (p == NULL) {
       drop_oom++;
@@ -881,6 +1015,7 @@ EXPORT void nc_input(int count, int trusted) {
     }
     if (to->input(p, to) != ERR_OK) pbuf_free(p);
   }
+  gro_flush(trusted);
   in_batch_done();
   if (trusted) set_checksums(&nif, 1);
 }
@@ -971,6 +1106,7 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err) 
     js_tcp_recv(id, NULL, 0);
     if (done && !cb_aborted) js_tcp_err(id, ERR_CLSD);
   } else {
+    if (gro_in_lwip) tcp_ack_now(pcb);
     for (struct pbuf *q = p; q != NULL; q = q->next) rx_append(id, q->payload, q->len);
     pbuf_free(p);
   }
@@ -1475,6 +1611,7 @@ EXPORT void nc_stats(uint32_t *o) {
   o[24] = drop_truncated;
   o[25] = drop_oversized;
   o[26] = drop_out_full;
+  o[27] = gro_frames_merged;
 }
 
 /* lwIP 2.1.3's tcp_output returns without sending anything when Nagle holds back a partial segment, even

@@ -36,6 +36,8 @@ export interface StackStats {
   bytesOut: number;
   drops: Record<string, number>; // reason → count (truncated, oversized, badChecksum, noRoute, …)
   tcpRetransmits: number;
+  /** TCP frames received in runs that went to lwIP as one segment (receive coalescing). */
+  tcpCoalesced: number;
   tcpPcbs: number;
   udpPcbs: number;
 }

@@ -1017,6 +1017,7 @@ export class Stack {
         noRoute: g(18),
       },
       tcpRetransmits: g(19) + g(23),
+      tcpCoalesced: g(27),
       tcpPcbs: g(20),
       udpPcbs: g(21),
     };
