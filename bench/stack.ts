@@ -3,6 +3,8 @@
 // The stacks run twice: both in one thread (the reported value), and each in its own thread with frames
 // crossing through SharedArrayBuffer rings (reported as `threads`; the hop between threads lengthens the
 // round trip, and with a 256 KiB window that costs more than the second core gives).
+// The links between the stacks are trusted in-process links: TCP checksums are neither summed nor verified,
+// as on the kernel's loopback that carries the baseline (the VL2 benchmarks measure the path with them).
 // Last line: one JSON object (bench/result.ts).
 import { Worker } from 'node:worker_threads';
 import { MemoryLink } from '../netcon/memory-link.js';
