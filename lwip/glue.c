@@ -835,9 +835,9 @@ EXPORT int nc_add_route(void) {
 /* ---- frames in ----
  * Receive coalescing (as Linux's GRO): consecutive frames of a batch that continue one TCP stream (same
  * addresses, ports, ACK and window, no options, no flags but ACK and PSH, each starting where the previous one
- * ended, the first one where its connection expects it) go to lwIP as one segment of up to 64 KiB: a chain of their payloads behind the first one's headers.
- * lwIP then does its per-segment work (parsing, lookup, window and ACK bookkeeping, delivery) once per run
- * instead of once per frame. Checksums are verified frame by frame before merging (unless the link is
+ * ended, the first one where its connection expects it) go to lwIP as one segment of up to 64 KiB: a chain of
+ * their payloads behind the first one's headers. lwIP then does its per-segment work (parsing, lookup, window
+ * and ACK bookkeeping, delivery) once per run instead of once per frame. Checksums are verified frame by frame before merging (unless the link is
  * trusted), and the merged segment skips lwIP's own check (as a NIC's verified checksum does on Linux). */
 struct gro {
   struct pbuf *head;  /* the first frame, whole (NULL: nothing pending) */
