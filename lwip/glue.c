@@ -1140,8 +1140,10 @@ struct wbuf {
 };
 static struct wchunk *wchunk_free;
 static int wchunk_free_n;
+static uint32_t wchunks_held; /* chunks of connections (not on the free list) */
 
 static void wchunk_release(struct wchunk *c) {
+  wchunks_held--;
   if (wchunk_free_n < WCHUNK_CACHE) {
     c->next = wchunk_free;
     wchunk_free = c;
@@ -1359,6 +1361,7 @@ EXPORT uint8_t *nc_tcp_wbuf(struct tcp_pcb *pcb, uint32_t n) {
       t = malloc(sizeof(*t));
       if (t == NULL) return NULL;
     }
+    wchunks_held++;
     t->next = NULL;
     t->used = 0;
     t->end_seq = pcb->snd_lbb;
@@ -1612,6 +1615,7 @@ EXPORT void nc_stats(uint32_t *o) {
   o[25] = drop_oversized;
   o[26] = drop_out_full;
   o[27] = gro_frames_merged;
+  o[28] = wchunks_held;
 }
 
 /* lwIP 2.1.3's tcp_output returns without sending anything when Nagle holds back a partial segment, even

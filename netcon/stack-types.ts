@@ -38,6 +38,8 @@ export interface StackStats {
   tcpRetransmits: number;
   /** TCP frames received in runs that went to lwIP as one segment (receive coalescing). */
   tcpCoalesced: number;
+  /** Bytes of send buffer chunks held by connections (written data not yet acknowledged, in 64 KiB chunks). */
+  tcpSendBuffers: number;
   tcpPcbs: number;
   udpPcbs: number;
 }

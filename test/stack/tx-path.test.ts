@@ -5,7 +5,7 @@
 import test from 'ava';
 import type { Stack } from '../../netcon/stack.js';
 import type { TcpSocket } from '../../netcon/stack-types.js';
-import { makePair, pattern, pump, sha256 } from './_pair.js';
+import { connectPair, makePair, pattern, pump, sha256 } from './_pair.js';
 
 /** The Internet checksum of the TCP segment in an Ethernet frame, pseudo-header included (0 = valid). */
 function tcpChecksum(f: Uint8Array): number | undefined {
@@ -116,6 +116,54 @@ test('after an MTU decrease, segments queued for the old MTU go out fragmented, 
     hold = false;
     t.is(await received, sha256(data));
     t.true(fragments > 0, `${fragments} IPv4 fragments`);
+  } finally {
+    p.close();
+  }
+});
+
+test('send buffers: written data is held until acknowledged, then released; closed and aborted connections release theirs', async (t) => {
+  const p = makePair(2800);
+  const wait = async (cond: () => boolean) => {
+    for (let i = 0; i < 400 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+  };
+  try {
+    const { client, server } = await connectPair(p, 4, 7200);
+    // The reader does not read: what the window cannot take stays in the sender's buffer.
+    server.handlers = {};
+    const data = pattern(1024 * 1024, 5);
+    const written = client.write(data);
+    t.true(written >= 256 * 1024, `${written} bytes taken`);
+    await wait(() => p.a.stats().tcpSendBuffers > 0);
+    const held = p.a.stats().tcpSendBuffers;
+    t.true(held >= 128 * 1024, `${held} bytes of chunks held while unacknowledged`);
+    // Reading everything acknowledges it: the chunks go back.
+    let got = 0;
+    server.handlers = {
+      onData(c) {
+        got += c.length;
+        server.consumed(c.length);
+      },
+    };
+    server.consumed(256 * 1024);
+    await wait(() => got === written && p.a.stats().tcpSendBuffers === 0);
+    t.is(got, written);
+    t.is(p.a.stats().tcpSendBuffers, 0, 'all chunks released once acknowledged');
+    // Close with data still queued (the peer stops reading): released when lwIP frees the connection.
+    server.handlers = {};
+    client.write(data);
+    await wait(() => p.a.stats().tcpSendBuffers > 0);
+    t.true(p.a.stats().tcpSendBuffers > 0);
+    client.abort();
+    await wait(() => p.a.stats().tcpSendBuffers === 0);
+    t.is(p.a.stats().tcpSendBuffers, 0, 'an aborted connection releases its chunks');
+    const second = await connectPair(p, 4, 7201);
+    second.server.handlers = {};
+    second.client.write(data);
+    await wait(() => p.a.stats().tcpSendBuffers > 0);
+    second.client.close();
+    second.server.abort(); // the reset makes lwIP free the closing connection
+    await wait(() => p.a.stats().tcpSendBuffers === 0);
+    t.is(p.a.stats().tcpSendBuffers, 0, 'a closed connection releases its chunks when lwIP frees it');
   } finally {
     p.close();
   }
