@@ -1118,8 +1118,8 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err) 
 
 /* ---- TCP send buffers ----
  * Bulk writes are not copied by lwIP: nc_tcp_wbuf gives JS room in a chunk of the connection's send buffer,
- * JS writes the bytes there, and nc_tcp_write queues them as PBUF_ROM references (lwIP sums them for the
- * checksum as it queues them, as it does when copying). A chunk lives until no queued segment holds its
+ * JS writes the bytes there, and nc_tcp_write queues them as PBUF_ROM references (link_output sums them when
+ * it copies each segment out, see tcp_offload). A chunk lives until no queued segment holds its
  * bytes: every segment lwIP keeps (unsent or unacknowledged) starts at or after the chunk's last sequence
  * number. Chunks are checked when an ACK frees send buffer and before each write, and freed with the pcb
  * (an ext-arg destroy callback: lwIP may keep a closed connection's data queued for a while).
