@@ -20,18 +20,9 @@ import {
   ZT_ONE_BIN,
   ztCli,
 } from '../../test/helpers/zerotier-one.js';
+import { waitFor } from '../../tools/cluster.js';
 
 const ROOT_PORT = 29993;
-
-async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    await sleep(500);
-  }
-  throw new Error(`ZeroTier One tap-to-tap: ${what} not reached in ${ms} ms`);
-}
 
 /** One of our controller API calls, made with curl inside the namespace where the service runs. */
 async function api(ns: string, home: string, method: string, path: string, body?: unknown): Promise<unknown> {
@@ -80,7 +71,7 @@ export async function zeroTierOneTapToTap(seconds: number, log: (m: string) => v
     })) as { id: string };
     const ips: string[] = [];
     for (const n of nodes) {
-      await until('real node ONLINE', 60000, async () =>
+      await waitFor('real node ONLINE', 60000, async () =>
         /^200 info \S+ \S+ ONLINE/.test((await ztCli(n.ns, n.home, 'info')).out) ? true : undefined,
       );
       await ztCli(n.ns, n.home, 'join', nw.id);
@@ -88,7 +79,7 @@ export async function zeroTierOneTapToTap(seconds: number, log: (m: string) => v
         authorized: true,
       });
       ips.push(
-        await until('a tap address', 60000, async () => {
+        await waitFor('a tap address', 60000, async () => {
           const row = (await ztCli(n.ns, n.home, 'listnetworks')).out
             .split('\n')
             .find((l) => l.startsWith(`200 listnetworks ${nw.id} `))
@@ -103,7 +94,7 @@ export async function zeroTierOneTapToTap(seconds: number, log: (m: string) => v
     });
     scope.children.push(server);
     // The path between the real nodes goes direct after a rendezvous: ping until it answers.
-    await until('ping between the taps', 60000, async () => {
+    await waitFor('ping between the taps', 60000, async () => {
       const p = await execa('ip', ['netns', 'exec', ns.b, 'ping', '-c', '1', '-W', '1', ip1], { reject: false });
       return p.exitCode === 0 ? true : undefined;
     });
