@@ -1140,7 +1140,7 @@ struct wbuf {
 };
 static struct wchunk *wchunk_free;
 static int wchunk_free_n;
-static uint32_t wchunks_held; /* chunks of connections (not on the free list) */
+static uint32_t wchunks_held; /* chunks held by connections (not on the free list) */
 
 static void wchunk_release(struct wchunk *c) {
   wchunks_held--;
@@ -1615,7 +1615,7 @@ EXPORT void nc_stats(uint32_t *o) {
   o[25] = drop_oversized;
   o[26] = drop_out_full;
   o[27] = gro_frames_merged;
-  o[28] = wchunks_held;
+  o[28] = wchunks_held * WCHUNK_SIZE; /* bytes */
 }
 
 /* lwIP 2.1.3's tcp_output returns without sending anything when Nagle holds back a partial segment, even

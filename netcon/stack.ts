@@ -1018,7 +1018,7 @@ export class Stack {
       },
       tcpRetransmits: g(19) + g(23),
       tcpCoalesced: g(27),
-      tcpSendBuffers: g(28) * 64 * 1024,
+      tcpSendBuffers: g(28),
       tcpPcbs: g(20),
       udpPcbs: g(21),
     };
