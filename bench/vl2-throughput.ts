@@ -1,113 +1,142 @@
-// Bulk TCP between two of our member services over real UDP on loopback, through VL1 encryption and VL2:
-// iperf3 -s under the intercept on member A, iperf3 -c under the intercept on member B (one stream). Baseline,
-// in the same run: the same number of bytes between two Node net sockets over 127.0.0.1 (bench/baseline.ts);
-// iperf3 over the kernel's loopback is reported beside it, and with ZT_ONE_BIN set, ZeroTier One's own
-// tap-to-tap throughput (bench/lib/zerotier-one-taps.ts) with our ratio to it.
-import { randomBytes } from 'node:crypto';
-import { execa } from 'execa';
+// npm run bench -- vl2-throughput
+// Bulk TCP between two members of one network, iperf3 with 1, 4 and 16 streams, between two hosts that are
+// network namespaces joined by a veth pair (bench/lib/netns-lab.ts). Measured in the same run, in turn:
+//   - kernel: iperf3 over the veth pair itself (no ZeroTier);
+//   - ZeroTier One (with ZT_ONE_BIN): two real nodes with kernel taps, iperf3 native on each tap;
+//   - netcon: two of our services, iperf3 under the intercept on each (encrypted, AES-GMAC-SIV).
+// For ZeroTier One and netcon, the CPU seconds both nodes' processes spent per GB moved (ours includes the
+// TCP stacks, which for ZeroTier One run in the kernel, outside its process). BENCH_LOAD=N (default 2) then
+// measures one stream again for both with N busy processes on the machine (0: skip).
+// value = our one-stream bytes/s; baseline = ZeroTier One's one-stream bytes/s (else the kernel's).
+import { spawn } from 'node:child_process';
 import { ZT_ONE_BIN } from '../test/helpers/zerotier-one.js';
-import { bin, startCluster, waitFor } from '../tools/cluster.js';
-import { netLoopbackSeconds } from './baseline.js';
-import { zeroTierOneTapToTap } from './lib/zerotier-one-taps.js';
+import { waitFor } from '../tools/cluster.js';
+import { cpuSeconds, Lab, type LabMember } from './lib/netns-lab.js';
 import { report } from './result.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
-const ROUNDS = Number(process.env.ROUNDS ?? 3);
+const STREAMS = [1, 4, 16];
+const LOAD = Number(process.env.BENCH_LOAD ?? 2);
+const PORT = 5302;
+const log = (m: string) => process.stderr.write(`${m}\n`);
 
-function bitsPerSecond(json: string): number {
-  const j = JSON.parse(json) as { end?: { sum_received?: { bits_per_second: number } }; error?: string };
+interface Run {
+  bytesPerSecond: number;
+  /** CPU seconds of both nodes' processes per GB (1e9 bytes) received; 0 for the kernel. */
+  cpuPerGB: number;
+}
+
+function received(json: string): { bytes: number; seconds: number } {
+  const j = JSON.parse(json) as { end?: { sum_received?: { bytes: number; seconds: number } }; error?: string };
   if (!j.end?.sum_received) throw new Error(`iperf3: ${j.error ?? json.slice(0, 300)}`);
-  return j.end.sum_received.bits_per_second;
+  return j.end.sum_received;
 }
 
-async function kernelLoopback(): Promise<number> {
-  const server = execa('iperf3', ['-s', '-1', '-p', '5399', '-B', '127.0.0.1'], { reject: false });
+/** iperf3 from `client` to `server` with `streams` parallel streams; the best of `rounds` runs. */
+async function iperf(server: LabMember, client: LabMember, streams: number, rounds = 1): Promise<Run> {
+  const srv = server.run('iperf3', ['-s', '-B', server.ip, '-p', String(PORT), '--forceflush'], { buffer: false });
   try {
-    await new Promise((r) => setTimeout(r, 500));
-    return bitsPerSecond(
-      (await execa('iperf3', ['-c', '127.0.0.1', '-p', '5399', '-t', String(SECONDS), '-J'])).stdout,
-    );
-  } finally {
-    server.kill();
-  }
-}
-
-async function viaNetcon(): Promise<number> {
-  const cluster = await startCluster(['A', 'B'], (m) => process.stderr.write(`${m}\n`));
-  const [a, b] = cluster.members as [(typeof cluster.members)[0], (typeof cluster.members)[0]];
-  const run = (m: typeof a, args: string[], opts = {}) =>
-    execa(bin('zerotier-netcon'), ['run', `-D${m.home}`, cluster.nwid, '--', 'iperf3', ...args], {
-      reject: false,
-      ...opts,
+    await new Promise<void>((resolve, reject) => {
+      srv.stdout?.on('data', (d) => String(d).includes('listening') && resolve());
+      srv.then((r) => reject(new Error(`iperf3 -s exited: ${r.stderr ?? ''}`)), reject);
     });
-  const server = run(a, ['-s', '-p', '5201', '--forceflush'], { buffer: false });
-  try {
-    await waitFor(
-      'iperf3 on member A',
-      20_000,
-      async () =>
-        new Promise<true | undefined>((resolve) => {
-          server.stdout?.once('data', (d) => resolve(String(d).includes('listening') ? true : undefined));
-          setTimeout(() => resolve(undefined), 1000);
-        }),
-    );
-    // Best of ROUNDS runs over the same cluster (the baseline below is a best of 3 as well).
-    let best = 0;
-    for (let i = 0; i < ROUNDS; i++) {
-      // iperf3 -s listens afresh after each test: give it a moment.
-      if (i > 0) await new Promise((r) => setTimeout(r, 1000));
-      const r = await run(b, ['-c', a.ip, '-p', '5201', '-t', String(SECONDS), '-J']);
-      const bps = bitsPerSecond(String(r.stdout));
-      process.stderr.write(`netcon run ${i + 1}: ${(bps / 8 / 1048576).toFixed(1)} MiB/s\n`);
-      best = Math.max(best, bps);
+    let best: Run = { bytesPerSecond: 0, cpuPerGB: 0 };
+    for (let i = 0; i < rounds; i++) {
+      const cpu0 = cpuSeconds(server.pid()) + cpuSeconds(client.pid());
+      const r = await waitFor(`iperf3 ${client.kind} → ${server.kind}`, 60000, async () => {
+        const r = await client.run('iperf3', [
+          '-c',
+          server.ip,
+          '-p',
+          String(PORT),
+          '-t',
+          String(SECONDS),
+          '-P',
+          String(streams),
+          '-J',
+        ]);
+        return r.exitCode === 0 ? received(String(r.stdout)) : undefined;
+      });
+      const cpu = cpuSeconds(server.pid()) + cpuSeconds(client.pid()) - cpu0;
+      const run = { bytesPerSecond: r.bytes / r.seconds, cpuPerGB: (cpu * 1e9) / r.bytes };
+      if (run.bytesPerSecond > best.bytesPerSecond) best = run;
     }
+    log(
+      `${client.kind.padEnd(7)} ${String(streams).padStart(2)} stream(s): ${(best.bytesPerSecond / 1048576).toFixed(1)} MiB/s` +
+        (best.cpuPerGB ? `, ${best.cpuPerGB.toFixed(2)} CPU s/GB` : ''),
+    );
     return best;
   } finally {
-    server.kill();
-    await cluster.stop();
+    srv.kill();
+    await srv.catch(() => undefined);
   }
 }
 
-// ZeroTier One's own tap-to-tap figure, when its binary is given (ZT_ONE_BIN) and namespaces can be made.
-async function zeroTierOne(): Promise<number | undefined> {
-  if (!ZT_ONE_BIN) {
-    process.stderr.write('ZT_ONE_BIN is not set: ZeroTier One tap-to-tap is not measured in this run\n');
-    return undefined;
-  }
+/** N busy processes (a spinning loop each) for the duration of `f`. */
+async function underLoad<T>(n: number, f: () => Promise<T>): Promise<T> {
+  const busy = Array.from({ length: n }, () => spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }));
   try {
-    return await zeroTierOneTapToTap(SECONDS, (m) => process.stderr.write(`${m}\n`));
-  } catch (e) {
-    process.stderr.write(`ZeroTier One tap-to-tap not measured: ${(e as Error).message}\n`);
-    return undefined;
+    return await f();
+  } finally {
+    for (const b of busy) b.kill('SIGKILL');
   }
 }
 
-const ztOne = await zeroTierOne();
-const kernel = (await kernelLoopback()) / 8;
-const value = (await viaNetcon()) / 8;
-const bytes = randomBytes(512 * 1024 * 1024);
-let best = Number.POSITIVE_INFINITY;
-for (let i = 0; i < 3; i++) best = Math.min(best, await netLoopbackSeconds(bytes));
-const baseline = bytes.length / best;
-const mib = (x: number) => (x / 1048576).toFixed(1);
-process.stdout.write(
-  `netcon member to member: ${mib(value)} MiB/s; Node net over 127.0.0.1: ${mib(baseline)} MiB/s; iperf3 over kernel loopback: ${mib(kernel)} MiB/s${ztOne ? `; ZeroTier One tap to tap: ${mib(ztOne)} MiB/s` : ''}\n`,
-);
+async function sweep(a: LabMember, b: LabMember): Promise<Run[]> {
+  const out: Run[] = [];
+  for (const s of STREAMS) out.push(await iperf(a, b, s, s === 1 ? 3 : 1));
+  return out;
+}
+
+const lab = await Lab.start(log);
+let kernel: Run[];
+let zt1: Run[] | undefined;
+let zt1Loaded: Run | undefined;
+let ours: Run[];
+let oursLoaded: Run | undefined;
+try {
+  kernel = await sweep(lab.kernel('a'), lab.kernel('b'));
+  if (ZT_ONE_BIN) {
+    const z1 = await lab.zeroTierOne('a', 'z1');
+    const z2 = await lab.zeroTierOne('b', 'z2');
+    zt1 = await sweep(z1, z2);
+    if (LOAD > 0) zt1Loaded = await underLoad(LOAD, () => iperf(z1, z2, 1, 2));
+    await z1.stop();
+    await z2.stop();
+  } else {
+    log('ZT_ONE_BIN is not set: ZeroTier One is not measured; the baseline is kernel iperf3 over the veth pair');
+  }
+  const n1 = await lab.netcon('a', 'n1');
+  const n2 = await lab.netcon('b', 'n2');
+  ours = await sweep(n1, n2);
+  if (LOAD > 0 && zt1) oursLoaded = await underLoad(LOAD, () => iperf(n1, n2, 1, 2));
+} finally {
+  await lab.close();
+}
+const base = zt1 ?? kernel;
+const r3 = (x: number) => Math.round(x * 1000) / 1000;
+const table = (runs: Run[]) => Object.fromEntries(STREAMS.map((s, i) => [s, Math.round(runs[i]!.bytesPerSecond)]));
 report({
   bench: 'vl2-throughput',
-  value: Math.round(value),
-  unit: 'bytes/s',
-  baseline: Math.round(baseline),
-  baselineWhat: 'the same bytes between two Node net sockets over 127.0.0.1, same run (best of 3)',
-  kernelIperf3: Math.round(kernel),
-  what: 'one TCP stream, iperf3 under the intercept on two member services over real UDP on 127.0.0.1 (encrypted, AES-GMAC-SIV), best of rounds',
-  seconds: SECONDS,
-  rounds: ROUNDS,
-  ...(ztOne
+  value: Math.round(ours[0]!.bytesPerSecond),
+  unit: 'bytes/s (one TCP stream)',
+  baseline: Math.round(base[0]!.bytesPerSecond),
+  baselineIs: zt1 ? 'ZeroTier One 1.14 tap to tap' : 'kernel iperf3 over a veth pair',
+  streams: { netcon: table(ours), kernel: table(kernel), ...(zt1 ? { zeroTierOne: table(zt1) } : {}) },
+  ratios: Object.fromEntries(STREAMS.map((s, i) => [s, r3(ours[i]!.bytesPerSecond / base[i]!.bytesPerSecond)])),
+  cpuPerGB: {
+    netcon: r3(ours[0]!.cpuPerGB),
+    ...(zt1 ? { zeroTierOne: r3(zt1[0]!.cpuPerGB), ratio: r3(ours[0]!.cpuPerGB / zt1[0]!.cpuPerGB) } : {}),
+  },
+  ...(zt1Loaded && oursLoaded
     ? {
-        zeroTierOneTapToTap: Math.round(ztOne),
-        ratioToZeroTierOne: Math.round((value / ztOne) * 1000) / 1000,
-        zeroTierOneWhat: 'two real ZeroTier One nodes in network namespaces over a veth pair, iperf3 tap to tap',
+        underLoad: {
+          busyProcesses: LOAD,
+          netcon: Math.round(oursLoaded.bytesPerSecond),
+          zeroTierOne: Math.round(zt1Loaded.bytesPerSecond),
+          ratio: r3(oursLoaded.bytesPerSecond / zt1Loaded.bytesPerSecond),
+        },
       }
     : {}),
+  seconds: SECONDS,
 });
