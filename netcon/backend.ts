@@ -1,5 +1,6 @@
-// What the socket table needs from a network: the user-space stack (netcon/stack.ts) behind an
-// adapter, or the in-memory network (mem-net.ts) that also serves loopback.
+// What the socket table needs from a network: the user-space stack (netcon/stack.ts, which implements it
+// directly: the daemon, the tests and the benchmarks hand the same Stack to the RPC server), or the
+// in-memory network (mem-net.ts) that also serves loopback.
 import type {
   ConnectOutcome,
   IpAssignment,
@@ -31,11 +32,17 @@ export interface NetBackend {
   readonly routes: readonly Route[];
   /** Throws StackError('EADDRINUSE' …). onConnection must install handlers before returning. */
   tcpListen(local: SockAddr, opts: ListenOptions, onConnection: (sock: TcpSocket) => void): TcpListener;
-  /** local has a concrete address and port. done is called once, asynchronously. */
+  /**
+   * local has a concrete address and port. done is called once, asynchronously. reuseAddr: the socket table
+   * chose the local port and decided it is free (as Linux does, a port that an old connection holds in
+   * TIME_WAIT serves a connection to another peer), so binding it must not be refused; the connect itself
+   * still refuses a duplicate of a live or TIME_WAIT connection's addresses and ports.
+   */
   tcpConnect(
     local: SockAddr,
     remote: SockAddr,
     done: (outcome: ConnectOutcome, sock?: TcpSocket) => void,
+    opts: { reuseAddr: boolean },
   ): PendingConnect;
   /** Throws StackError('EADDRINUSE' …). */
   udpOpen(local: SockAddr, opts: { v6only: boolean }): UdpSocket;

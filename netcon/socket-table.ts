@@ -561,30 +561,36 @@ export class SocketTable {
   }
 
   private startConnect(target: NetBackend, s: Sock, local: SockAddr, dst: SockAddr): PendingConnect {
-    return target.tcpConnect(local, dst, (outcome, sock) => {
-      s.pending = null;
-      if (s.closed) {
-        sock?.abort();
-        return;
-      }
-      if (outcome === 'connected' && sock) {
-        this.endFiller(s, true);
-        s.state = State.CONNECTED;
-        s.local = sock.local;
-        this.startPump(s, sock);
-      } else {
-        s.state = State.CLOSED;
-        s.soError = errnoOf(outcome);
-        // EOF before writability: a blocking connect() sees POLLIN with POLLOUT and knows it failed
-        // without asking whether it did; the errno comes with INFO (SO_ERROR).
-        if (!s.waiter) fdpass.shutdown(s.fd, SHUT_WR);
-        this.endFiller(s, true);
-        this.watch(s, EV_READ); // until the app closes it
-      }
-      const w = s.waiter;
-      s.waiter = null;
-      w?.();
-    });
+    // The table chose the local port and decided it is free, so the backend binds it with reuseAddr (NetBackend).
+    return target.tcpConnect(
+      local,
+      dst,
+      (outcome, sock) => {
+        s.pending = null;
+        if (s.closed) {
+          sock?.abort();
+          return;
+        }
+        if (outcome === 'connected' && sock) {
+          this.endFiller(s, true);
+          s.state = State.CONNECTED;
+          s.local = sock.local;
+          this.startPump(s, sock);
+        } else {
+          s.state = State.CLOSED;
+          s.soError = errnoOf(outcome);
+          // EOF before writability: a blocking connect() sees POLLIN with POLLOUT and knows it failed
+          // without asking whether it did; the errno comes with INFO (SO_ERROR).
+          if (!s.waiter) fdpass.shutdown(s.fd, SHUT_WR);
+          this.endFiller(s, true);
+          this.watch(s, EV_READ); // until the app closes it
+        }
+        const w = s.waiter;
+        s.waiter = null;
+        w?.();
+      },
+      { reuseAddr: true },
+    );
   }
 
   /** Keeps the app's fd unwritable while the connect is pending (RPC.md). */

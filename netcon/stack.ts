@@ -9,6 +9,7 @@
 // but frames and timers are never fed in while lwIP is running: input() during a callback is queued and
 // processed when the outermost call returns. Exceptions thrown by handlers are rethrown asynchronously
 // so they never unwind through lwIP.
+import type { NetBackend } from './backend.js';
 import { formatIp, parseIp } from './ipaddr.js';
 import { instantiate, type LwipExports, type LwipHost, type WasmMemory } from './lwip-module.js';
 import {
@@ -111,7 +112,7 @@ export interface PingOptions {
   size?: number;
 }
 
-export class Stack {
+export class Stack implements NetBackend {
   /** Receives the frames the stack sends, in batches; the arrays are the caller's to keep. */
   onOutput?: ((frames: Uint8Array[]) => void) | undefined;
   /**

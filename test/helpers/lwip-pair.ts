@@ -1,6 +1,6 @@
-// Two lwIP stacks (netcon/stack.ts) on an in-memory link (netcon/memory-link.ts), as NetBackends.
+// Two lwIP stacks (netcon/stack.ts) on an in-memory link (netcon/memory-link.ts), handed to the socket table
+// as they are, exactly as the daemon hands each network's stack to its RPC server (service/daemon/networks.ts).
 import type { NetBackend } from '../../netcon/backend.js';
-import { LwipBackend } from '../../netcon/lwip-backend.js';
 import { MemoryLink } from '../../netcon/memory-link.js';
 import { Stack } from '../../netcon/stack.js';
 import type { IpAssignment, StackConfig } from '../../netcon/stack-types.js';
@@ -12,14 +12,12 @@ export function lwipPair(a: IpAssignment[], b: IpAssignment[], mtu = 2800): [Net
     addresses,
     routes: [],
   });
-  const ca = cfg(1, a);
-  const cb = cfg(2, b);
-  const sa = new Stack(ca);
-  const sb = new Stack(cb);
+  const sa = new Stack(cfg(1, a));
+  const sb = new Stack(cfg(2, b));
   new MemoryLink(sa, sb);
   return [
-    new LwipBackend(sa, ca),
-    new LwipBackend(sb, cb),
+    sa,
+    sb,
     () => {
       sa.close();
       sb.close();

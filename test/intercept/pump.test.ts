@@ -28,6 +28,7 @@ async function rig(): Promise<Rig> {
       { family: 4, address: '10.147.17.2', port: 40000 },
       { family: 4, address: '10.147.17.1', port: 9000 },
       (o, s) => (o === 'connected' && s ? resolve(s) : reject(new Error(o))),
+      { reuseAddr: false },
     ),
   );
   const peer = await accepted;
