@@ -1,7 +1,7 @@
 // Bulk TCP, app to app through two netcon stacks: iperf3 under the preload (server on stack A,
 // client on stack B, each in an empty network namespace) against iperf3 over the kernel's loopback.
 import { execa } from 'execa';
-import { A4, inNs, kill, startHost } from '../test/helpers/intercept.js';
+import { A4, B4, inNs, kill, startHost } from '../test/helpers/intercept.js';
 import { report } from './result.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -18,16 +18,21 @@ async function kernel(): Promise<number> {
   return bps(r.stdout);
 }
 
-async function netcon(): Promise<number> {
+/** Server on stack A, client on stack B; with own, both on stack B, the client connecting to B's own address
+ * (which never enters lwIP: the socket table joins the two apps in memory, netcon/mem-net.ts). */
+async function netcon(own = false): Promise<number> {
   const host = await startHost();
-  const server = inNs(host.a, 'iperf3', ['-s', '-p', '5201', '--forceflush'], { reject: false, buffer: false });
+  const server = inNs(own ? host.b : host.a, 'iperf3', ['-s', '-p', '5201', '--forceflush'], {
+    reject: false,
+    buffer: false,
+  });
   try {
     // iperf3 re-creates its listener after every client, so a probe connection would race it:
     // wait for its banner instead.
     await new Promise<void>((resolve) =>
       server.stdout?.on('data', (d) => String(d).includes('listening') && resolve()),
     );
-    const r = await inNs(host.b, 'iperf3', ['-c', A4, '-p', '5201', '-t', String(SECONDS), '-J']);
+    const r = await inNs(host.b, 'iperf3', ['-c', own ? B4 : A4, '-p', '5201', '-t', String(SECONDS), '-J']);
     return bps(String(r.stdout));
   } finally {
     kill(server);
@@ -37,7 +42,16 @@ async function netcon(): Promise<number> {
 
 const base = await kernel();
 const value = await netcon();
+const own = await netcon(true);
 process.stdout.write(
-  `kernel loopback: ${(base / 1e6).toFixed(0)} Mbit/s, netcon: ${(value / 1e6).toFixed(0)} Mbit/s\n`,
+  `kernel loopback: ${(base / 1e6).toFixed(0)} Mbit/s, netcon: ${(value / 1e6).toFixed(0)} Mbit/s, netcon to the member's own address (in-memory loopback): ${(own / 1e6).toFixed(0)} Mbit/s\n`,
 );
-report({ bench: 'netcon-throughput', value: value / 1e6, unit: 'Mbit/s', baseline: base / 1e6, target: 0.15 });
+report({
+  bench: 'netcon-throughput',
+  value: value / 1e6,
+  unit: 'Mbit/s',
+  baseline: base / 1e6,
+  target: 0.15,
+  ownAddress: Math.round(own / 1e6),
+  ownAddressRatio: Math.round((own / base) * 1000) / 1000,
+});
