@@ -43,6 +43,8 @@ export interface LwipExports {
   malloc(n: number): number;
   free(p: number): void;
   nc_ctl(): number;
+  /** The control block's layout (glue/abi.h enum nc_layout_index): a u32 table. */
+  nc_layout(): number;
   nc_in_buf(): number;
   nc_out_buf(): number;
   nc_in_cap(): number;

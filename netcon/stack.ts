@@ -43,21 +43,46 @@ const TCP_SND_BUF = 256 * 1024;
 const TCP_SNDLOWAT = 32 * 1024;
 const STAGE_SIZE = TCP_SND_BUF;
 const INFINITE = 0xffffffff;
-const IP4_MAX = 4; // glue.c NC_IP4_MAX
 const TIMER_GRID = 250;
 const RESOLVED = Promise.resolve();
 
 // nc_ctl layout (glue.c struct nc_ctl): out_used, out_count, rx_used, rx_count, then nc_addr a, b, c
-const CTL_OUT_USED = 0;
-const CTL_OUT_COUNT = 4;
-const CTL_RX_USED = 8;
-const CTL_RX_COUNT = 12;
-const CTL_WLEN = 76; // struct nc_ctl.wlen (after out/rx counters and three 20-byte addresses)
-const CTL_IN_BUF = 80;
+// The control block's layout (struct nc_ctl in lwip/glue/abi.h): offsets and sizes read from the module's
+// own table (nc_layout) when the first stack is made, never hard-coded here.
+let CTL_OUT_USED = 0;
+let CTL_OUT_COUNT = 0;
+let CTL_RX_USED = 0;
+let CTL_RX_COUNT = 0;
+let CTL_WLEN = 0;
+let CTL_IN_BUF = 0;
+let ADDR_A = 0; // scratch addresses in the control block
+let ADDR_B = 0;
+let ADDR_SIZE = 0;
+let RX_REC_SIZE = 0;
+let IP4_MAX = 0; // IPv4 addresses served per network
+let layoutRead = false;
 // Writes from this size on go into the connection's send buffer (glue.c WCHUNK_MIN); smaller ones are copied.
 const WBUF_MIN = 2048;
-const ADDR_A = 16;
-const ADDR_B = 36;
+
+function readLayout(ex: LwipExports, dv: DataView): void {
+  if (layoutRead) return;
+  const at = ex.nc_layout();
+  const u32 = (i: number) => dv.getUint32(at + 4 * i, true);
+  // enum nc_layout_index
+  if (u32(0) !== 14) throw new Error(`lwip: unexpected control block layout table (${u32(0)} entries)`);
+  CTL_OUT_USED = u32(1);
+  CTL_OUT_COUNT = u32(2);
+  CTL_RX_USED = u32(3);
+  CTL_RX_COUNT = u32(4);
+  ADDR_A = u32(5);
+  ADDR_B = u32(6);
+  CTL_WLEN = u32(8);
+  CTL_IN_BUF = u32(9);
+  ADDR_SIZE = u32(10);
+  RX_REC_SIZE = u32(11);
+  IP4_MAX = u32(13);
+  layoutRead = true;
+}
 
 function errName(err: number): string {
   switch (err) {
@@ -214,6 +239,7 @@ export class Stack implements NetBackend {
     const rc = this.ex.nc_init(config.mtu, (Math.random() * 0x100000000) >>> 0);
     if (rc !== 0) throw new Error(`lwip: init failed (${rc})`);
     this.refresh();
+    readLayout(this.ex, this.dv);
     this.ctl = this.ex.nc_ctl();
     this.inBuf = this.ex.nc_in_buf();
     this.inCap = this.ex.nc_in_cap();
@@ -261,7 +287,7 @@ export class Stack implements NetBackend {
   private applyConfig(c: StackConfig): void {
     if (c.mac.length !== 6) throw new StackError('EINVAL', 'MAC must be 6 bytes');
     if (!(c.mtu >= 1280 && c.mtu <= 10000)) throw new StackError('EINVAL', 'MTU must be 1280…10000');
-    this.heap().fill(0, this.ctl + ADDR_A, this.ctl + ADDR_A + 20);
+    this.heap().fill(0, this.ctl + ADDR_A, this.ctl + ADDR_A + ADDR_SIZE);
     this.heap().set(c.mac, this.ctl + ADDR_A + 4);
     this.ex.nc_set_link(c.mtu);
     const v4 = c.addresses.filter((a) => parseIp(a.address)?.family === 4);
@@ -498,7 +524,7 @@ export class Stack implements NetBackend {
       for (;;) {
         const count = dv.getUint32(this.ctl + CTL_RX_COUNT, true);
         if (done >= count) break;
-        const p = this.rxRecs + done * 12;
+        const p = this.rxRecs + done * RX_REC_SIZE;
         const sock = this.tcp.get(dv.getInt32(p, true));
         const off = this.rxBuf + dv.getUint32(p + 4, true);
         const len = dv.getUint32(p + 8, true);
@@ -726,7 +752,7 @@ export class Stack implements NetBackend {
   putAddr(at: number, a: SockAddr | undefined, prefix = 0, anyIsWildcard = true): void {
     const base = this.ctl + at;
     const u8 = this.heap();
-    u8.fill(0, base, base + 20);
+    u8.fill(0, base, base + ADDR_SIZE);
     if (!a) return;
     let bytes: Uint8Array | undefined;
     let family: 4 | 6 = a.family;
@@ -747,7 +773,7 @@ export class Stack implements NetBackend {
   }
 
   private clearAddr(at: number): void {
-    this.heap().fill(0, this.ctl + at, this.ctl + at + 20);
+    this.heap().fill(0, this.ctl + at, this.ctl + at + ADDR_SIZE);
   }
 
   /** @internal */
