@@ -26,6 +26,8 @@ export interface ServiceOptions {
   /** UDP and API port; undefined = local.conf's primaryPort or 9993. */
   port?: number;
   log: Logger;
+  /** Milliseconds since the epoch for the node, the controller, the networks and the API (Date.now by default). */
+  clock?: () => number;
 }
 
 export class Service {
@@ -43,10 +45,12 @@ export class Service {
     private readonly api: ApiServer,
     private readonly unlock: () => Promise<void>,
     private readonly log: Logger,
+    private readonly clock: () => number,
   ) {}
 
   static async start(opts: ServiceOptions): Promise<Service> {
     const { home, log } = opts;
+    const clock = opts.clock ?? Date.now;
     await prepareHome(home);
     const unlock = await lockHome(home);
     try {
@@ -67,15 +71,16 @@ export class Service {
           worldUpdated: (w) => void Service.persistWorld(home, w, log),
           log: (level, msg) => log[level](msg),
         },
+        clock,
       );
       const api = new ApiServer(token);
-      const service = new Service(home, udp.port(), udp, api, unlock, log);
+      const service = new Service(home, udp.port(), udp, api, unlock, log, clock);
       api.use((req) => service.route(req));
       try {
-        service.controller = await mountController(home, identity, api, log);
+        service.controller = await mountController(home, identity, api, log, clock);
         const vl2 = new Vl2(udp.node, { controller: service.controller.controller, log: (l, m) => log[l](m) });
         service.vl2 = vl2;
-        service.networks = new Networks({ home, vl2, kick: () => udp.kick(), log });
+        service.networks = new Networks({ home, vl2, kick: () => udp.kick(), log, clock });
         api.use(service.networks.route);
         await service.networks.start();
         await api.listen(service.port);
@@ -116,7 +121,7 @@ export class Service {
     const [head, arg, ...rest] = req.segments;
     if (rest.length > 0) return undefined;
     const node = this.udp.node;
-    const now = Date.now();
+    const now = this.clock();
     switch (head) {
       case 'status':
         return arg === undefined && req.method === 'GET' ? { status: 200, body: this.status(now) } : undefined;
