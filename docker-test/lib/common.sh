@@ -186,6 +186,9 @@ run_suite() {
       if [ "$folder" != zt1 ]; then
         echo "--- monitor container output"
         rt_logs "mon-$name-$base" | tail -n 80
+      else
+        echo "--- ZeroTier One and the monitor script"
+        rt_logs "zt1-$name" | tail -n 80
       fi
     } >>"$RESULTS/FAIL.$tag" 2>&1
     say "FAIL $tag: see $RESULTS/FAIL.$tag"

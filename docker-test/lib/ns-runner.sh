@@ -139,6 +139,7 @@ rt_wait() {
 
 rt_stop() {
   local dir="$RUN/ctr/$1" init
+  [ -s "$dir/pid" ] || return 0 # not a container (zt1's namespace)
   if [ ! -s "$dir/exit" ]; then
     init=$(ns_init_pid "$1") && kill -TERM "$init" 2>/dev/null
     local rc
@@ -169,4 +170,75 @@ rt_cleanup() {
   done
   [ -n "$NS_LAN" ] && ip netns del "$NS_LAN" 2>/dev/null
   true
+}
+
+# --- zt1: the monitor is a real ZeroTier One with a kernel tap, in a namespace on the LAN ---------------------
+# Nothing of ZeroTier One is part of netcon: the binary comes from ZT_ONE_BIN, its home is made here.
+
+ZT1_NS=""
+ZT1_HOME=""
+ZT1_PID=""
+
+zt1_cli() { ip netns exec "$ZT1_NS" "$ZT_ONE_BIN" -q -D"$ZT1_HOME" "$@"; }
+
+# zt1_monitor_start NAME BASE NWID IP4 SHARED T0: starts ZeroTier One, joined to NWID (authorized later).
+zt1_monitor_start() {
+  local idx=$NS_INDEX dir="$RUN/ctr/zt1-$1"
+  NS_INDEX=$((NS_INDEX + 1))
+  ZT1_NS=$(ns_name "zt1-$1")
+  ZT1_HOME="$dir/home"
+  mkdir -p "$ZT1_HOME/networks.d"
+  chmod 700 "$ZT1_HOME"
+  cp "$RUN/planet" "$ZT1_HOME/planet"
+  touch "$ZT1_HOME/networks.d/$3.conf"
+  # Primary port only: no secondary port, no UPnP/NAT-PMP, no TCP fallback relay (it would try the internet).
+  cat >"$ZT1_HOME/local.conf" <<'CONF'
+{ "settings": { "primaryPort": 9993, "allowSecondaryPort": false, "portMappingEnabled": false,
+  "allowTcpFallbackRelay": false, "forceTcpRelay": false, "tcpFallbackRelay": "127.0.0.1/9",
+  "softwareUpdate": "disable" } }
+CONF
+  ip netns add "$ZT1_NS"
+  ip -n "$ZT1_NS" link set lo up
+  ip -n "$NS_LAN" link add "v$idx" type veth peer name eth0 netns "$ZT1_NS"
+  ip -n "$NS_LAN" link set "v$idx" master br0 up
+  ip -n "$ZT1_NS" addr add "$NS_NET.$idx/24" dev eth0
+  ip -n "$ZT1_NS" link set eth0 up
+  ip netns exec "$ZT1_NS" "$ZT_ONE_BIN" -p9993 "$ZT1_HOME" >"$dir/log" 2>&1 &
+  ZT1_PID=$!
+}
+
+zt1_authorize() {
+  local nwid=$1 a=""
+  for _ in $(seq 100); do
+    a=$(cut -c1-10 "$ZT1_HOME/identity.public" 2>/dev/null) && [ -n "$a" ] && break
+    sleep 0.2
+  done
+  [ -n "$a" ] || { say "ZeroTier One made no identity"; return 1; }
+  authorize "$nwid" "$a" "$2" "$3"
+  say "ZeroTier One $a (monitor, $2) authorized on $nwid"
+}
+
+# zt1_monitor_wait NAME BASE SHARED SECONDS: waits for the tap's address, runs the monitor script in the
+# namespace (private /tmp), stops ZeroTier One; prints the script's exit code.
+zt1_monitor_wait() {
+  local name=$1 base=$2 until=$(($(date +%s) + $4)) dir="$RUN/ctr/zt1-$1" rc
+  while ! ip -n "$ZT1_NS" -o -4 addr show | grep -q " 10\.147\."; do
+    if [ "$(date +%s)" -ge "$until" ]; then
+      say "ZeroTier One's tap got no address: $(zt1_cli listnetworks 2>&1 | tr '\n' ' ')"
+      break
+    fi
+    sleep 0.5
+  done
+  local env=(SUITE="$name" VARIANT=- BASE="$base" ARCH="$ARCH" RUNNER=ns DT="$DT_ROOT" SHARED="$3"
+    RESULTS="$RESULTS" TARGET4="$(sed -n 's/^TARGET4=//p' "$RUN/ctr/app-$name-$base/env")"
+    T0="$(sed -n 's/^T0=//p' "$RUN/ctr/app-$name-$base/env")" ZT_ONE_VERSION="$("$ZT_ONE_BIN" -v 2>/dev/null)"
+    PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin)
+  ip netns exec "$ZT1_NS" unshare --mount --propagation private -- sh -c \
+    'mount -t tmpfs tmpfs /tmp && exec env -i "$@"' sh "${env[@]}" "$DT_ROOT/zt1/monitor_entrypoint.sh" \
+    >>"$dir/log" 2>&1
+  rc=$?
+  kill -TERM "$ZT1_PID" 2>/dev/null
+  wait "$ZT1_PID" 2>/dev/null
+  ip netns del "$ZT1_NS" 2>/dev/null
+  echo "$rc"
 }
