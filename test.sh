@@ -2,6 +2,7 @@
 # Builds what is stale, checks style and import directions, then runs the tests.
 #   ./test.sh             all tests
 #   ./test.sh SUBSTRING   only the test files whose path (under test/) contains SUBSTRING, e.g. stack, vl1, intercept
+#   ./test.sh docker-test only docker-test/test.sh (which the full run also runs, after the tests)
 set -euo pipefail
 cd "$(dirname "$0")"
 filter="${1:-}"
@@ -12,6 +13,10 @@ node_modules/.bin/biome check --reporter=summary . >/dev/null || node_modules/.b
 echo "test: import directions (dependency-cruiser)"
 node_modules/.bin/depcruise --config .dependency-cruiser.cjs --output-type err netcon service native bench test
 
+if [ "$filter" = docker-test ]; then
+  exec docker-test/test.sh
+fi
+
 mapfile -t files < <(cd dist && find test -name '*.test.js' | sort | grep -F -- "$filter" | sed 's|^|dist/|')
 if [ ${#files[@]} -eq 0 ]; then
   echo "test: no test file matches '$filter'" >&2
@@ -19,3 +24,7 @@ if [ ${#files[@]} -eq 0 ]; then
 fi
 echo "test: ${#files[@]} test files"
 node_modules/.bin/ava "${files[@]}"
+if [ -z "$filter" ]; then
+  echo "test: docker-test (the suites without Docker, and with Docker where an engine answers)"
+  docker-test/test.sh
+fi

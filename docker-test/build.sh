@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# docker-test/build.sh [SUBSTRING]: builds the Docker images of the suites whose "<suite>.<base>.<arch>"
+# contains SUBSTRING (all by default), and what they stand on:
+#   netcon:<base>                  the netcon image (container/Dockerfile on container/make-base.sh's base),
+#                                  built only when missing (DT_REBUILD=1: always)
+#   netcon-dt-apps:<base>          common/apps_dockerfile: the apps and the checking tools, one apt layer
+#   netcon-dt-<suite>:<base>       <suite>/netcon_dockerfile: the app container
+#   netcon-dt-<suite>-monitor:<base>  <suite>/monitor_dockerfile: the monitor container
+# Builds use the host's network (docker build --network host). Needs a Docker engine (DOCKER_HOST as usual).
+set -euo pipefail
+cd "$(dirname "$0")"
+filter="${1:-}"
+. lib/common.sh
+
+t_start=$(date +%s)
+mapfile -t runs < <(select_runs "$filter" listed)
+[ ${#runs[@]} -gt 0 ] || { say "build: no suite matches '$filter'"; exit 0; }
+bases=$(printf '%s\n' "${runs[@]}" | awk '{ print $4 }' | sort -u)
+# The root + controller runs on the netcon image of DT_ROOT_BASE.
+bases=$(printf '%s\n' $bases "$DT_ROOT_BASE" | sort -u)
+
+quiet_build() { # quiet_build LABEL docker-build-args…: the build's output only when it fails
+  local log t0=$(date +%s)
+  log=$(mktemp)
+  if ! docker build --network host "$@" >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    say "build: $1 FAILED"
+    return 1
+  fi
+  rm -f "$log"
+  say "build: ${*: -3:1} ($(($(date +%s) - t0)) s)"
+}
+
+for base in $bases; do
+  if [ "${DT_REBUILD:-}" = 1 ] || ! docker image inspect "netcon:$base" >/dev/null 2>&1; then
+    say "build: netcon:$base (container/Dockerfile)"
+    base_image=$("$REPO/container/make-base.sh" "$base")
+    quiet_build -f "$REPO/container/Dockerfile" --build-arg "BASE=$base_image" -t "netcon:$base" "$REPO"
+  fi
+  user=$(docker image inspect -f '{{.Config.User}}' "netcon:$base")
+  quiet_build -f common/apps_dockerfile --build-arg "NETCON_IMAGE=netcon:$base" \
+    --build-arg "NETCON_USER=${user:-root}" -t "netcon-dt-apps:$base" .
+done
+for folder_base in $(printf '%s\n' "${runs[@]}" | awk '{ print $2 "." $4 }' | sort -u); do
+  folder=${folder_base%.*}
+  base=${folder_base##*.}
+  [ "$folder" = zt1 ] && continue # its monitor is ZeroTier One in a namespace of the harness, never an image
+  quiet_build -f "$folder/netcon_dockerfile" --build-arg "BASE=$base" -t "netcon-dt-$folder:$base" .
+  quiet_build -f "$folder/monitor_dockerfile" --build-arg "BASE=$base" -t "netcon-dt-$folder-monitor:$base" .
+done
+say "build: done in $(($(date +%s) - t_start)) s"
