@@ -9,7 +9,7 @@
 // but frames and timers are never fed in while lwIP is running: input() during a callback is queued and
 // processed when the outermost call returns. Exceptions thrown by handlers are rethrown asynchronously
 // so they never unwind through lwIP.
-import { formatIp, parseIp } from './ipaddr.js';
+import { formatIp, parseIp } from '../common/ip-text.js';
 import { instantiate, type LwipExports, type LwipHost, type WasmMemory } from './lwip-module.js';
 import {
   type ConnectOutcome,
@@ -184,7 +184,7 @@ export class Stack {
       tcpRecv: (id) => {
         // FIN (data comes through the rx area)
         this.flushRx();
-        this.tcp.get(id)?.received(0, 0);
+        this.tcp.get(id)?.finReceived();
       },
       rxFlush: () => this.flushRx(),
       tcpSent: (id) => {
@@ -1240,8 +1240,8 @@ class StackTcpSocket implements TcpSocket {
     if (done) queueMicrotask(() => done('connected', this));
   }
 
-  /** FIN from lwIP (data arrives through deliver()). */
-  received(_ptr: number, _len: number): void {
+  /** The peer's FIN arrived (its data came before it, through deliver()). */
+  finReceived(): void {
     if (this.h.onEnd) this.call(() => this.h.onEnd?.());
     else this.heldEnd = true;
   }
