@@ -31,9 +31,16 @@ module.exports = {
       to: { path: '^service/' },
     },
     {
+      name: 'common-is-a-shared-leaf',
+      comment: 'common/ holds pure leaves that netcon/ and service/ (the core too) both import: they import nothing else.',
+      severity: 'error',
+      from: { path: '^common/' },
+      to: { pathNot: '^common/' },
+    },
+    {
       name: 'no-test-code-in-product',
       severity: 'error',
-      from: { path: '^(netcon|service|native)/' },
+      from: { path: '^(common|netcon|service|native)/' },
       to: { path: '^(test|bench)/' },
     },
     { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },

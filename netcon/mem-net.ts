@@ -3,7 +3,7 @@
 // the loopback of every netcon host (127.0.0.1, ::1 and the host's own addresses) and as the test
 // double of the lwIP stack. Events are delivered asynchronously (microtasks), never re-entrantly.
 import type { ListenOptions, NetBackend, PendingConnect } from './backend.js';
-import { parseIp } from './rpc-codec.js';
+import { parseWireIp } from './rpc-codec.js';
 import {
   type ConnectOutcome,
   type IpAssignment,
@@ -24,8 +24,8 @@ export function isWildcard(a: SockAddr): boolean {
 
 export function sameIp(a: string, b: string, family: 4 | 6): boolean {
   if (a === b) return true;
-  const x = parseIp(a, family);
-  const y = parseIp(b, family);
+  const x = parseWireIp(a, family);
+  const y = parseWireIp(b, family);
   return !!x && !!y && x.every((v, i) => v === y[i]);
 }
 

@@ -7,7 +7,7 @@
 // response:   op u16 · 0 u16 · result i32 · body (INFO for socket ops)
 // ACCEPT (56): sock id u32 · 0 u32 · ADDR local · ADDR remote   (+ the connection's fd)
 
-import { formatIp, parseIp4, parseIp6 } from './ipaddr.js';
+import { formatIp, parseIp4, parseIp6 } from '../common/ip-text.js';
 import type { SockAddr } from './stack-types.js';
 
 export const ADDR_LEN = 24;
@@ -96,8 +96,11 @@ function dv(b: Uint8Array): DataView {
 const parsed: [Map<string, Uint8Array | null>, Map<string, Uint8Array | null>] = [new Map(), new Map()];
 const PARSED_MAX = 4096;
 
-/** 16 bytes (IPv4 in the first 4) or null when malformed; the result is shared, read it only. */
-export function parseIp(address: string, family: 4 | 6): Uint8Array | null {
+/**
+ * A socket address text of the given family as the RPC wire carries it: 16 bytes (IPv4 in the first 4), or null
+ * when malformed (parsed by common/ip-text.ts, cached); the result is shared, read it only.
+ */
+export function parseWireIp(address: string, family: 4 | 6): Uint8Array | null {
   const cache = parsed[family === 4 ? 0 : 1];
   const hit = cache.get(address);
   if (hit !== undefined) return hit;
@@ -123,7 +126,7 @@ export function encodeAddr(out: Uint8Array, off: number, a: SockAddr | null, sco
   out[off] = a.family;
   v.setUint16(off + 2, a.port, true);
   v.setUint32(off + 4, scope, true);
-  const ip = parseIp(a.address, a.family);
+  const ip = parseWireIp(a.address, a.family);
   if (!ip) throw new RangeError(`bad address ${a.address}`);
   out.set(a.family === 4 ? ip.subarray(0, 4) : ip, off + 8);
   return ADDR_LEN;

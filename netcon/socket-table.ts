@@ -28,7 +28,7 @@ import {
   errnoOf,
   type Info,
   InfoFlag,
-  parseIp,
+  parseWireIp,
   State,
 } from './rpc-codec.js';
 import type { SockAddr, TcpListener, TcpSocket, UdpSocket } from './stack-types.js';
@@ -132,8 +132,8 @@ export function isLoopback(a: SockAddr): boolean {
 }
 
 function inPrefix(addr: string, family: 4 | 6, net: string, prefix: number): boolean {
-  const a = parseIp(addr, family);
-  const n = parseIp(net, family);
+  const a = parseWireIp(addr, family);
+  const n = parseWireIp(net, family);
   if (!a || !n) return false;
   for (let bit = 0; bit < prefix; bit++) {
     const byte = bit >> 3;

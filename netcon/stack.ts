@@ -9,8 +9,8 @@
 // but frames and timers are never fed in while lwIP is running: input() during a callback is queued and
 // processed when the outermost call returns. Exceptions thrown by handlers are rethrown asynchronously
 // so they never unwind through lwIP.
+import { formatIp, parseIp } from '../common/ip-text.js';
 import type { NetBackend } from './backend.js';
-import { formatIp, parseIp } from './ipaddr.js';
 import { instantiate, type LwipExports, type LwipHost, type WasmMemory } from './lwip-module.js';
 import {
   type ConnectOutcome,
@@ -210,7 +210,7 @@ export class Stack implements NetBackend {
       tcpRecv: (id) => {
         // FIN (data comes through the rx area)
         this.flushRx();
-        this.tcp.get(id)?.received(0, 0);
+        this.tcp.get(id)?.finReceived();
       },
       rxFlush: () => this.flushRx(),
       tcpSent: (id) => {
@@ -1267,8 +1267,8 @@ class StackTcpSocket implements TcpSocket {
     if (done) queueMicrotask(() => done('connected', this));
   }
 
-  /** FIN from lwIP (data arrives through deliver()). */
-  received(_ptr: number, _len: number): void {
+  /** The peer's FIN arrived (its data came before it, through deliver()). */
+  finReceived(): void {
     if (this.h.onEnd) this.call(() => this.h.onEnd?.());
     else this.heldEnd = true;
   }

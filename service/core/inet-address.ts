@@ -8,6 +8,7 @@
 //   03 | len 2 | len bytes               reserved, skipped            (3 + len)
 //   anything else                        malformed: the whole packet is dropped
 // Writers emit only 00, 04 and 06. Readers never throw.
+import { parseIp4, parseIp6Strict } from '../../common/ip-text.js';
 import { INETADDR_TYPE_IPV4, INETADDR_TYPE_IPV6, INETADDR_TYPE_NIL } from './constants.js';
 import { WireReader, WireWriter } from './wire.js';
 
@@ -177,8 +178,28 @@ function formatIpv6(ip: Uint8Array): string {
 
 /** `ip/port` as ZeroTier prints it (10.99.0.1/9993, fd00::1/9993). */
 export function formatInetAddress(a: InetAddress): string {
-  const ip = a.family === 4 ? `${a.ip[0]}.${a.ip[1]}.${a.ip[2]}.${a.ip[3]}` : formatIpv6(a.ip);
-  return `${ip}/${a.port}`;
+  return `${formatInetIp(a)}/${a.port}`;
+}
+
+/** The IP part alone, as ZeroTier prints it (10.99.0.1, fd00::1, ::ffff:1.2.3.4). */
+export function formatInetIp(a: { readonly family: 4 | 6; readonly ip: Uint8Array }): string {
+  return a.family === 4 ? `${a.ip[0]}.${a.ip[1]}.${a.ip[2]}.${a.ip[3]}` : formatIpv6(a.ip);
+}
+
+/**
+ * An IP network: an address and a prefix length. ZeroTier's configs carry one as an InetAddress whose port
+ * field holds the prefix bits (static IPs, route targets); prefixOf() names that.
+ */
+export interface IpPrefix {
+  readonly family: 4 | 6;
+  /** 4 or 16 bytes, network order. */
+  readonly ip: Uint8Array;
+  readonly bits: number;
+}
+
+/** The prefix an InetAddress of a config stands for (its port field holds the prefix bits). */
+export function prefixOf(a: InetAddress): IpPrefix {
+  return { family: a.family, ip: a.ip, bits: a.port };
 }
 
 /** Text for logs: `null` for a nil address. */
@@ -186,48 +207,7 @@ export function inetAddressToString(a: InetAddress | null): string {
   return a === null ? 'null' : formatInetAddress(a);
 }
 
-function parseIpv4(s: string): Uint8Array | undefined {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
-  if (!m) return undefined;
-  const parts = m.slice(1, 5).map(Number);
-  if (parts.some((p) => p > 255)) return undefined;
-  return Uint8Array.from(parts);
-}
-
-function parseIpv6(s: string): Uint8Array | undefined {
-  const halves = s.split('::');
-  if (halves.length > 2) return undefined;
-  const words = (part: string): number[] | undefined => {
-    if (part === '') return [];
-    const groups = part.split(':');
-    const res: number[] = [];
-    for (let i = 0; i < groups.length; i++) {
-      const g = groups[i]!;
-      if (i === groups.length - 1 && g.includes('.')) {
-        const v4 = parseIpv4(g);
-        if (!v4) return undefined;
-        res.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
-      } else {
-        if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
-        res.push(Number.parseInt(g, 16));
-      }
-    }
-    return res;
-  };
-  const head = words(halves[0]!);
-  const tail = halves.length === 2 ? words(halves[1]!) : [];
-  if (!head || !tail) return undefined;
-  if (halves.length === 1 ? head.length !== 8 : head.length + tail.length > 7) return undefined;
-  const all = [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
-  const out = new Uint8Array(16);
-  for (let i = 0; i < 8; i++) {
-    out[2 * i] = all[i]! >>> 8;
-    out[2 * i + 1] = all[i]! & 0xff;
-  }
-  return out;
-}
-
-/** Parses `ip/port` (IPv4 dotted quad or IPv6 text). Undefined for anything else. */
+/** Parses `ip/port` (IPv4 dotted quad or IPv6 text, read by common/ip-text.ts). Undefined for anything else. */
 export function parseInetAddress(s: string): InetAddress | undefined {
   const slash = s.lastIndexOf('/');
   if (slash <= 0) return undefined;
@@ -237,9 +217,9 @@ export function parseInetAddress(s: string): InetAddress | undefined {
   if (port > 65535) return undefined;
   const host = s.slice(0, slash);
   if (host.includes(':')) {
-    const ip = parseIpv6(host);
+    const ip = parseIp6Strict(host);
     return ip ? { family: 6, ip, port } : undefined;
   }
-  const ip = parseIpv4(host);
+  const ip = parseIp4(host);
   return ip ? { family: 4, ip, port } : undefined;
 }

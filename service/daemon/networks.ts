@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { RpcServer } from '../../netcon/server.js';
 import { Stack } from '../../netcon/stack.js';
 import type { IpAssignment, StackConfig, Route as StackRoute } from '../../netcon/stack-types.js';
-import { formatInetAddress, type InetAddress } from '../core/inet-address.js';
+import { formatInetAddress, formatInetIp, type IpPrefix, prefixOf } from '../core/inet-address.js';
 import { macToBytes, macToString } from '../core/vl2/mac.js';
 import type { Network, Tap } from '../core/vl2/network.js';
 import {
@@ -38,18 +38,14 @@ const DEFAULT_SETTINGS: LocalSettings = {
   allowDNS: false,
 };
 
-function ipText(a: InetAddress): string {
-  return formatInetAddress(a).replace(/\/\d+$/, '');
-}
-
-/** The network part of an address (port = prefix bits). */
-function masked(a: InetAddress): InetAddress {
-  const ip = a.ip.slice();
+/** The network part of a prefix (host bits cleared). */
+function masked(p: IpPrefix): IpPrefix {
+  const ip = p.ip.slice();
   for (let i = 0; i < ip.length; i++) {
-    const keep = Math.max(0, Math.min(8, a.port - i * 8));
+    const keep = Math.max(0, Math.min(8, p.bits - i * 8));
     ip[i] = ip[i]! & ((0xff << (8 - keep)) & 0xff);
   }
-  return { family: a.family, ip, port: a.port };
+  return { family: p.family, ip, bits: p.bits };
 }
 
 /** The stack configuration a network's config implies (MAC, MTU, managed addresses and routes). */
@@ -58,17 +54,18 @@ export function stackConfigOf(net: Network, settings: LocalSettings = DEFAULT_SE
   const addresses: IpAssignment[] = [];
   const routes: StackRoute[] = [];
   if (c && settings.allowManaged) {
-    for (const a of c.staticIps) {
-      addresses.push({ address: ipText(a), prefix: a.port });
+    for (const a of c.staticIps.map(prefixOf)) {
+      addresses.push({ address: formatInetIp(a), prefix: a.bits });
       // The stack treats only an address's /64 as on-link; a 6plane /40 needs its own on-link route.
-      if (a.family === 6 && a.port < 64) routes.push({ target: ipText(masked(a)), prefix: a.port });
+      if (a.family === 6 && a.bits < 64) routes.push({ target: formatInetIp(masked(a)), prefix: a.bits });
     }
     for (const r of c.routes) {
-      if (r.target.port === 0 && !settings.allowDefault) continue;
+      const target = prefixOf(r.target);
+      if (target.bits === 0 && !settings.allowDefault) continue;
       routes.push({
-        target: ipText(r.target),
-        prefix: r.target.port,
-        ...(r.via && r.via.family === r.target.family ? { via: ipText(r.via) } : {}),
+        target: formatInetIp(target),
+        prefix: target.bits,
+        ...(r.via && r.via.family === target.family ? { via: formatInetIp(r.via) } : {}),
       });
     }
   }
@@ -371,7 +368,7 @@ export class Networks {
       bridge: n.bridge,
       broadcastEnabled: n.broadcastEnabled,
       dhcp: false,
-      dns: { domain: c?.dns.domain ?? '', servers: (c?.dns.servers ?? []).map(ipText) },
+      dns: { domain: c?.dns.domain ?? '', servers: (c?.dns.servers ?? []).map(formatInetIp) },
       id,
       mac: macToString(n.mac),
       mtu: c?.mtu ?? DEFAULT_MTU,
@@ -385,7 +382,7 @@ export class Networks {
         flags: r.flags,
         metric: r.metric,
         target: formatInetAddress(r.target),
-        via: r.via ? ipText(r.via) : null,
+        via: r.via ? formatInetIp(r.via) : null,
       })),
       status: networkStatusName(n.status),
       type: networkTypeName(c?.type ?? 0),

@@ -3,7 +3,7 @@
 import { randomFillSync } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv4 } from 'node:net';
-import { formatInetAddress, type InetAddress, parseInetAddress } from '../core/inet-address.js';
+import { formatInetIp, type InetAddress, parseInetAddress } from '../core/inet-address.js';
 import { ANY_SOCKET, type Host, Node, type NodeOptions } from '../core/node.js';
 import type { LocalSocket } from '../core/path.js';
 import { BatchSocket, batchedUdpAvailable } from './udp-batch.js';
@@ -20,10 +20,6 @@ export interface UdpNodeOptions extends Omit<NodeOptions, 'random'> {
 }
 
 export type HostHooks = Omit<Host, 'wireSend'>;
-
-function ipText(a: InetAddress): string {
-  return formatInetAddress(a).replace(/\/\d+$/, '');
-}
 
 /** Remote addresses cached per socket, so a datagram costs no string parsing; cleared when it grows this big. */
 const REMOTE_CACHE_MAX = 4096;
@@ -175,7 +171,7 @@ export class UdpNode {
     }
     let ip = this.ipTexts.get(remote);
     if (ip === undefined) {
-      ip = ipText(remote);
+      ip = formatInetIp(remote);
       this.ipTexts.set(remote, ip);
     }
     // dgram sends later and keeps the buffer until then: a copy (the node may reuse what it passed).

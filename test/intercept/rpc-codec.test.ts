@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { execa } from 'execa';
-import { formatIp } from '../../netcon/ipaddr.js';
+import { formatIp } from '../../common/ip-text.js';
 import {
   decodeAccept,
   decodeAddr,
@@ -20,7 +20,7 @@ import {
   encodeSetOpt,
   encodeSocketBody,
   Op,
-  parseIp,
+  parseWireIp,
   ReqFlag,
   State,
 } from '../../netcon/rpc-codec.js';
@@ -131,11 +131,11 @@ test('rpc codec: truncated and malformed input is refused, never read past', (t)
 
 test('rpc codec: IP text forms', (t) => {
   for (const a of ['fd80::1', '::', '::1', 'fe80::1:2:3:4', '2001:db8::ff00:42:8329', '1:2:3:4:5:6:7:8']) {
-    t.is(formatIp(6, parseIp(a, 6)!), a);
+    t.is(formatIp(6, parseWireIp(a, 6)!), a);
   }
-  t.is(formatIp(6, parseIp('::ffff:10.1.2.3', 6)!), '::ffff:a01:203');
-  t.is(parseIp('1.2.3.256', 4), null);
-  t.is(parseIp('1::2::3', 6), null);
+  t.is(formatIp(6, parseWireIp('::ffff:10.1.2.3', 6)!), '::ffff:a01:203');
+  t.is(parseWireIp('1.2.3.256', 4), null);
+  t.is(parseWireIp('1::2::3', 6), null);
 });
 
 test('rpc codec: the C codec matches the same golden bytes', async (t) => {

@@ -1,5 +1,11 @@
-// IP address text ⇄ bytes, for the stack's boundary (addresses are strings in the contract, bytes in wasm).
-// IPv6 text output follows RFC 5952 (lowercase, longest zero run compressed, no leading zeros).
+// IP address text ⇄ bytes: the one IP text parser of the project, a leaf that netcon/ and service/ both import
+// (it imports nothing). IPv6 text output follows RFC 5952 (lowercase, longest zero run compressed, no leading
+// zeros).
+//   parseIp(text) → { family, bytes } | undefined   either family; `[…]` and a `%zone` allowed; IPv4-mapped → IPv4
+//   parseIp4(text) → 4 bytes | undefined             dotted quad only
+//   parseIp6(text) → 16 bytes | undefined            IPv6 text (a `%zone` suffix and `[…]` are stripped)
+//   parseIp6Strict(text) → 16 bytes | undefined      IPv6 text only (no brackets, no zone)
+//   formatIp(family, bytes) → text
 
 /** Parses an IPv4 or IPv6 address (IPv4-mapped IPv6 becomes IPv4). Returns undefined when malformed. */
 export function parseIp(text: string): { family: 4 | 6; bytes: Uint8Array } | undefined {
@@ -29,6 +35,10 @@ export function parseIp6(text: string): Uint8Array | undefined {
   const zone = text.indexOf('%');
   if (zone >= 0) text = text.slice(0, zone);
   if (text.startsWith('[') && text.endsWith(']')) text = text.slice(1, -1);
+  return parseIp6Strict(text);
+}
+
+export function parseIp6Strict(text: string): Uint8Array | undefined {
   const out = new Uint8Array(16);
   const halves = text.split('::');
   if (halves.length > 2) return undefined;
