@@ -78,6 +78,7 @@ void apply_info(struct ncfd *e, const struct nc_info *i) {
   e->local = i->local;
   e->remote = i->remote;
   e->v6only = (i->flags & NC_FLAG_V6ONLY) != 0;
+  if (i->flags & NC_FLAG_ICMP) e->protocol = e->domain == AF_INET6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
 }
 
 /* Is fd one of ours? Fills *e. Fds we have not seen (inherited through exec) are looked up by

@@ -47,6 +47,9 @@
 
 #define NC_COLD __attribute__((noinline, cold))
 #define NC_UIO_MAXIOV 1024
+#ifndef IPPROTO_MPTCP
+#define IPPROTO_MPTCP 262
+#endif
 
 /* ---------- real.c: the real symbols ---------- */
 
@@ -148,6 +151,7 @@ struct ncfd {
   uint64_t ino;
   struct nc_addr local, remote;
   /* options as the program set them (read back by getsockopt) */
+  int protocol; /* as the program asked for it, reported by SO_PROTOCOL */
   int reuseaddr, reuseport, keepalive, nodelay, v6only;
   struct linger linger;
 };
@@ -164,6 +168,9 @@ static inline int fd_headed(int fd) {
   return (unsigned)fd < NC_MAXFD && __atomic_load_n(&headed_fd[fd], __ATOMIC_RELAXED);
 }
 
+static inline int is_icmp(const struct ncfd *e) {
+  return e->protocol == IPPROTO_ICMP || e->protocol == IPPROTO_ICMPV6;
+}
 void tab_sync_locked(int fd);
 uint64_t fd_ino(int fd);
 void tab_put(int fd, const struct ncfd *e);

@@ -15,19 +15,39 @@ void put_sockaddr(const struct nc_addr *a, int domain, struct sockaddr *addr, so
   memcpy(addr, &ss, *alen < l ? *alen : l);
   *alen = l;
 }
+/* What the network's stack serves: TCP (MPTCP served as TCP), UDP, and ICMP echo datagram sockets
+ * (unprivileged ping). Returns the protocol to ask the service for, 0 if the stack does not serve
+ * the socket, or -errno: what Linux answers an unprivileged user for the sockets we refuse. */
+static int served(int domain, int base, int protocol) {
+  if (domain == AF_PACKET) return -EPERM; /* needs CAP_NET_RAW */
+  if (domain != AF_INET && domain != AF_INET6) return 0;
+  if (base == SOCK_STREAM) {
+    if (protocol == 0 || protocol == IPPROTO_TCP || protocol == IPPROTO_MPTCP) return IPPROTO_TCP;
+    return -EPROTONOSUPPORT;
+  }
+  if (base == SOCK_DGRAM) {
+    if (protocol == 0 || protocol == IPPROTO_UDP) return IPPROTO_UDP;
+    if (domain == AF_INET && protocol == IPPROTO_ICMP) return IPPROTO_ICMP;
+    if (domain == AF_INET6 && protocol == IPPROTO_ICMPV6) return IPPROTO_ICMPV6;
+    return -EPROTONOSUPPORT;
+  }
+  if (base == SOCK_RAW || base == SOCK_PACKET) return -EPERM; /* needs CAP_NET_RAW */
+  return -ESOCKTNOSUPPORT;
+}
+
 int do_socket(int domain, int type, int protocol) {
   int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
-  int mine = active && (domain == AF_INET || domain == AF_INET6) &&
-             ((base == SOCK_STREAM && (protocol == 0 || protocol == IPPROTO_TCP)) ||
-              (base == SOCK_DGRAM && (protocol == 0 || protocol == IPPROTO_UDP)));
-  if (!mine) {
+  int proto = active ? served(domain, base, protocol) : 0;
+  if (proto < 0 && fallthrough) proto = 0; /* ZT_NC_FALLTHROUGH=1: the host's stack serves it */
+  if (proto < 0) return fail(-proto);
+  if (proto == 0) {
     NEED(socket);
     return real.socket(domain, type, protocol);
   }
   uint8_t body[8] = {0};
   body[0] = domain == AF_INET6 ? 6 : 4;
   body[1] = base == SOCK_DGRAM ? NC_TYPE_DGRAM : NC_TYPE_STREAM;
-  nc_put_u32(body + 4, (uint32_t)protocol);
+  nc_put_u32(body + 4, (uint32_t)proto);
   struct ncfd e;
   memset(&e, 0, sizeof(e));
   int fd = -1;
@@ -42,6 +62,7 @@ int do_socket(int domain, int type, int protocol) {
   e.ino = fd_ino(fd);
   e.domain = domain;
   e.type = base;
+  e.protocol = protocol == IPPROTO_MPTCP ? IPPROTO_MPTCP : proto;
   tab_put(fd, &e);
   return fd;
 }
@@ -109,7 +130,7 @@ int do_getsockopt(int fd, int level, int name, void *val, socklen_t *len) {
       case SO_DOMAIN:
         return put_int(val, len, e.domain);
       case SO_PROTOCOL:
-        return put_int(val, len, e.type == SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP);
+        return put_int(val, len, e.protocol ? e.protocol : e.type == SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP);
       case SO_ACCEPTCONN:
         return put_int(val, len, e.state == NC_ST_LISTENING);
       case SO_REUSEADDR:
@@ -158,6 +179,7 @@ int do_getsockopt(int fd, int level, int name, void *val, socklen_t *len) {
     return 0;
   }
   if (level == IPPROTO_IP || level == IPPROTO_IPV6) return put_int(val, len, 0);
+  if (is_icmp(&e) && (level == IPPROTO_ICMPV6 || level == SOL_RAW)) return put_int(val, len, 0);
   return fail(ENOPROTOOPT);
 }
 
@@ -228,6 +250,8 @@ int do_setsockopt(int fd, int level, int name, const void *val, socklen_t len) {
     send = 1;
   } else if (level == IPPROTO_IP || level == IPPROTO_IPV6) {
     return 0;
+  } else if (is_icmp(&e) && (level == IPPROTO_ICMPV6 || level == SOL_RAW)) {
+    return 0; /* ICMP6_FILTER, ICMP_FILTER (ping sets them): only echo replies reach the socket anyway */
   } else {
     return fail(ENOPROTOOPT);
   }
