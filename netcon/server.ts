@@ -6,6 +6,7 @@ import type { NetBackend } from './backend.js';
 import { EAGAIN, EV_READ, fdpass, type PollerHandle } from './fdpass.js';
 import {
   decodeAddr,
+  decodeReattach,
   decodeRequest,
   decodeSetOpt,
   decodeSocketBody,
@@ -132,9 +133,20 @@ export class RpcServer {
       if (!s) return { bytes: encodeResponse(req.op, -Errno.ENOENT) };
       return answer({ result: s.id, sock: s });
     }
+    if (req.op === Op.REATTACH) {
+      const b = decodeReattach(req.body);
+      if (!b.ok) return bad();
+      return answer(t.reattach(b.value));
+    }
     const s = t.get(req.id);
     if (req.op < Op.BIND || req.op > Op.SETOPT) return { bytes: encodeResponse(req.op, -Errno.ENOSYS) };
-    if (!s) return { bytes: encodeResponse(req.op, -Errno.EBADF) };
+    if (!s) {
+      // a connection that ended with an error (RST): the library asks at EOF
+      const b = req.op === Op.INFO ? decodeU32(req.body) : null;
+      const gone = b?.ok ? t.infoGone(req.id, b.value === 1) : null;
+      if (gone) return answer(gone);
+      return { bytes: encodeResponse(req.op, -Errno.EBADF) };
+    }
     const withInfo = (r: Result) => answer({ ...r, sock: r.sock ?? s });
     switch (req.op) {
       case Op.BIND: {

@@ -29,6 +29,8 @@ import {
   type Info,
   InfoFlag,
   parseIp,
+  type Reattach,
+  ReattachOpt,
   State,
 } from './rpc-codec.js';
 import type { SockAddr, TcpListener, TcpSocket, UdpSocket } from './stack-types.js';
@@ -172,6 +174,10 @@ function icmpChecksum(msg: Uint8Array, v6src: string | null): void {
   msg[3] = c & 0xff;
 }
 
+/** How long the new listening end made by REATTACH is kept to hand to the other processes that shared the old one. */
+const REATTACH_GRACE_MS = 10_000;
+/** Failed connections remembered for the library's question at EOF. */
+const FAILED_MAX = 4096;
 const EPHEMERAL_LOW = 49152;
 const EPHEMERAL_HIGH = 65535;
 const scratch = new Uint8Array(65536 + ADDR_LEN);
@@ -182,6 +188,10 @@ export class SocketTable {
   private groups = new Map<string, ListenGroup>();
   private nextId = 1;
   private nextPort = EPHEMERAL_LOW + Math.floor(Math.random() * (EPHEMERAL_HIGH - EPHEMERAL_LOW));
+  /** Connections that ended with an error (a peer's RST …), by id: the library asks at EOF (RPC.md). Bounded. */
+  private readonly failed = new Map<number, { family: 4 | 6; soError: number }>();
+  /** Listeners re-created for apps whose service restarted, by the inode of their old listening fd (REATTACH). */
+  private reattached = new Map<number, { sock: Sock; appFd: number; timer: NodeJS.Timeout }>();
   readonly loop: MemHost = loopbackHost();
   readonly drops: Record<string, number> = {};
 
@@ -358,6 +368,7 @@ export class SocketTable {
   }
 
   closeAll(): void {
+    for (const ino of [...this.reattached.keys()]) this.forgetReattached(ino);
     for (const s of [...this.socks.values()]) this.release(s);
     for (const g of this.groups.values()) for (const l of g.listeners) l.close();
     this.groups.clear();
@@ -435,6 +446,57 @@ export class SocketTable {
     s.state = State.LISTENING;
     this.watch(s, EV_READ);
     return { result: 0, fd: pair[0] };
+  }
+
+  /**
+   * REATTACH: a listener of an app whose service restarted, made again at the same address with the
+   * same options. Every process that shared the old listening fd asks with the same old inode and gets
+   * the same new listener (the app's end is kept for a while to hand out again: REATTACH_GRACE_MS).
+   */
+  reattach(r: Reattach): Result {
+    const ino = Number(r.ino);
+    const prev = this.reattached.get(ino);
+    if (prev && !prev.sock.closed && prev.sock.state === State.LISTENING) {
+      const fd = fdpass.dup(prev.appFd);
+      if (fd < 0) return { result: fd };
+      return { result: prev.sock.id, sock: prev.sock, fd };
+    }
+    if (!r.local) return { result: -Errno.EINVAL };
+    const made = this.socket(r.family, 1, 0);
+    const s = made.sock;
+    if (!s) return made;
+    fdpass.close(made.fd!); // the stream end: the listening end replaces it
+    const fail = (result: number): Result => {
+      this.release(s);
+      return { result };
+    };
+    s.opts.reuseaddr = (r.opts & ReattachOpt.REUSEADDR) !== 0;
+    s.opts.reuseport = (r.opts & ReattachOpt.REUSEPORT) !== 0;
+    s.opts.v6only = r.family === 6 && (r.opts & ReattachOpt.V6ONLY) !== 0;
+    s.opts.nodelay = (r.opts & ReattachOpt.NODELAY) !== 0;
+    s.opts.keepalive = (r.opts & ReattachOpt.KEEPALIVE) !== 0;
+    const b = this.bind(s, r.local);
+    if (b.result < 0) return fail(b.result);
+    const l = this.listen(s, r.backlog);
+    if (l.result < 0 || l.fd === undefined) return fail(l.result < 0 ? l.result : -Errno.EIO);
+    if (ino > 0) {
+      const keep = fdpass.dup(l.fd);
+      if (keep >= 0) {
+        prev && this.forgetReattached(ino);
+        const timer = setTimeout(() => this.forgetReattached(ino), REATTACH_GRACE_MS);
+        timer.unref();
+        this.reattached.set(ino, { sock: s, appFd: keep, timer });
+      }
+    }
+    return { result: s.id, sock: s, fd: l.fd };
+  }
+
+  private forgetReattached(ino: number): void {
+    const r = this.reattached.get(ino);
+    if (!r) return;
+    this.reattached.delete(ino);
+    clearTimeout(r.timer);
+    fdpass.close(r.appFd);
   }
 
   private groupKey(l: SockAddr): string {
@@ -552,7 +614,11 @@ export class SocketTable {
       watch: (ev) => this.watch(s, ev),
       abortive: () => s.opts.linger0,
       done: (err) => {
-        if (err) s.soError = errnoOf(err);
+        if (err) {
+          s.soError = errnoOf(err);
+          this.failed.set(s.id, { family: s.family, soError: s.soError });
+          if (this.failed.size > FAILED_MAX) this.failed.delete(this.failed.keys().next().value!);
+        }
         s.pump = null;
         s.fd = -1;
         s.state = State.CLOSED;
@@ -657,6 +723,23 @@ export class SocketTable {
     }
     fdpass.setsockoptInt(f.dupFd, SOL_SOCKET, SO_SNDBUF, Math.floor(f.sndbuf / 2));
     fdpass.close(f.dupFd);
+  }
+
+  /** INFO about a connection that is gone: how it failed, if it did (read-and-clear); null if unknown. */
+  infoGone(id: number, clear: boolean): Result | null {
+    const f = this.failed.get(id);
+    if (!f) return null;
+    if (clear) this.failed.delete(id);
+    const info: Info = {
+      family: f.family,
+      type: 1,
+      state: State.CLOSED,
+      flags: 0,
+      soError: f.soError,
+      local: null,
+      remote: null,
+    };
+    return { result: 0, info };
   }
 
   info(s: Sock, clear: boolean): Result {

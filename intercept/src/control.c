@@ -7,11 +7,10 @@ pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER; /* slot allocation and fd 
 static __thread int my_slot = -1;
 static pthread_key_t slot_key;
 
-static int ctl_ensure(struct ctl *c);
 
 static void slot_release(void *p) {
   int i = (int)(intptr_t)p - 1;
-  if (i < 0 || i >= NC_SHARED_SLOT) return;
+  if (i < 0 || i >= NC_WATCH_SLOT) return;
   pthread_mutex_lock(&ctls[i].mu);
   pthread_mutex_lock(&reg_lock);
   if (ctls[i].fd >= 0 && ctls[i].pid == getpid() && fd_ino(ctls[i].fd) == ctls[i].ino) real.close(ctls[i].fd);
@@ -27,6 +26,7 @@ void ctl_init(void) {
     ctls[i].fd = -1;
   }
   ctls[NC_SHARED_SLOT].used = 1;
+  ctls[NC_WATCH_SLOT].used = 1;
   pthread_key_create(&slot_key, slot_release);
 }
 
@@ -34,7 +34,7 @@ static struct ctl *my_ctl(void) {
   if (my_slot >= 0) return &ctls[my_slot];
   pthread_mutex_lock(&reg_lock);
   int slot = NC_SHARED_SLOT;
-  for (int i = 0; i < NC_SHARED_SLOT; i++)
+  for (int i = 0; i < NC_WATCH_SLOT; i++)
     if (!ctls[i].used) {
       ctls[i].used = 1;
       ctls[i].fd = -1;
@@ -67,10 +67,11 @@ void atfork_child(void) {
     pthread_mutex_init(&ctls[i].mu, NULL);
     if (ctls[i].fd >= 0 && fd_ino(ctls[i].fd) == ctls[i].ino) real.close(ctls[i].fd);
     ctls[i].fd = -1;
-    if (i != my_slot && i != NC_SHARED_SLOT) ctls[i].used = 0;
+    if (i != my_slot && i != NC_SHARED_SLOT && i != NC_WATCH_SLOT) ctls[i].used = 0;
   }
   pthread_mutex_unlock(&reg_lock);
   if (active && had) ctl_ensure(&ctls[my_slot]);
+  relisten_atfork_child();
 }
 
 /* The lowest fd number a control socket may take: high, out of the way of programs that
@@ -84,7 +85,7 @@ int high_fd_base(void) {
 }
 
 /* With c->mu held: makes sure the slot has a working connection of this process. */
-static int ctl_ensure(struct ctl *c) {
+int ctl_ensure(struct ctl *c) {
   if (c->fd >= 0) {
     if (c->pid == getpid() && fd_ino(c->fd) == c->ino) return 0;
     /* Forked child, or the program managed to replace our fd: drop it if it is still ours. */
@@ -117,7 +118,7 @@ static int ctl_ensure(struct ctl *c) {
   return 0;
 }
 
-static void ctl_drop(struct ctl *c) {
+void ctl_drop(struct ctl *c) {
   pthread_mutex_lock(&reg_lock);
   real.close(c->fd);
   c->fd = -1;

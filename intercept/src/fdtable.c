@@ -11,7 +11,8 @@ uint64_t notours_ino[NC_MAXFD]; /* fstat inode of an fd we asked about and is no
 uint8_t headed_fd[NC_MAXFD];
 
 void tab_sync_locked(int fd) {
-  __atomic_store_n(&headed_fd[fd], (uint8_t)(tab[fd] && udp_headed(tab[fd])), __ATOMIC_RELAXED);
+  uint8_t c = !tab[fd] ? 0 : udp_headed(tab[fd]) ? NC_FD_HEADED : tab[fd]->type == SOCK_STREAM ? NC_FD_TCP : 0;
+  __atomic_store_n(&headed_fd[fd], c, __ATOMIC_RELAXED);
 }
 
 uint64_t fd_ino(int fd) {
@@ -35,6 +36,7 @@ void tab_del_locked(int fd) {
   free(tab[fd]);
   tab[fd] = NULL;
   notours_ino[fd] = 0;
+  relisten_forget_locked(fd);
   tab_sync_locked(fd);
 }
 
@@ -105,8 +107,10 @@ int lookup(int fd, struct ncfd *e) {
     if (r > 0) {
       e->id = (uint32_t)r;
       e->ino = ino;
+      if (e->state == NC_ST_LISTENING) e->backlog = 128; /* not known after exec */
       tab_put(fd, e);
       ours = 1;
+      if (e->state == NC_ST_LISTENING) relisten_watch();
     }
   }
   if (!ours) {

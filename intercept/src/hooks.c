@@ -131,3 +131,7 @@ EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags) {
   ENSURE();
   return do_sendmmsg(fd, vec, vlen, flags);
 }
+EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev) {
+  ENSURE();
+  return do_epoll_ctl(epfd, op, fd, ev);
+}

@@ -37,6 +37,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -86,6 +87,7 @@ struct nc_real {
   ssize_t (*recvfrom_chk)(int, void *, size_t, size_t, int, struct sockaddr *, socklen_t *);
   int (*recvmmsg)(int, struct mmsghdr *, unsigned int, int, struct timespec *);
   int (*sendmmsg)(int, struct mmsghdr *, unsigned int, int);
+  int (*epoll_ctl)(int, int, int, struct epoll_event *);
 };
 extern struct nc_real real;
 extern int active;      /* ZT_NC_NETWORK is set */
@@ -138,6 +140,7 @@ EXPORT ssize_t __recv_chk(int, void *, size_t, size_t, int);
 EXPORT ssize_t __recvfrom_chk(int, void *, size_t, size_t, int, struct sockaddr *, socklen_t *);
 EXPORT int recvmmsg(int, struct mmsghdr *, unsigned int, int, struct timespec *);
 EXPORT int sendmmsg(int, struct mmsghdr *, unsigned int, int);
+EXPORT int epoll_ctl(int, int, int, struct epoll_event *);
 
 
 /* ---------- fdtable.c: the per-fd table ---------- */
@@ -152,6 +155,7 @@ struct ncfd {
   struct nc_addr local, remote;
   /* options as the program set them (read back by getsockopt) */
   int protocol; /* as the program asked for it, reported by SO_PROTOCOL */
+  int backlog; /* of listen(), for REATTACH */
   int reuseaddr, reuseport, keepalive, nodelay, v6only;
   struct linger linger;
 };
@@ -164,8 +168,15 @@ extern uint8_t headed_fd[NC_MAXFD];
 /* UDP without connect(): every message starts with an ADDR header (RPC.md). */
 static inline int udp_headed(const struct ncfd *e) { return e->type == SOCK_DGRAM && !(e->flags & NC_FLAG_UDP_CONNECTED); }
 
+/* headed_fd[fd]: NC_FD_HEADED = an unconnected UDP socket of ours (read/readv/__read_chk strip the
+ * header), NC_FD_TCP = a TCP socket of ours (an EOF read on it asks why: tcp_eof). */
+#define NC_FD_HEADED 1
+#define NC_FD_TCP 2
 static inline int fd_headed(int fd) {
-  return (unsigned)fd < NC_MAXFD && __atomic_load_n(&headed_fd[fd], __ATOMIC_RELAXED);
+  return (unsigned)fd < NC_MAXFD && __atomic_load_n(&headed_fd[fd], __ATOMIC_RELAXED) == NC_FD_HEADED;
+}
+static inline int fd_tcp(int fd) {
+  return (unsigned)fd < NC_MAXFD && __atomic_load_n(&headed_fd[fd], __ATOMIC_RELAXED) == NC_FD_TCP;
 }
 
 static inline int is_icmp(const struct ncfd *e) {
@@ -188,6 +199,7 @@ int lookup(int fd, struct ncfd *e);
  * thread may wait for an answer as long as it needs); the slots also tell which fds are ours. */
 #define NC_MAXCTL 64
 #define NC_SHARED_SLOT (NC_MAXCTL - 1) /* used when there are more threads than slots */
+#define NC_WATCH_SLOT (NC_MAXCTL - 2)  /* the watcher thread's liveness connection (relisten.c) */
 struct ctl {
   pthread_mutex_t mu; /* held for a whole request/response */
   int fd;
@@ -199,6 +211,9 @@ extern struct ctl ctls[NC_MAXCTL];
 extern pthread_mutex_t reg_lock;
 
 void ctl_init(void);
+/* With c->mu held: makes sure the slot has a working connection of this process (0 or -errno). */
+int ctl_ensure(struct ctl *c);
+void ctl_drop(struct ctl *c);
 void atfork_prepare(void);
 void atfork_parent(void);
 void atfork_child(void);
@@ -210,6 +225,11 @@ int rpc_sock(int fd, struct ncfd *e, uint16_t op, uint16_t flags, const uint8_t 
 
 /* ---------- socket.c: what every socket of ours shares; helpers ---------- */
 
+static inline size_t iov_len(const struct iovec *iov, size_t n) {
+  size_t t = 0;
+  for (size_t i = 0; i < n; i++) t += iov[i].iov_len;
+  return t;
+}
 static inline int fail(int err) {
   errno = err;
   return -1;
@@ -229,6 +249,9 @@ int do_shutdown(int fd, int how);
 int do_listen(int fd, int backlog);
 int do_accept(int fd, struct sockaddr *addr, socklen_t *alen, int flags, int is4);
 int do_connect(int fd, const struct sockaddr *addr, socklen_t len);
+/* A read on our TCP socket returned 0: EOF, or the connection was reset (the peer's RST, the service
+ * gone, a failed connect): returns 0 or -1 with errno set. */
+ssize_t tcp_eof(int fd, int flags);
 
 /* ---------- udp.c ---------- */
 
@@ -255,5 +278,15 @@ int do_close_range(unsigned first, unsigned last, int flags);
 int do_dup(int fd);
 int do_dup3(int oldfd, int newfd, int flags, int is3);
 int do_fcntl(int fd, int cmd, long arg, int is64);
+
+/* ---------- relisten.c: surviving the service (parked listeners, reattach) ---------- */
+
+extern int nc_service_down; /* the watcher saw the service go and it is not back (atomic) */
+void relisten_watch(void);
+void relisten_hangup(int fd);
+int relisten_parked(int fd);
+void relisten_forget_locked(int fd);
+void relisten_atfork_child(void);
+int do_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev);
 
 #endif

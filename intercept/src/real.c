@@ -51,6 +51,7 @@ void init(void) {
   real.recvfrom_chk = (__typeof__(real.recvfrom_chk))resolve("__recvfrom_chk", (void *)__recvfrom_chk);
   R(recvmmsg);
   R(sendmmsg);
+  R(epoll_ctl);
 #undef R
   const char *path = getenv("ZT_NC_NETWORK");
   if (path && *path && strlen(path) < sizeof(ctl_addr.sun_path)) {

@@ -28,7 +28,9 @@ int do_listen(int fd, int backlog) {
     real.close(nfd);
     if (fl >= 0 && (fl & O_NONBLOCK)) set_nonblock(fd, 1);
     e.ino = fd_ino(fd);
+    e.backlog = backlog < 0 ? 0 : backlog;
     tab_put(fd, &e);
+    relisten_watch();
   }
   return 0;
 }
@@ -72,7 +74,12 @@ int do_accept(int fd, struct sockaddr *addr, socklen_t *alen, int flags, int is4
     }
   }
   struct nc_accept acc;
-  if (n == 0 && nfd < 0) return fail(EINVAL); /* the service went away */
+  if (n == 0 && nfd < 0) {
+    /* The listening pair hung up: the service went away (park the listener, so that nothing spins,
+     * until the watcher reattaches it), or the parked pair was just replaced by the new listener. */
+    relisten_hangup(fd);
+    return fail(ECONNABORTED);
+  }
   if (nfd < 0 || nc_get_accept(buf, (size_t)n, &acc) < 0) {
     if (nfd >= 0) real.close(nfd);
     return fail(ECONNABORTED);
@@ -92,6 +99,20 @@ int do_accept(int fd, struct sockaddr *addr, socklen_t *alen, int flags, int is4
   tab_put(nfd, &c);
   put_sockaddr(&acc.remote, e.domain, addr, alen);
   return nfd;
+}
+
+NC_COLD ssize_t tcp_eof(int fd, int flags) {
+  struct ncfd e;
+  if (!tab_peek(fd, &e) || e.type != SOCK_STREAM || e.state == NC_ST_LISTENING || e.state == NC_ST_NEW) return 0;
+  if (__atomic_load_n(&nc_service_down, __ATOMIC_RELAXED)) return fail(ECONNRESET);
+  int saved = errno;
+  uint8_t clear[4];
+  nc_put_u32(clear, (flags & MSG_PEEK) ? 0 : 1);
+  int r = rpc_sock(fd, &e, NC_OP_INFO, 0, clear, sizeof(clear), NULL);
+  if (r == -ENETDOWN) return fail(ECONNRESET); /* the service is gone, and the connection with it */
+  if (r >= 0 && e.so_error) return fail(e.so_error);
+  errno = saved;
+  return 0;
 }
 
 /* Replaces our fd with a host-stack socket (ZT_NC_FALLTHROUGH) and connects it. */

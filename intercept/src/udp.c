@@ -91,7 +91,7 @@ static ssize_t nc_recvfrom(int fd, const struct ncfd *ep, void *buf, size_t len,
   if (e.type == SOCK_STREAM) {
     ssize_t n = real.recvfrom(fd, buf, len, flags, NULL, NULL);
     if (n >= 0 && alen) *alen = 0;
-    return n;
+    return n == 0 && len > 0 ? tcp_eof(fd, flags) : n;
   }
   if (!udp_headed(&e)) {
     ssize_t n = real.recvfrom(fd, buf, len, flags, NULL, NULL);
@@ -141,6 +141,7 @@ static ssize_t nc_recvmsg(int fd, const struct ncfd *ep, struct msghdr *msg, int
     m.msg_control = NULL;
     m.msg_controllen = 0;
     ssize_t n = real.recvmsg(fd, &m, flags);
+    if (n == 0 && e.type == SOCK_STREAM && iov_len(m.msg_iov, m.msg_iovlen) > 0) return tcp_eof(fd, flags);
     if (n < 0) return n;
     msg->msg_flags = m.msg_flags;
     msg->msg_controllen = 0;
@@ -265,7 +266,10 @@ ssize_t do_send(int fd, const void *buf, size_t len, int flags) {
 ssize_t do_recv(int fd, void *buf, size_t len, int flags) {
   struct ncfd e;
   if (!real.recv) return fail(ENOSYS);
-  if (!tab_peek(fd, &e) || !udp_headed(&e)) return real.recv(fd, buf, len, flags);
+  if (!tab_peek(fd, &e) || !udp_headed(&e)) {
+    ssize_t n = real.recv(fd, buf, len, flags);
+    return n == 0 && len > 0 && fd_tcp(fd) ? tcp_eof(fd, flags) : n;
+  }
   struct iovec iov = {buf, len};
   return udp_recv(fd, &e, &iov, 1, flags, NULL, NULL, NULL);
 }
@@ -277,7 +281,10 @@ ssize_t do_recv(int fd, void *buf, size_t len, int flags) {
 ssize_t do_recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags) {
   struct ncfd e;
   if (!real.recv_chk) return fail(ENOSYS);
-  if (len > buflen || !tab_peek(fd, &e) || !udp_headed(&e)) return real.recv_chk(fd, buf, len, buflen, flags);
+  if (len > buflen || !tab_peek(fd, &e) || !udp_headed(&e)) {
+    ssize_t n = real.recv_chk(fd, buf, len, buflen, flags);
+    return n == 0 && len > 0 && fd_tcp(fd) ? tcp_eof(fd, flags) : n;
+  }
   if (!real.recvmsg) return fail(ENOSYS);
   struct iovec iov = {buf, len};
   return udp_recv(fd, &e, &iov, 1, flags, NULL, NULL, NULL);
@@ -330,21 +337,25 @@ NC_COLD static ssize_t udp_read(int fd, void *buf, size_t len) {
   return udp_readv(fd, &iov, 1);
 }
 
+/* An EOF (0 from a non-empty read) on one of our TCP sockets asks why (tcp_eof); one array lookup. */
 ssize_t do_read(int fd, void *buf, size_t len) {
   if (fd_headed(fd)) return udp_read(fd, buf, len);
   if (!real.read) return read_early(fd, buf, len);
-  return real.read(fd, buf, len);
+  ssize_t n = real.read(fd, buf, len);
+  return n == 0 && len > 0 && fd_tcp(fd) ? tcp_eof(fd, 0) : n;
 }
 
 ssize_t do_readv(int fd, const struct iovec *iov, int iovcnt) {
   if (fd_headed(fd)) return udp_readv(fd, iov, iovcnt);
   if (!real.readv) return readv_early(fd, iov, iovcnt);
-  return real.readv(fd, iov, iovcnt);
+  ssize_t n = real.readv(fd, iov, iovcnt);
+  return n == 0 && fd_tcp(fd) && iovcnt > 0 && iov_len(iov, (size_t)iovcnt) > 0 ? tcp_eof(fd, 0) : n;
 }
 
 ssize_t do_read_chk(int fd, void *buf, size_t len, size_t buflen) {
   /* len > buflen: the real one reports the overflow and aborts */
   if (fd_headed(fd) && len <= buflen) return udp_read(fd, buf, len);
   if (!real.read_chk) return read_chk_early(fd, buf, len, buflen);
-  return real.read_chk(fd, buf, len, buflen);
+  ssize_t n = real.read_chk(fd, buf, len, buflen);
+  return n == 0 && len > 0 && fd_tcp(fd) ? tcp_eof(fd, 0) : n;
 }

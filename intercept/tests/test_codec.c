@@ -88,6 +88,11 @@ int main(int argc, char **argv) {
   n += nc_put_u64(b + n, 0x1122334455667788ULL);
   check("lookup-request", b, n);
 
+  a = mk(4, 8080, 0, "10.147.17.1");
+  n = nc_put_hdr(b, NC_OP_REATTACH, 0, 0);
+  n += nc_put_reattach(b + n, 0x1122334455667788ULL, 4, 128, NC_RA_REUSEADDR, &a);
+  check("reattach-request", b, n);
+
   n = nc_put_hdr(b, NC_OP_SETOPT, 0, 5);
   n += nc_put_u32(b + n, 6);
   n += nc_put_u32(b + n, 1);

@@ -8,6 +8,7 @@ import { formatIp } from '../../netcon/ipaddr.js';
 import {
   decodeAccept,
   decodeAddr,
+  decodeReattach,
   decodeRequest,
   decodeResponse,
   decodeSetOpt,
@@ -15,6 +16,7 @@ import {
   decodeU64,
   encodeAccept,
   encodeAddr,
+  encodeReattach,
   encodeRequest,
   encodeResponse,
   encodeSetOpt,
@@ -22,6 +24,7 @@ import {
   InfoFlag,
   Op,
   parseIp,
+  ReattachOpt,
   ReqFlag,
   State,
 } from '../../netcon/rpc-codec.js';
@@ -63,6 +66,24 @@ test('rpc codec: SOCKET request for an ICMPv6 echo socket and the INFO of a boun
   const d = decodeResponse(fixture('info-response-icmp'));
   t.true(d.ok);
   if (d.ok) t.deepEqual(d.value.info, info);
+});
+
+test('rpc codec: REATTACH request matches the golden bytes, decodes, refuses truncation', (t) => {
+  const r = {
+    ino: 0x1122334455667788n,
+    family: 4 as const,
+    backlog: 128,
+    opts: ReattachOpt.REUSEADDR,
+    local: { family: 4 as const, address: '10.147.17.1', port: 8080 },
+  };
+  const b = encodeRequest(Op.REATTACH, 0, 0, encodeReattach(r));
+  t.deepEqual(b, fixture('reattach-request'));
+  const d = decodeRequest(b);
+  t.true(d.ok);
+  if (d.ok) {
+    t.deepEqual(decodeReattach(d.value.body), { ok: true, value: r });
+    t.false(decodeReattach(d.value.body.subarray(0, 43)).ok);
+  }
 });
 
 test('rpc codec: BIND and CONNECT requests with IPv4 and IPv6 addresses', (t) => {
