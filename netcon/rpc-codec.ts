@@ -16,7 +16,17 @@ export const HDR_LEN = 8;
 export const ACCEPT_LEN = 56;
 export const MSG_MAX = 256;
 
-export const Op = { SOCKET: 1, BIND: 2, LISTEN: 3, CONNECT: 4, INFO: 5, SETOPT: 6, LOOKUP: 7, REATTACH: 8 } as const;
+export const Op = {
+  SOCKET: 1,
+  BIND: 2,
+  LISTEN: 3,
+  CONNECT: 4,
+  INFO: 5,
+  SETOPT: 6,
+  LOOKUP: 7,
+  REATTACH: 8,
+  ROUTE: 9,
+} as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 
 export const State = { NEW: 0, BOUND: 1, LISTENING: 2, CONNECTING: 3, CONNECTED: 4, CLOSED: 5 } as const;

@@ -5,6 +5,7 @@ import { unlinkSync } from 'node:fs';
 import type { NetBackend } from './backend.js';
 import { EAGAIN, EV_READ, fdpass, type PollerHandle } from './fdpass.js';
 import {
+  CONNECT_USE_HOST,
   decodeAddr,
   decodeReattach,
   decodeRequest,
@@ -139,6 +140,11 @@ export class RpcServer {
       return answer(t.reattach(b.value));
     }
     const s = t.get(req.id);
+    if (req.op === Op.ROUTE) {
+      const a = decodeAddr(req.body, 0);
+      if (!a.ok || !a.value) return bad();
+      return { bytes: encodeResponse(req.op, t.outside(a.value) ? CONNECT_USE_HOST : 0) };
+    }
     if (req.op < Op.BIND || req.op > Op.SETOPT) return { bytes: encodeResponse(req.op, -Errno.ENOSYS) };
     if (!s) {
       // a connection that ended with an error (RST): the library asks at EOF

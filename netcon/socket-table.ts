@@ -628,7 +628,7 @@ export class SocketTable {
   }
 
   connect(s: Sock, dst: SockAddr | null, fallthrough: boolean, appFd: number): Result {
-    if (s.type === 2) return this.udpConnect(s, dst);
+    if (s.type === 2) return this.udpConnect(s, dst, fallthrough);
     if (!dst) return { result: -Errno.EAFNOSUPPORT };
     if (s.state === State.CONNECTING) return { result: -Errno.EALREADY };
     if (s.state === State.CONNECTED) return { result: -Errno.EISCONN };
@@ -821,14 +821,19 @@ export class SocketTable {
     return 0;
   }
 
-  private udpConnect(s: Sock, dst: SockAddr | null): Result {
+  /** ROUTE: is the destination outside the network (not loopback, not ours, not on a route)? */
+  outside(dst: SockAddr): boolean {
+    return !isLoopback(dst) && !this.ownsAddress(dst) && !this.routable(dst);
+  }
+
+  private udpConnect(s: Sock, dst: SockAddr | null, fallthrough = false): Result {
     if (!dst) {
       s.udpConnected = null;
       s.remote = null;
       return { result: 0 };
     }
     if (s.family === 4 && dst.family !== 4) return { result: -Errno.EAFNOSUPPORT };
-    if (!isLoopback(dst) && !this.ownsAddress(dst) && !this.routable(dst)) return { result: -Errno.ENETUNREACH };
+    if (this.outside(dst)) return { result: fallthrough ? CONNECT_USE_HOST : -Errno.ENETUNREACH };
     const r = this.udpAutobind(s);
     if (r) return { result: r };
     s.udpConnected = { ...dst };

@@ -23,6 +23,7 @@ enum nc_op {
   NC_OP_SETOPT = 6,
   NC_OP_LOOKUP = 7,
   NC_OP_REATTACH = 8,
+  NC_OP_ROUTE = 9,
 };
 
 enum nc_state {
@@ -42,6 +43,7 @@ enum nc_state {
 #define NC_REQ_FALLTHROUGH 1
 #define NC_REQ_WAIT 2
 #define NC_CONNECT_USE_HOST 1
+#define NC_ROUTE_HOST 1 /* ROUTE: outside the network */
 /* REATTACH options */
 #define NC_RA_REUSEADDR 1
 #define NC_RA_REUSEPORT 2

@@ -237,6 +237,7 @@ static inline int fail(int err) {
 void set_nonblock(int fd, int on);
 void set_cloexec(int fd, int on);
 void put_sockaddr(const struct nc_addr *a, int domain, struct sockaddr *addr, socklen_t *alen);
+int host_swap(int fd, const struct ncfd *e);
 int do_socket(int domain, int type, int protocol);
 int do_bind(int fd, const struct sockaddr *addr, socklen_t len);
 int do_getname(int fd, struct sockaddr *addr, socklen_t *alen, int peer);

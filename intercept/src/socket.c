@@ -35,6 +35,26 @@ static int served(int domain, int base, int protocol) {
   return -ESOCKTNOSUPPORT;
 }
 
+/* ZT_NC_FALLTHROUGH: replaces our fd in place with a host-stack socket of the same kind (flags and
+ * the options that matter kept); the fd is not ours any more. 0 or -1 with errno. */
+int host_swap(int fd, const struct ncfd *e) {
+  int fl = real_fcntl(fd, F_GETFL, 0), fdfl = real_fcntl(fd, F_GETFD, 0);
+  int s = real.socket(e->domain, e->type | ((fl >= 0 && (fl & O_NONBLOCK)) ? SOCK_NONBLOCK : 0),
+                      is_icmp(e) ? e->protocol : 0);
+  if (s < 0) return -1;
+  if (e->nodelay) real.setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &e->nodelay, sizeof(int));
+  if (e->keepalive) real.setsockopt(s, SOL_SOCKET, SO_KEEPALIVE, &e->keepalive, sizeof(int));
+  if (e->reuseaddr) real.setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &e->reuseaddr, sizeof(int));
+  if (real.dup3(s, fd, (fdfl >= 0 && (fdfl & FD_CLOEXEC)) ? O_CLOEXEC : 0) < 0) {
+    int err = errno;
+    real.close(s);
+    return fail(err);
+  }
+  real.close(s);
+  tab_del(fd);
+  return 0;
+}
+
 int do_socket(int domain, int type, int protocol) {
   int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
   int proto = active ? served(domain, base, protocol) : 0;

@@ -117,18 +117,7 @@ NC_COLD ssize_t tcp_eof(int fd, int flags) {
 
 /* Replaces our fd with a host-stack socket (ZT_NC_FALLTHROUGH) and connects it. */
 static int host_connect(int fd, const struct ncfd *e, const struct sockaddr *addr, socklen_t len) {
-  int fl = real_fcntl(fd, F_GETFL, 0), fdfl = real_fcntl(fd, F_GETFD, 0);
-  int s = real.socket(e->domain, e->type | ((fl >= 0 && (fl & O_NONBLOCK)) ? SOCK_NONBLOCK : 0), 0);
-  if (s < 0) return -1;
-  if (e->nodelay) real.setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &e->nodelay, sizeof(int));
-  if (e->keepalive) real.setsockopt(s, SOL_SOCKET, SO_KEEPALIVE, &e->keepalive, sizeof(int));
-  if (real.dup3(s, fd, (fdfl >= 0 && (fdfl & FD_CLOEXEC)) ? O_CLOEXEC : 0) < 0) {
-    int err = errno;
-    real.close(s);
-    return fail(err);
-  }
-  real.close(s);
-  tab_del(fd);
+  if (host_swap(fd, e) < 0) return -1;
   return real.connect(fd, addr, len);
 }
 

@@ -22,6 +22,22 @@ static ssize_t udp_send(int fd, const struct ncfd *e, const struct iovec *iov, s
   int r = nc_from_sockaddr(addr, alen, e->domain, &a);
   if (r < 0) return fail(-r);
   if (a.family == 0) return fail(EAFNOSUPPORT);
+  if (fallthrough && e->state == NC_ST_NEW) {
+    /* ZT_NC_FALLTHROUGH: a fresh socket whose first datagram leaves the network becomes the host's */
+    uint8_t body[NC_ADDR_LEN];
+    nc_put_addr(body, &a);
+    struct ncfd c = *e;
+    r = rpc_sock(fd, &c, NC_OP_ROUTE, 0, body, sizeof(body), NULL);
+    if (r == NC_ROUTE_HOST) {
+      if (host_swap(fd, e) < 0) return -1;
+      struct msghdr mh = {0};
+      mh.msg_name = (void *)addr;
+      mh.msg_namelen = alen;
+      mh.msg_iov = (struct iovec *)iov;
+      mh.msg_iovlen = iovlen;
+      return real.sendmsg(fd, &mh, flags);
+    }
+  }
   r = udp_autobind(fd, e);
   if (r < 0) return fail(-r);
   uint8_t hdr[NC_ADDR_LEN];
