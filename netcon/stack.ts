@@ -46,7 +46,6 @@ const INFINITE = 0xffffffff;
 const TIMER_GRID = 250;
 const RESOLVED = Promise.resolve();
 
-// nc_ctl layout (glue.c struct nc_ctl): out_used, out_count, rx_used, rx_count, then nc_addr a, b, c
 // The control block's layout (struct nc_ctl in lwip/glue/abi.h): offsets and sizes read from the module's
 // own table (nc_layout) when the first stack is made, never hard-coded here.
 let CTL_OUT_USED = 0;
@@ -57,6 +56,7 @@ let CTL_WLEN = 0;
 let CTL_IN_BUF = 0;
 let ADDR_A = 0; // scratch addresses in the control block
 let ADDR_B = 0;
+let ADDR_C = 0;
 let ADDR_SIZE = 0;
 let RX_REC_SIZE = 0;
 let IP4_MAX = 0; // IPv4 addresses served per network
@@ -76,6 +76,7 @@ function readLayout(ex: LwipExports, dv: DataView): void {
   CTL_RX_COUNT = u32(4);
   ADDR_A = u32(5);
   ADDR_B = u32(6);
+  ADDR_C = u32(7);
   CTL_WLEN = u32(8);
   CTL_IN_BUF = u32(9);
   ADDR_SIZE = u32(10);
@@ -226,6 +227,16 @@ export class Stack implements NetBackend {
         this.udp.get(id)?.received(ptr, len);
       },
       pingReply: (_family, seq) => this.onPingReply(seq),
+      icmpEchoReply: (_family, ptr, len) => {
+        const h = this.onIcmpEchoReply;
+        if (!h) return;
+        const msg = this.heap().slice(ptr, ptr + len);
+        try {
+          h(this.getAddr(ADDR_C).address, msg);
+        } catch (e) {
+          rethrowLater(e);
+        }
+      },
       assertFail: (msg, line) => {
         this.dead = true;
         throw new Error(`lwIP assertion failed: ${this.cstr(msg)} (line ${line})`);
@@ -1004,6 +1015,28 @@ export class Stack implements NetBackend {
       }
     });
   }
+
+  /**
+   * An app's echo request (an ICMP socket, netcon/socket-table.ts): the ICMP or ICMPv6 message as written
+   * (type, code, identifier, sequence, payload); the checksum is computed here. Replies come to
+   * onIcmpEchoReply. Throws StackError('ENETUNREACH' …).
+   */
+  icmpEcho(address: string, msg: Uint8Array): void {
+    this.alive();
+    if (msg.length < 8 || msg.length > 65535 - 48) throw new StackError('EMSGSIZE');
+    this.enter();
+    try {
+      this.putAddr(ADDR_A, { family: address.includes(':') ? 6 : 4, address, port: 0 });
+      const ptr = this.stageBytes(msg);
+      const err = this.ex.nc_icmp_echo(ptr, msg.length);
+      if (err !== 0) throw new StackError(err === ERR_VAL ? 'EINVAL' : errName(err), `ping ${address}`);
+    } finally {
+      this.leave();
+    }
+  }
+
+  /** Echo replies that answer icmpEcho (not ping()): the source and the ICMP message (a copy). */
+  onIcmpEchoReply?: ((from: string, msg: Uint8Array) => void) | undefined;
 
   private onPingReply(seq: number): void {
     const p = this.pings.get(seq);

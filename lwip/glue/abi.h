@@ -51,6 +51,9 @@ extern void js_tcp_sent(int id, int len);
 extern void js_tcp_err(int id, int err);
 extern void js_udp_recv(int id, const uint8_t *data, int len); /* source in scratch A */
 extern void js_ping_reply(int family, int seq, int len);
+/* An echo reply that is not the stack's own ping (an app's ICMP socket): the ICMP message (header and
+ * payload), its source in scratch C. */
+extern void js_icmp_echo_reply(int family, const uint8_t *msg, int len);
 extern void js_assert(const char *msg, int line, const char *file);
 extern void js_rx_flush(void); /* JS delivers the rx area and sets rx_used = rx_count = 0 */
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { A4, B4, CTESTS, inNs, kill, startHost } from '../helpers/intercept.js';
 
-test('service stop: open sockets see EOF and EPIPE, new sockets fail with ENETDOWN', async (t) => {
+test('service stop: open connections see ECONNRESET and EPIPE, new sockets fail with ENETDOWN', async (t) => {
   const host = await startHost();
   const echo = inNs(host.a, join(CTESTS, 'nc_echo'), ['tcp', '0.0.0.0', '7100'], {
     buffer: false,
