@@ -13,6 +13,7 @@ import { macToBytes, macToString } from '../core/vl2/mac.js';
 import type { Network, Tap } from '../core/vl2/network.js';
 import {
   DEFAULT_MTU,
+  NetworkStatus,
   networkIdToString,
   networkStatusName,
   networkTypeName,
@@ -20,6 +21,7 @@ import {
 } from '../core/vl2/network-config.js';
 import type { Vl2 } from '../core/vl2/vl2.js';
 import { ApiError, type ApiRequest, type ApiResponse } from './api.js';
+import { managedAllowed } from './managed.js';
 import { atomicWriteFile } from './state-files.js';
 
 export const NETWORKS_DIR = 'networks.d';
@@ -52,27 +54,52 @@ function masked(a: InetAddress): InetAddress {
   return { family: a.family, ip, port: a.port };
 }
 
-/** The stack configuration a network's config implies (MAC, MTU, managed addresses and routes). */
+/**
+ * Whether a network has stopped being usable: the controller denied this member or knows no such network. Its
+ * addresses and routes are dropped then (listnetworks shows none, the stack stops answering on them) until
+ * a config comes again. (ZeroTier One keeps listing the old ones; a container should not keep using them.)
+ */
+export function networkFailed(net: Network): boolean {
+  const s = net.status;
+  return (
+    s === NetworkStatus.ACCESS_DENIED ||
+    s === NetworkStatus.NOT_FOUND ||
+    s === NetworkStatus.AUTHENTICATION_REQUIRED ||
+    s === NetworkStatus.CLIENT_TOO_OLD
+  );
+}
+
+/**
+ * The stack configuration a network's config implies under the member's settings, as ZeroTier One applies
+ * them to a tap (OneService syncManagedStuff): managed addresses and routes only with allowManaged, global
+ * ones only with allowGlobal, a default route only with allowDefault (then every destination is the
+ * network's, and fall-through never applies); a route via one of our own addresses is skipped, as is a route
+ * of a family we have no address in.
+ */
 export function stackConfigOf(net: Network, settings: LocalSettings = DEFAULT_SETTINGS): StackConfig {
-  const c = net.config;
+  const c = networkFailed(net) ? undefined : net.config;
   const addresses: IpAssignment[] = [];
   const routes: StackRoute[] = [];
-  if (c && settings.allowManaged) {
-    for (const a of c.staticIps) {
+  if (c) {
+    const mine = c.staticIps.filter((a) => managedAllowed(settings, a));
+    for (const a of mine) {
       addresses.push({ address: ipText(a), prefix: a.port });
       // The stack treats only an address's /64 as on-link; a 6plane /40 needs its own on-link route.
       if (a.family === 6 && a.port < 64) routes.push({ target: ipText(masked(a)), prefix: a.port });
     }
     for (const r of c.routes) {
-      if (r.target.port === 0 && !settings.allowDefault) continue;
+      if (!managedAllowed(settings, r.target)) continue;
+      if (!mine.some((a) => a.family === r.target.family)) continue;
+      const via = r.via && r.via.family === r.target.family ? r.via : undefined;
+      if (via && c.staticIps.some((a) => a.family === via.family && ipText(a) === ipText(via))) continue;
       routes.push({
         target: ipText(r.target),
         prefix: r.target.port,
-        ...(r.via && r.via.family === r.target.family ? { via: ipText(r.via) } : {}),
+        ...(via ? { via: ipText(via) } : {}),
       });
     }
   }
-  return { mac: macToBytes(net.mac), mtu: c?.mtu ?? DEFAULT_MTU, addresses, routes };
+  return { mac: macToBytes(net.mac), mtu: net.config?.mtu ?? DEFAULT_MTU, addresses, routes };
 }
 
 /** A stack as a VL2 tap: frames delivered in batches (one stack.input per event-loop turn). */
@@ -254,7 +281,10 @@ export class Networks {
       this.reconfigure(j);
       void this.persist(n.id, dict);
     };
-    tap.onStatus = (n) => this.opts.log.info(`network ${networkIdToString(n.id)}: ${networkStatusName(n.status)}`);
+    tap.onStatus = (n) => {
+      this.opts.log.info(`network ${networkIdToString(n.id)}: ${networkStatusName(n.status)}`);
+      this.reconfigure(j); // a network that stopped being OK drops its addresses (and gets them back with a config)
+    };
     net.tap = tap;
     this.joined.set(nwid, j);
     if (this.opts.rpc !== false) {
@@ -361,13 +391,14 @@ export class Networks {
   json(j: Joined): Record<string, unknown> {
     const n = j.net;
     const c = n.config;
+    const failed = networkFailed(n);
     const id = networkIdToString(n.id);
     return {
       allowDNS: j.settings.allowDNS,
       allowDefault: j.settings.allowDefault,
       allowGlobal: j.settings.allowGlobal,
       allowManaged: j.settings.allowManaged,
-      assignedAddresses: (c?.staticIps ?? []).map(formatInetAddress),
+      assignedAddresses: failed ? [] : (c?.staticIps ?? []).map(formatInetAddress),
       bridge: n.bridge,
       broadcastEnabled: n.broadcastEnabled,
       dhcp: false,
@@ -381,7 +412,7 @@ export class Networks {
       nwid: id,
       portDeviceName: j.socketPath,
       portError: n.portError,
-      routes: (c?.routes ?? []).map((r) => ({
+      routes: (failed ? [] : (c?.routes ?? [])).map((r) => ({
         flags: r.flags,
         metric: r.metric,
         target: formatInetAddress(r.target),
