@@ -21,7 +21,7 @@ export type OpCode = (typeof Op)[keyof typeof Op];
 
 export const State = { NEW: 0, BOUND: 1, LISTENING: 2, CONNECTING: 3, CONNECTED: 4, CLOSED: 5 } as const;
 export const SockType = { STREAM: 1, DGRAM: 2 } as const;
-export const InfoFlag = { V6ONLY: 1, UDP_CONNECTED: 2 } as const;
+export const InfoFlag = { V6ONLY: 1, UDP_CONNECTED: 2, ICMP: 4 } as const;
 export const ReqFlag = { FALLTHROUGH: 1, WAIT: 2 } as const;
 export const CONNECT_USE_HOST = 1;
 
@@ -41,6 +41,7 @@ export const Errno: Record<string, number> = {
   ENOSYS: 38,
   ENOPROTOOPT: 92,
   EPROTONOSUPPORT: 93,
+  ESOCKTNOSUPPORT: 94,
   EOPNOTSUPP: 95,
   EAFNOSUPPORT: 97,
   EADDRINUSE: 98,

@@ -123,7 +123,7 @@ export class RpcServer {
     if (req.op === Op.SOCKET) {
       const b = decodeSocketBody(req.body);
       if (!b.ok) return bad();
-      return answer(t.socket(b.value.family, b.value.type));
+      return answer(t.socket(b.value.family, b.value.type, b.value.protocol));
     }
     if (req.op === Op.LOOKUP) {
       const b = decodeU64(req.body);

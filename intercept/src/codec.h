@@ -36,6 +36,7 @@ enum nc_state {
 #define NC_TYPE_DGRAM 2
 #define NC_FLAG_V6ONLY 1
 #define NC_FLAG_UDP_CONNECTED 2
+#define NC_FLAG_ICMP 4 /* an ICMP (echo) datagram socket */
 #define NC_REQ_FALLTHROUGH 1
 #define NC_REQ_WAIT 2
 #define NC_CONNECT_USE_HOST 1

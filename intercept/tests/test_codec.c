@@ -67,6 +67,13 @@ int main(int argc, char **argv) {
   b[n + 1] = NC_TYPE_STREAM;
   check("socket-request", b, n + 8);
 
+  n = nc_put_hdr(b, NC_OP_SOCKET, 0, 0);
+  memset(b + n, 0, 8);
+  b[n] = 6;
+  b[n + 1] = NC_TYPE_DGRAM;
+  nc_put_u32(b + n + 4, 58); /* IPPROTO_ICMPV6 */
+  check("socket-request-icmp6", b, n + 8);
+
   struct nc_addr a = mk(4, 8080, 0, "10.147.17.1");
   n = nc_put_hdr(b, NC_OP_BIND, 0, 7);
   n += nc_put_addr(b + n, &a);
@@ -116,6 +123,17 @@ int main(int argc, char **argv) {
     memset(b + 2, 0, 6);
     n = NC_HDR_LEN + nc_put_info(b + NC_HDR_LEN, &r.info);
     check("info-response", b, n);
+  }
+  gn = load("info-response-icmp", g, sizeof(g));
+  if (nc_get_resp(g, gn, &r) < 0 || !r.has_info || r.info.type != NC_TYPE_DGRAM || r.info.flags != NC_FLAG_ICMP ||
+      r.info.state != NC_ST_BOUND || r.info.local.port != 4660 || r.info.remote.family != 0) {
+    printf("FAIL info-response-icmp decode\n");
+    failures++;
+  } else {
+    b[0] = NC_OP_INFO;
+    memset(b + 1, 0, 7);
+    n = NC_HDR_LEN + nc_put_info(b + NC_HDR_LEN, &r.info);
+    check("info-response-icmp", b, n);
   }
   gn = load("connect-refused-response", g, sizeof(g));
   if (nc_get_resp(g, gn, &r) < 0 || r.op != NC_OP_CONNECT || r.result != -111 || r.info.so_error != 111 ||

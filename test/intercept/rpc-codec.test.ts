@@ -19,6 +19,7 @@ import {
   encodeResponse,
   encodeSetOpt,
   encodeSocketBody,
+  InfoFlag,
   Op,
   parseIp,
   ReqFlag,
@@ -44,6 +45,24 @@ test('rpc codec: SOCKET request matches the golden bytes', (t) => {
   const d = decodeRequest(b);
   t.true(d.ok);
   if (d.ok) t.deepEqual(decodeSocketBody(d.value.body), { ok: true, value: { family: 6, type: 1, protocol: 0 } });
+});
+
+test('rpc codec: SOCKET request for an ICMPv6 echo socket and the INFO of a bound ICMP socket', (t) => {
+  const b = encodeRequest(Op.SOCKET, 0, 0, encodeSocketBody({ family: 6, type: 2, protocol: 58 }));
+  t.deepEqual(b, fixture('socket-request-icmp6'));
+  const info = {
+    family: 4 as const,
+    type: 2 as const,
+    state: State.BOUND,
+    flags: InfoFlag.ICMP,
+    soError: 0,
+    local: { family: 4 as const, address: '0.0.0.0', port: 4660 },
+    remote: null,
+  };
+  t.deepEqual(encodeResponse(Op.INFO, 0, info), fixture('info-response-icmp'));
+  const d = decodeResponse(fixture('info-response-icmp'));
+  t.true(d.ok);
+  if (d.ok) t.deepEqual(d.value.info, info);
 });
 
 test('rpc codec: BIND and CONNECT requests with IPv4 and IPv6 addresses', (t) => {
