@@ -5,6 +5,8 @@
 import { chmodSync, existsSync, type FSWatcher, mkdirSync, watch } from 'node:fs';
 import { readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parseIp } from '../../netcon/ipaddr.js';
+import { type NameAddr, type NameSource, Resolver } from '../../netcon/names.js';
 import { RpcServer } from '../../netcon/server.js';
 import { Stack } from '../../netcon/stack.js';
 import type { IpAssignment, StackConfig, Route as StackRoute } from '../../netcon/stack-types.js';
@@ -100,6 +102,43 @@ export function stackConfigOf(net: Network, settings: LocalSettings = DEFAULT_SE
     }
   }
   return { mac: macToBytes(net.mac), mtu: net.config?.mtu ?? DEFAULT_MTU, addresses, routes };
+}
+
+/**
+ * The network's own names for the resolver (README "Names on the network"): members named on the controller
+ * as <name>.<domain> with their managed addresses (the config's names, from a netcon controller), and the
+ * network's DNS servers when allowDNS=1. Nothing while the network is not OK.
+ */
+export function networkNames(j: { net: Network; settings: LocalSettings }): NameSource {
+  const usable = () => (networkFailed(j.net) ? undefined : j.net.config);
+  const domain = () => (usable()?.dns.domain ?? '').toLowerCase().replace(/\.$/, '');
+  const addrOf = (a: InetAddress): NameAddr => ({ family: a.family, address: ipText(a) });
+  return {
+    domain,
+    lookupName(fqdn) {
+      const c = usable();
+      const d = domain();
+      if (!c?.names || !d || !fqdn.endsWith(`.${d}`)) return undefined;
+      const label = fqdn.slice(0, -d.length - 1);
+      const m = c.names.find((x) => x.name === label);
+      return m ? m.ips.map(addrOf) : undefined;
+    },
+    lookupAddress(a) {
+      const c = usable();
+      const d = domain();
+      if (!c?.names || !d) return undefined;
+      const want = parseIp(a.address);
+      if (!want) return undefined;
+      const m = c.names.find((x) =>
+        x.ips.some((ip) => ip.family === want.family && ip.ip.every((v, i) => v === want.bytes[i])),
+      );
+      return m ? `${m.name}.${d}` : undefined;
+    },
+    servers() {
+      const c = usable();
+      return c && j.settings.allowDNS ? c.dns.servers.map(addrOf) : [];
+    },
+  };
 }
 
 /** A stack as a VL2 tap: frames delivered in batches (one stack.input per event-loop turn). */
@@ -289,7 +328,7 @@ export class Networks {
     this.joined.set(nwid, j);
     if (this.opts.rpc !== false) {
       try {
-        const server = new RpcServer(socketPath, stack);
+        const server = new RpcServer(socketPath, stack, new Resolver(stack, networkNames(j)));
         server.start();
         chmodSync(socketPath, 0o600);
         j.server = server;
