@@ -323,7 +323,7 @@ static int do_getnameinfo(const struct sockaddr *sa, socklen_t salen, char *host
   if (r == -ERANGE) return EAI_OVERFLOW;
   if (r < 0 && (flags & NI_NAMEREQD)) return r == -EAGAIN ? EAI_AGAIN : EAI_NONAME;
   /* The service part (and a numeric host when there is no name) from the real function: no lookup. */
-  int e = rreal.getnameinfo(sa, salen, host, hostlen, serv, servlen, flags | NI_NUMERICHOST);
+  int e = rreal.getnameinfo(sa, salen, host, hostlen, serv, servlen, (flags & ~NI_NAMEREQD) | NI_NUMERICHOST);
   if (e != 0 || r < 0) return e;
   if ((socklen_t)strlen(name) >= hostlen) return EAI_OVERFLOW;
   strcpy(host, name);
