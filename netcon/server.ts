@@ -4,6 +4,8 @@
 import { unlinkSync } from 'node:fs';
 import type { NetBackend } from './backend.js';
 import { EAGAIN, EV_READ, fdpass, type PollerHandle } from './fdpass.js';
+import { parseIp } from '../common/ip-text.js';
+import { type Answer, NO_NAMES, Resolver } from './names.js';
 import {
   CONNECT_USE_HOST,
   decodeAddr,
@@ -20,6 +22,17 @@ import {
   ReqFlag,
   State,
 } from './rpc-codec.js';
+import {
+  decodeResolve,
+  decodeReverse,
+  encodeNameError,
+  encodeQueryAnswer,
+  encodeResolveAnswer,
+  encodeReverseAnswer,
+  NAME_MSG_MAX,
+  NameOp,
+  QUERY_MAX,
+} from './rpc-names.js';
 import { type Result, SocketTable } from './socket-table.js';
 
 interface Conn {
@@ -39,12 +52,15 @@ export class RpcServer {
   private fd = -1;
   private poller: PollerHandle | null = null;
   private conns = new Set<Conn>();
-  private readonly buf = new Uint8Array(MSG_MAX);
+  // Name requests may be longer than socket ones (up to NAME_MSG_MAX; RPC.md "Names").
+  private readonly buf = new Uint8Array(Math.max(MSG_MAX, NAME_MSG_MAX));
   readonly stats: ServerStats = { requests: 0, badRequests: 0, connections: 0 };
 
   constructor(
     readonly path: string,
     backend: NetBackend,
+    /** Answers RESOLVE, REVERSE and QUERY (default: /etc/hosts only, no names of a network). */
+    private readonly resolver: Resolver = new Resolver(backend, NO_NAMES),
   ) {
     this.table = new SocketTable(backend);
   }
@@ -85,10 +101,15 @@ export class RpcServer {
         return this.dropConn(conn);
       }
       this.stats.requests++;
-      const answer = this.handle(this.buf.subarray(0, n), fds, (late) => {
-        // a blocking connect's answer, when the outcome is known
-        if (this.conns.has(conn) && fdpass.sendmsg(conn.fd, late, []) < 0) this.dropConn(conn);
-      });
+      const answer = this.handle(
+        this.buf.subarray(0, n),
+        fds,
+        (late) => {
+          // a blocking connect's answer, when the outcome is known; a name's, when it is found
+          if (this.conns.has(conn) && fdpass.sendmsg(conn.fd, late, []) < 0) this.dropConn(conn);
+        },
+        conn.pid,
+      );
       for (const f of fds) if (f >= 0) fdpass.close(f); // fds the handler did not take
       if (!answer) continue; // deferred
       const { bytes, fd } = answer;
@@ -106,6 +127,7 @@ export class RpcServer {
     msg: Uint8Array,
     fds: number[],
     later: (bytes: Uint8Array) => void = () => {},
+    pid = 0,
   ): { bytes: Uint8Array; fd?: number } | null {
     const d = decodeRequest(msg);
     if (!d.ok) {
@@ -139,6 +161,8 @@ export class RpcServer {
       if (!b.ok) return bad();
       return answer(t.reattach(b.value));
     }
+    if (req.op >= NameOp.RESOLVE && req.op <= NameOp.QUERY)
+      return this.names(req.op, req.body, req.flags, pid, later, bad);
     const s = t.get(req.id);
     if (req.op === Op.ROUTE) {
       const a = decodeAddr(req.body, 0);
@@ -198,6 +222,42 @@ export class RpcServer {
       }
     }
     return { bytes: encodeResponse(req.op, -Errno.ENOSYS) };
+  }
+
+  /** RESOLVE, REVERSE, QUERY: answered later (a lookup may ask the network's DNS servers). */
+  private names(
+    op: number,
+    body: Uint8Array,
+    flags: number,
+    pid: number,
+    later: (bytes: Uint8Array) => void,
+    bad: () => { bytes: Uint8Array },
+  ): { bytes: Uint8Array } | null {
+    const r = this.resolver;
+    const ft = (flags & ReqFlag.FALLTHROUGH) !== 0;
+    const send = <T>(p: Promise<Answer<T>>, found: (v: T) => Uint8Array) =>
+      p.then(
+        (a) => later(a.kind === 'found' ? found(a.value) : encodeNameError(op, a.kind === 'host' ? 0 : -a.errno)),
+        () => later(encodeNameError(op, -Errno.EIO)),
+      );
+    if (op === NameOp.RESOLVE) {
+      const d = decodeResolve(body);
+      if (!d.ok) return bad();
+      void send(r.resolve(d.value.name, d.value.family, pid, ft), (v) =>
+        encodeResolveAnswer(
+          v.canon,
+          v.addrs.map((a) => parseIp(a.address)!).filter((x) => x !== undefined),
+        ),
+      );
+    } else if (op === NameOp.REVERSE) {
+      const d = decodeReverse(body);
+      if (!d.ok) return bad();
+      void send(r.reverse(d.value, pid, ft), encodeReverseAnswer);
+    } else {
+      if (body.length < 12 || body.length > QUERY_MAX) return bad();
+      void send(r.query(body.slice(), pid, ft), encodeQueryAnswer);
+    }
+    return null;
   }
 
   /** Stops serving: apps' sockets see EOF/EPIPE, new calls fail with ENETDOWN. */

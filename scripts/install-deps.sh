@@ -9,8 +9,9 @@ APT_PACKAGES=(
   emscripten libsodium-dev libssl-dev liblz4-dev dpkg-dev build-essential pkg-config
   # real programs the tests run under the intercept
   curl nginx-light apache2 redis-server redis-tools openssh-server openssh-client iperf3 iproute2 iputils-ping python3
-  # docker-test (its namespace runner uses the host's programs): a UDP service, a DNS client, JSON in shell
-  dnsmasq-base bind9-dnsutils jq
+  # docker-test (its namespace runner uses the host's programs): a UDP service, a DNS client, JSON in shell;
+  # strace for the names tests (no query may leave through the host's network)
+  dnsmasq-base bind9-dnsutils jq strace
 )
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "names_codec.h"
 
 static const char *dir;
 static int failures;
@@ -158,6 +159,44 @@ int main(int argc, char **argv) {
   if (nc_get_resp(g, gn, &r) == 0) {
     printf("FAIL bad address family accepted\n");
     failures++;
+  }
+  /* Names (RPC.md "Names"): requests encoded, answers decoded. */
+  {
+    uint8_t nb[NC_NAME_MSG_MAX];
+    n = nc_put_resolve(nb, NC_REQ_FALLTHROUGH, 0, "web.lan");
+    check("resolve-request", nb, n);
+    uint8_t a4[16] = {10, 147, 20, 5};
+    n = nc_put_reverse(nb, 0, 4, a4);
+    check("reverse-request", nb, n);
+    static const uint8_t q[] = {0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 'w', 'e', 'b',
+                                0x03, 'l',  'a',  'n',  0x00, 0x00, 0x01, 0x00, 0x01};
+    n = nc_put_query(nb, 0, q, sizeof(q));
+    check("query-request", nb, n);
+    struct nc_resolve_answer ra;
+    gn = load("resolve-response", g, sizeof(g));
+    if (nc_get_resolve_answer(g, gn, &ra) < 0 || ra.count != 2 || strcmp(ra.canon, "web.lan") != 0 ||
+        ra.addrs[0].family != 4 || ra.addrs[0].addr[3] != 5 || ra.addrs[1].family != 6 || ra.addrs[1].addr[0] != 0xfd ||
+        ra.addrs[1].addr[15] != 5) {
+      printf("FAIL resolve-response decode\n");
+      failures++;
+    } else {
+      printf("ok resolve-response\n");
+    }
+    for (size_t cut = 0; cut < gn; cut++)
+      if (nc_get_resolve_answer(g, cut, &ra) == 0 && cut < gn && ra.count > 0) {
+        printf("FAIL short resolve-response accepted (%zu bytes)\n", cut);
+        failures++;
+      }
+    int32_t res;
+    const uint8_t *body;
+    gn = load("reverse-response", g, sizeof(g));
+    if (nc_get_name_answer(g, gn, NC_OP_REVERSE, &res, &body) < 0 || res != 7 || memcmp(body, "web.lan", 7) != 0 ||
+        nc_get_name_answer(g, gn - 1, NC_OP_REVERSE, &res, &body) == 0) {
+      printf("FAIL reverse-response decode\n");
+      failures++;
+    } else {
+      printf("ok reverse-response\n");
+    }
   }
   printf(failures ? "FAILED %d\n" : "ALL OK\n", failures);
   return failures ? 1 : 0;

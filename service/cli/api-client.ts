@@ -17,7 +17,7 @@ export async function apiCall(
   method: string,
   path: string,
   body?: unknown,
-): Promise<{ status: number; json: unknown }> {
+): Promise<{ status: number; json: unknown; text: string }> {
   const token = target.token ?? readAuthToken(target.home) ?? readAuthToken(join(homedir(), '.zerotier-one'));
   if (!token)
     throw new ApiClientError(`authtoken.secret not found or readable in ${target.home} (use -T<token> or -D<home>)`);
@@ -42,5 +42,5 @@ export async function apiCall(
     json = {};
   }
   if (res.status === 401) throw new ApiClientError('401 Unauthorized (wrong authtoken.secret?)');
-  return { status: res.status, json };
+  return { status: res.status, json, text };
 }

@@ -129,6 +129,9 @@ export function buildNetworkConfig(plan: ConfigPlan, signer: Identity, member: I
       : { domain: '', servers: [] },
     ssoVersion: 0,
     ssoEnabled: false,
+    ...(plan.names.length
+      ? { names: plan.names.map((m) => ({ address: m.address, name: m.name, ips: m.ips.map((ip) => inet(ip, 0)) })) }
+      : {}),
   };
 }
 

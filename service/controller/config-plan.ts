@@ -3,6 +3,7 @@
 // Building it may change the member record (new pool addresses, default tags and capabilities), exactly
 // where ZeroTier One's controller changes it.
 
+import { addressToString } from '../core/address.js';
 import {
   allocateIpv4,
   allocateIpv6,
@@ -49,6 +50,26 @@ export interface DnsPlan {
   servers: Ip[];
 }
 
+/** A named member for the config's `ncn` key (names that resolve on the network without a DNS server). */
+export interface NamePlan {
+  address: number;
+  name: string;
+  ips: Ip[];
+}
+
+/**
+ * A member's `name` as a DNS label, the way zeronsd makes host names: lower case, every run of characters
+ * other than a-z, 0-9 and '-' becomes '-', no '-' at either end, at most 63 characters; '' when nothing is left.
+ */
+export function dnsLabel(name: string): string {
+  return name
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 63)
+    .replace(/-+$/, '');
+}
+
 export interface ConfigPlan {
   networkId: bigint;
   timestamp: number;
@@ -72,6 +93,8 @@ export interface ConfigPlan {
   capabilities: CapabilityPlan[];
   tags: { id: number; value: number }[];
   dns: DnsPlan | undefined;
+  /** Named authorized members, when the network has a DNS domain. */
+  names: NamePlan[];
 }
 
 export interface PlanInputs {
@@ -89,6 +112,8 @@ export interface PlanInputs {
   /** Addresses of the network's active bridges. */
   activeBridges: readonly number[];
   random64: () => bigint;
+  /** Every member record of the network (for the names of the others); the requester's is `member`. */
+  members?: readonly JsonObject[];
 }
 
 function parseAddressText(s: string): number {
@@ -161,6 +186,7 @@ export function planConfig(inp: PlanInputs): ConfigPlan {
     capabilities: [],
     tags: [],
     dns: undefined,
+    names: [],
   };
 
   const mrtt = jsonString(member.remoteTraceTarget, '');
@@ -195,6 +221,7 @@ export function planConfig(inp: PlanInputs): ConfigPlan {
     }
     plan.dns = { domain: jsonString(dns.domain, ''), servers };
   }
+  if (plan.dns?.domain) plan.names = namesOf(inp);
   return plan;
 }
 
@@ -295,4 +322,24 @@ function planAddresses(plan: ConfigPlan, inp: PlanInputs): void {
     haveV6 = claim(allocateIpv6(pools, plan.routes, address, taken, inp.random64));
   if (isObject(v4) && jsonBool(v4.zt, false) && !haveV4 && !noAuto)
     haveV4 = claim(allocateIpv4(pools, plan.routes, address, taken));
+}
+
+/** The network's authorized members with a name and managed addresses, sorted by address. */
+function namesOf(inp: PlanInputs): NamePlan[] {
+  const out: NamePlan[] = [];
+  const me = addressToString(inp.address);
+  const records = [...(inp.members ?? []).filter((m) => m.id !== me), inp.member];
+  for (const m of records) {
+    if (!jsonBool(m.authorized, false)) continue;
+    const name = dnsLabel(jsonString(m.name, ''));
+    const address = parseAddressText(jsonString(m.id, ''));
+    if (!name || !address) continue;
+    const ips: Ip[] = [];
+    for (const ip of Array.isArray(m.ipAssignments) ? m.ipAssignments : []) {
+      const p = typeof ip === 'string' ? parseIp(ip) : undefined;
+      if (p) ips.push(p);
+    }
+    if (ips.length > 0) out.push({ address, name, ips });
+  }
+  return out.sort((a, b) => a.address - b.address);
 }

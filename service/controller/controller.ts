@@ -30,7 +30,7 @@ import { ControllerApi } from './api-routes.js';
 import { encodeConfig, makeRevocation } from './config-encode.js';
 import { planConfig } from './config-plan.js';
 import { FileDb } from './file-db.js';
-import { type JsonObject, jsonBool } from './json.js';
+import { isObject, type JsonObject, jsonBool, jsonString } from './json.js';
 import { cleanMember, initMember, networkIdHex } from './records.js';
 
 /** Requests from one member closer together than this are ignored. */
@@ -168,6 +168,15 @@ export class EmbeddedController implements NetworkController {
     const isAuth = now !== undefined && jsonBool(now.authorized, false);
     if (now !== undefined) this.pushTo(nwid, address, at);
     if (wasAuth && !isAuth) this.revoke(nwid, address, at);
+    // Names on the network (the config's ncn key) are in every member's config: a change of a named member's
+    // name, addresses or authorization goes to all of them (not only with a DNS domain set: cheap to skip).
+    const net = this.db.getNetwork(networkIdHex(nwid));
+    const domain = isObject(net?.dns) ? jsonString(net.dns.domain, '') : '';
+    const named = (m: JsonObject | undefined) =>
+      m && jsonBool(m.authorized, false) && jsonString(m.name, '') !== ''
+        ? JSON.stringify([m.name, m.ipAssignments])
+        : '';
+    if (domain && named(old) !== named(now)) this.networkChanged(nwid);
   }
 
   /** A network record was saved with a change: push to every online member that has a config. */
@@ -325,6 +334,7 @@ export class EmbeddedController implements NetworkController {
         allocated,
         activeBridges,
         random64: () => randomBytes(8).readBigUInt64BE(0),
+        members: this.db.members(nwidHex) ?? [],
       });
       config = encodeConfig(plan, this.identity, req.requester);
     } catch (e) {

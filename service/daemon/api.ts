@@ -1,5 +1,8 @@
 // The local JSON API, compatible with ZeroTier One's: on 127.0.0.1 and ::1 at the service port,
-// authenticated by the X-ZT1-Auth header or ?auth=. Routes are registered by the parts that own them.
+// authenticated by the X-ZT1-Auth header, ?auth= or `Authorization: Bearer <token>` (checked in that order,
+// the first present decides, as in ZeroTier One). Bodies are compact JSON, as ZeroTier One's. Requests
+// without a Host: header are served: ZeroTier One's zerotier-cli sends none. Routes are registered by the
+// parts that own them.
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 
@@ -53,7 +56,8 @@ export class ApiServer {
   /** Listens on 127.0.0.1 and ::1 (the latter only where IPv6 loopback exists). */
   async listen(port: number): Promise<void> {
     for (const host of ['127.0.0.1', '::1']) {
-      const server = createServer((req, res) => void this.serve(req, res));
+      // zerotier-cli 1.14.1 sends HTTP/1.1 requests without Host:, which Node refuses by default.
+      const server = createServer({ requireHostHeader: false }, (req, res) => void this.serve(req, res));
       server.keepAliveTimeout = 5000;
       try {
         await new Promise<void>((resolve, reject) => {
@@ -83,7 +87,11 @@ export class ApiServer {
   }
 
   private authorized(req: IncomingMessage, url: URL): boolean {
-    const given = (req.headers['x-zt1-auth'] as string | undefined) ?? url.searchParams.get('auth') ?? '';
+    const given =
+      (req.headers['x-zt1-auth'] as string | undefined) ??
+      url.searchParams.get('auth') ??
+      bearerToken(req.headers.authorization) ??
+      '';
     const a = Buffer.from(given);
     const b = Buffer.from(this.token);
     return a.length === b.length && timingSafeEqual(a, b);
@@ -118,8 +126,14 @@ export class ApiServer {
   }
 }
 
+/** The token of `Authorization: Bearer <token>` (scheme case-insensitive, exactly two words), else undefined. */
+function bearerToken(header: string | undefined): string | undefined {
+  const words = header?.split(' ').filter((w) => w.length > 0);
+  return words?.length === 2 && words[0]!.toLowerCase() === 'bearer' ? words[1] : undefined;
+}
+
 function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body, (_k, v) => (typeof v === 'bigint' ? Number(v) : v), 1);
+  const text = JSON.stringify(body, (_k, v) => (typeof v === 'bigint' ? Number(v) : v));
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
   res.end(text);
 }

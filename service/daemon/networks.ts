@@ -5,14 +5,17 @@
 import { chmodSync, existsSync, type FSWatcher, mkdirSync, watch } from 'node:fs';
 import { readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parseIp } from '../../common/ip-text.js';
+import { type NameAddr, type NameSource, Resolver } from '../../netcon/names.js';
 import { RpcServer } from '../../netcon/server.js';
 import { Stack } from '../../netcon/stack.js';
 import type { IpAssignment, StackConfig, Route as StackRoute } from '../../netcon/stack-types.js';
-import { formatInetAddress, formatInetIp, type IpPrefix, prefixOf } from '../core/inet-address.js';
+import { formatInetAddress, formatInetIp, type InetAddress, type IpPrefix, prefixOf } from '../core/inet-address.js';
 import { macToBytes, macToString } from '../core/vl2/mac.js';
 import type { Network, Tap } from '../core/vl2/network.js';
 import {
   DEFAULT_MTU,
+  NetworkStatus,
   networkIdToString,
   networkStatusName,
   networkTypeName,
@@ -20,6 +23,7 @@ import {
 } from '../core/vl2/network-config.js';
 import type { Vl2 } from '../core/vl2/vl2.js';
 import { ApiError, type ApiRequest, type ApiResponse } from './api.js';
+import { managedAllowed } from './managed.js';
 import { atomicWriteFile } from './state-files.js';
 
 export const NETWORKS_DIR = 'networks.d';
@@ -48,28 +52,90 @@ function masked(p: IpPrefix): IpPrefix {
   return { family: p.family, ip, bits: p.bits };
 }
 
-/** The stack configuration a network's config implies (MAC, MTU, managed addresses and routes). */
+/**
+ * Whether a network has stopped being usable: the controller denied this member or knows no such network. Its
+ * addresses and routes are dropped then (listnetworks shows none, the stack stops answering on them) until
+ * a config comes again. (ZeroTier One keeps listing the old ones; a container should not keep using them.)
+ */
+export function networkFailed(net: Network): boolean {
+  const s = net.status;
+  return (
+    s === NetworkStatus.ACCESS_DENIED ||
+    s === NetworkStatus.NOT_FOUND ||
+    s === NetworkStatus.AUTHENTICATION_REQUIRED ||
+    s === NetworkStatus.CLIENT_TOO_OLD
+  );
+}
+
+/**
+ * The stack configuration a network's config implies under the member's settings, as ZeroTier One applies
+ * them to a tap (OneService syncManagedStuff): managed addresses and routes only with allowManaged, global
+ * ones only with allowGlobal, a default route only with allowDefault (then every destination is the
+ * network's, and fall-through never applies); a route via one of our own addresses is skipped, as is a route
+ * of a family we have no address in.
+ */
 export function stackConfigOf(net: Network, settings: LocalSettings = DEFAULT_SETTINGS): StackConfig {
-  const c = net.config;
+  const c = networkFailed(net) ? undefined : net.config;
   const addresses: IpAssignment[] = [];
   const routes: StackRoute[] = [];
-  if (c && settings.allowManaged) {
-    for (const a of c.staticIps.map(prefixOf)) {
+  if (c) {
+    const mine = c.staticIps.filter((a) => managedAllowed(settings, a)).map(prefixOf);
+    for (const a of mine) {
       addresses.push({ address: formatInetIp(a), prefix: a.bits });
       // The stack treats only an address's /64 as on-link; a 6plane /40 needs its own on-link route.
       if (a.family === 6 && a.bits < 64) routes.push({ target: formatInetIp(masked(a)), prefix: a.bits });
     }
     for (const r of c.routes) {
+      if (!managedAllowed(settings, r.target)) continue;
       const target = prefixOf(r.target);
-      if (target.bits === 0 && !settings.allowDefault) continue;
+      if (!mine.some((a) => a.family === target.family)) continue;
+      const via = r.via && r.via.family === target.family ? r.via : undefined;
+      if (via && c.staticIps.some((a) => a.family === via.family && formatInetIp(a) === formatInetIp(via))) continue;
       routes.push({
         target: formatInetIp(target),
         prefix: target.bits,
-        ...(r.via && r.via.family === target.family ? { via: formatInetIp(r.via) } : {}),
+        ...(via ? { via: formatInetIp(via) } : {}),
       });
     }
   }
-  return { mac: macToBytes(net.mac), mtu: c?.mtu ?? DEFAULT_MTU, addresses, routes };
+  return { mac: macToBytes(net.mac), mtu: net.config?.mtu ?? DEFAULT_MTU, addresses, routes };
+}
+
+/**
+ * The network's own names for the resolver (README "Names on the network"): members named on the controller
+ * as <name>.<domain> with their managed addresses (the config's names, from a netcon controller), and the
+ * network's DNS servers when allowDNS=1. Nothing while the network is not OK.
+ */
+export function networkNames(j: { net: Network; settings: LocalSettings }): NameSource {
+  const usable = () => (networkFailed(j.net) ? undefined : j.net.config);
+  const domain = () => (usable()?.dns.domain ?? '').toLowerCase().replace(/\.$/, '');
+  const addrOf = (a: InetAddress): NameAddr => ({ family: a.family, address: formatInetIp(a) });
+  return {
+    domain,
+    lookupName(fqdn) {
+      const c = usable();
+      const d = domain();
+      if (!c?.names || !d || !fqdn.endsWith(`.${d}`)) return undefined;
+      const label = fqdn.slice(0, -d.length - 1);
+      const m = c.names.find((x) => x.name === label);
+      return m ? m.ips.map(addrOf) : undefined;
+    },
+    lookupAddress(a) {
+      const c = usable();
+      const d = domain();
+      if (!c?.names || !d) return undefined;
+      const want = parseIp(a.address);
+      if (!want) return undefined;
+      const m = c.names.find((x) =>
+        x.ips.some((ip) => ip.family === want.family && ip.ip.every((v, i) => v === want.bytes[i])),
+      );
+      return m ? `${m.name}.${d}` : undefined;
+    },
+    servers() {
+      const c = usable();
+      return c && j.settings.allowDNS ? c.dns.servers.map(addrOf) : [];
+    },
+  };
 }
 
 /** A stack as a VL2 tap: frames delivered in batches (one stack.input per event-loop turn). */
@@ -251,12 +317,15 @@ export class Networks {
       this.reconfigure(j);
       void this.persist(n.id, dict);
     };
-    tap.onStatus = (n) => this.opts.log.info(`network ${networkIdToString(n.id)}: ${networkStatusName(n.status)}`);
+    tap.onStatus = (n) => {
+      this.opts.log.info(`network ${networkIdToString(n.id)}: ${networkStatusName(n.status)}`);
+      this.reconfigure(j); // a network that stopped being OK drops its addresses (and gets them back with a config)
+    };
     net.tap = tap;
     this.joined.set(nwid, j);
     if (this.opts.rpc !== false) {
       try {
-        const server = new RpcServer(socketPath, stack);
+        const server = new RpcServer(socketPath, stack, new Resolver(stack, networkNames(j)));
         server.start();
         chmodSync(socketPath, 0o600);
         j.server = server;
@@ -358,13 +427,14 @@ export class Networks {
   json(j: Joined): Record<string, unknown> {
     const n = j.net;
     const c = n.config;
+    const failed = networkFailed(n);
     const id = networkIdToString(n.id);
     return {
       allowDNS: j.settings.allowDNS,
       allowDefault: j.settings.allowDefault,
       allowGlobal: j.settings.allowGlobal,
       allowManaged: j.settings.allowManaged,
-      assignedAddresses: (c?.staticIps ?? []).map(formatInetAddress),
+      assignedAddresses: failed ? [] : (c?.staticIps ?? []).map(formatInetAddress),
       bridge: n.bridge,
       broadcastEnabled: n.broadcastEnabled,
       dhcp: false,
@@ -378,7 +448,7 @@ export class Networks {
       nwid: id,
       portDeviceName: j.socketPath,
       portError: n.portError,
-      routes: (c?.routes ?? []).map((r) => ({
+      routes: (failed ? [] : (c?.routes ?? [])).map((r) => ({
         flags: r.flags,
         metric: r.metric,
         target: formatInetAddress(r.target),

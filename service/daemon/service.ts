@@ -1,6 +1,7 @@
 // zerotier-netcon-service: the node as a long-running process. It owns the home folder, the UDP sockets,
 // the local API and the persisted state; the protocol lives in the pure core.
 import { addressToString, parseAddress } from '../core/address.js';
+import { VERSION_MAJOR, VERSION_MINOR, VERSION_REVISION } from '../core/constants.js';
 import { formatIdentity } from '../core/identity.js';
 import { formatInetAddress } from '../core/inet-address.js';
 import type { PeerInfo } from '../core/node.js';
@@ -13,7 +14,19 @@ import { Networks } from './networks.js';
 import { deleteMoon, loadOrCreateIdentity, readMoons, readPlanet, writeMoon, writePlanet } from './state-files.js';
 import { UdpNode } from './udp-host.js';
 
+/** netcon's own release (the npm package): in the usage texts and the log, never in the API. */
 export const NETCON_VERSION = { major: 0, minor: 1, revision: 0, text: '0.1.0' };
+
+/**
+ * The ZeroTier version this node implements and says it is, everywhere: in HELLO (peers list it), in /status
+ * (web UIs and `zerotier-cli info`), in its config requests (controllers record it). One version per node.
+ */
+export const ZEROTIER_VERSION = {
+  major: VERSION_MAJOR,
+  minor: VERSION_MINOR,
+  revision: VERSION_REVISION,
+  text: `${VERSION_MAJOR}.${VERSION_MINOR}.${VERSION_REVISION}`,
+};
 
 export interface Logger {
   info(msg: string): void;
@@ -89,7 +102,9 @@ export class Service {
         throw e;
       }
       await writePortFile(home, service.port);
-      log.info(`node ${addressToString(identity.address)} up on port ${service.port}, home ${home}`);
+      log.info(
+        `node ${addressToString(identity.address)} up on port ${service.port}, home ${home} (netcon ${NETCON_VERSION.text}, ZeroTier ${ZEROTIER_VERSION.text})`,
+      );
       return service;
     } catch (e) {
       await unlock();
@@ -131,9 +146,9 @@ export class Service {
         if (req.method !== 'GET') return undefined;
         const peers = node.peerInfo(now).map((p) => peerJson(p, now));
         if (arg === undefined) return { status: 200, body: peers };
-        const found = peers.find((p) => p.address === arg.toLowerCase());
-        if (!found) throw new ApiError(404);
-        return { status: 200, body: found };
+        // As ZeroTier One: a 10-digit address this node has no peer for is 200 {}; anything else no route.
+        if (!/^[0-9a-fA-F]{10}$/.test(arg)) return undefined;
+        return { status: 200, body: peers.find((p) => p.address === arg.toLowerCase()) ?? {} };
       }
       case 'moon':
         return this.moonRoute(req, arg, now);
@@ -215,11 +230,11 @@ export class Service {
       planetWorldTimestamp: planet ? Number(planet.timestamp) : 0,
       publicIdentity: formatIdentity(node.identity, false),
       tcpFallbackActive: false,
-      version: NETCON_VERSION.text,
+      version: ZEROTIER_VERSION.text,
       versionBuild: 0,
-      versionMajor: NETCON_VERSION.major,
-      versionMinor: NETCON_VERSION.minor,
-      versionRev: NETCON_VERSION.revision,
+      versionMajor: ZEROTIER_VERSION.major,
+      versionMinor: ZEROTIER_VERSION.minor,
+      versionRev: ZEROTIER_VERSION.revision,
     };
   }
 

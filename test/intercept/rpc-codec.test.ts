@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { execa } from 'execa';
-import { formatIp } from '../../common/ip-text.js';
+import { formatIp, parseIp as parseIpText } from '../../common/ip-text.js';
+import { buildQuery, parseMessage } from '../../netcon/dns-wire.js';
 import {
   decodeAccept,
   decodeAddr,
@@ -28,6 +29,16 @@ import {
   ReqFlag,
   State,
 } from '../../netcon/rpc-codec.js';
+import {
+  decodeResolve,
+  decodeReverse,
+  encodeQueryAnswer,
+  encodeResolve,
+  encodeResolveAnswer,
+  encodeReverseAnswer,
+  NAME_MSG_MAX,
+  NameOp,
+} from '../../netcon/rpc-names.js';
 import { CTESTS, ROOT } from '../helpers/intercept.js';
 
 const FIX = join(ROOT, 'intercept', 'fixtures');
@@ -182,4 +193,38 @@ test('rpc codec: the C codec matches the same golden bytes', async (t) => {
   const r = await execa(join(CTESTS, 'test_codec'), [FIX], { reject: false });
   t.is(r.exitCode, 0, r.stdout);
   t.regex(r.stdout, /ALL OK/);
+});
+
+test('rpc codec: the name ops (RESOLVE, REVERSE, QUERY) match the golden bytes', (t) => {
+  const req = encodeRequest(NameOp.RESOLVE, ReqFlag.FALLTHROUGH, 0, encodeResolve({ family: 0, name: 'web.lan' }));
+  t.deepEqual(req, fixture('resolve-request'));
+  const d = decodeRequest(fixture('resolve-request'));
+  t.true(d.ok);
+  if (d.ok) t.deepEqual(decodeResolve(d.value.body), { ok: true, value: { family: 0, name: 'web.lan' } });
+  const addrs = ['10.147.20.5', 'fd80::5'].map((a) => parseIpText(a)!);
+  t.deepEqual(encodeResolveAnswer('web.lan', addrs), fixture('resolve-response'));
+  const rev = decodeRequest(fixture('reverse-request'));
+  t.true(rev.ok);
+  if (rev.ok) t.deepEqual(decodeReverse(rev.value.body), { ok: true, value: { family: 4, address: '10.147.20.5' } });
+  t.deepEqual(encodeReverseAnswer('web.lan'), fixture('reverse-response'));
+  const q = buildQuery(0x1234, 'web.lan', 1)!;
+  t.deepEqual(encodeRequest(NameOp.QUERY, 0, 0, q), fixture('query-request'));
+  t.deepEqual(parseMessage(q)?.question, { name: 'web.lan', type: 1, klass: 1 });
+  // Bad input is refused, never read past: short bodies, bad families, NUL in names.
+  for (const b of [
+    new Uint8Array(3),
+    Uint8Array.of(5, 0, 1, 0, 0x61),
+    Uint8Array.of(0, 0, 9, 0, 0x61),
+    Uint8Array.of(0, 0, 1, 0, 0),
+  ])
+    t.false(decodeResolve(b).ok);
+  t.false(decodeReverse(new Uint8Array(19)).ok);
+  // An answer that does not fit a name message is cut to its question, with TC set.
+  const big = new Uint8Array(2000);
+  big.set(q);
+  big[7] = 1; // ancount 1
+  const cut = encodeQueryAnswer(big);
+  t.true(cut.length <= NAME_MSG_MAX);
+  t.is(cut.length, 8 + q.length);
+  t.is(cut[8 + 2]! & 0x02, 0x02);
 });

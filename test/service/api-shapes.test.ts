@@ -61,6 +61,13 @@ test('API and CLI: /status, /peer, /network shapes and the text formats match Ze
       l,
       /^200 listpeers [0-9a-f]{10} (\S+\/\d+;\d+;\d+(,\S+\/\d+;\d+;\d+)*|-) -?\d+ (\d+\.\d+\.\d+|-) (PLANET|MOON|LEAF)$/,
     );
+  // The path column holds ages (ms since the last send and receive), not times, as ZeroTier One's.
+  const withPath = lp.slice(1).filter((l) => l.split(' ')[3] !== '-');
+  t.true(withPath.length > 0, 'the root at least has a path');
+  for (const l of withPath) {
+    const [, sent, received] = l.split(' ')[3]!.split(';').map(Number);
+    t.true(sent! >= 0 && sent! < 120000 && received! >= 0 && received! < 120000, l);
+  }
   const peersTable = (await cli(a.home, 'peers')).stdout.split('\n');
   t.is(peersTable[0], '200 peers');
   t.is(peersTable[1], '<ztaddr>   <ver>  <role> <lat> <link>   <lastTX> <lastRX> <path>');

@@ -48,7 +48,9 @@ test('first start creates the home folder with safe modes; info and listpeers an
   t.is(statSync(join(home, 'authtoken.secret')).mode & 0o777, 0o600);
   const id = readFileSync(join(home, 'identity.public'), 'utf8');
   const info = await execa(cli, [`-D${home}`, 'info']);
-  t.regex(info.stdout, new RegExp(`^200 info ${id.slice(0, 10)} 0\\.1\\.0 (ONLINE|OFFLINE)$`));
+  // The ZeroTier version the node implements and announces in HELLO, not netcon's own (README: versions).
+  t.regex(info.stdout, new RegExp(`^200 info ${id.slice(0, 10)} 1\\.14\\.1 (ONLINE|OFFLINE)$`));
+  t.is((await execa(cli, [`-D${home}`, '-v'])).stdout, '1.14.1');
   const j = JSON.parse((await execa(cli, [`-D${home}`, '-j', 'info'])).stdout) as Record<string, unknown>;
   t.is(j.address, id.slice(0, 10));
   t.is(j.publicIdentity, id);
@@ -89,6 +91,34 @@ test('the API wants the token (header or ?auth=) and listens on loopback only', 
   t.is((await fetch(`http://127.0.0.1:${port}/status`, { headers: { 'X-ZT1-Auth': 'wrong' } })).status, 401);
   t.is((await fetch(`http://127.0.0.1:${port}/status`, { headers: { 'X-ZT1-Auth': token } })).status, 200);
   t.is((await fetch(`http://127.0.0.1:${port}/status?auth=${token}`)).status, 200);
+  // Authorization: Bearer, as ZeroTier One (scheme in any case; the X-ZT1-Auth header, when present, decides).
+  const bearer = (h: Record<string, string>) => fetch(`http://127.0.0.1:${port}/status`, { headers: h });
+  t.is((await bearer({ Authorization: `Bearer ${token}` })).status, 200);
+  t.is((await bearer({ Authorization: `bearer ${token}` })).status, 200);
+  t.is((await bearer({ Authorization: 'Bearer wrong' })).status, 401);
+  t.is((await bearer({ Authorization: `Basic ${token}` })).status, 401);
+  t.is((await bearer({ Authorization: `Bearer ${token}`, 'X-ZT1-Auth': 'wrong' })).status, 401);
+  // A peer this node does not know: 200 {} (ZeroTier One's answer); a malformed address: no such route.
+  const unknown = await fetch(`http://127.0.0.1:${port}/peer/0123456789`, { headers: { 'X-ZT1-Auth': token } });
+  t.is(unknown.status, 200);
+  t.is(await unknown.text(), '{}');
+  t.is((await fetch(`http://127.0.0.1:${port}/peer/xyz?auth=${token}`)).status, 404);
+  // zerotier-cli 1.14.1 sends HTTP/1.1 without a Host: header; the answer is compact JSON as ZeroTier One's.
+  const raw = await new Promise<string>((resolve, reject) => {
+    const s = connect(port, '127.0.0.1', () =>
+      s.write(`GET /status HTTP/1.1\r\nX-ZT1-Auth: ${token}\r\nConnection: close\r\n\r\n`),
+    );
+    let got = '';
+    s.on('data', (d) => {
+      got += d.toString();
+    });
+    s.on('end', () => resolve(got));
+    s.on('error', reject);
+  });
+  t.regex(raw, /^HTTP\/1\.1 200 OK\r\n/);
+  const body = raw.slice(raw.indexOf('\r\n\r\n') + 4);
+  t.is((JSON.parse(body) as { version: string }).version, '1.14.1');
+  t.false(body.includes('\n'), 'compact JSON, as ZeroTier One');
   t.is((await fetch(`http://127.0.0.1:${port}/nothing?auth=${token}`)).status, 404);
   // Bound to 127.0.0.1 itself, not to every address: another address of this host is refused.
   const err = await new Promise<string>((resolve) => {
@@ -97,6 +127,33 @@ test('the API wants the token (header or ?auth=) and listens on loopback only', 
     s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
   });
   t.is(err, 'ECONNREFUSED');
+});
+
+test('dump writes zerotier_dump.txt in the working folder, with the sections of ZeroTier One', async (t) => {
+  const home = freshHome();
+  const cwd = freshHome();
+  t.teardown(async () => {
+    await stop(home);
+    rmSync(home, { recursive: true, force: true });
+    rmSync(cwd, { recursive: true, force: true });
+  });
+  t.is((await startDetached(home)).r.exitCode, 0);
+  writeFileSync(join(home, 'local.conf'), '{"settings":{}}\n');
+  const r = await execa(cli, [`-D${home}`, 'dump'], { cwd, reject: false });
+  t.is(r.exitCode, 0, r.stderr);
+  t.is(r.stdout, `Writing dump to: ${join(cwd, 'zerotier_dump.txt')}`);
+  const text = readFileSync(join(cwd, 'zerotier_dump.txt'), 'utf8');
+  const id = readFileSync(join(home, 'identity.public'), 'utf8').slice(0, 10);
+  t.true(text.startsWith('platform: Linux\nzerotier version: 1.14.1\n\nstatus\n------\n{"address":"'), text);
+  t.true(text.includes(`"address":"${id}"`));
+  for (const section of [
+    '\nnetworks\n--------\n[]\n',
+    '\npeers\n-----\n[]\n',
+    '\nlocal.conf\n----------\n{"settings":{}}\n',
+  ])
+    t.true(text.includes(section), section);
+  t.true(text.includes('\nNetwork Interfaces\n------------------\n\n'));
+  t.is(statSync(join(cwd, 'zerotier_dump.txt')).mode & 0o777, 0o664 & ~process.umask());
 });
 
 test('bad input: unknown command and bad flags print usage and exit 1', async (t) => {

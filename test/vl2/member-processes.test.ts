@@ -216,7 +216,7 @@ test('three services: join, deny, authorize, networks.d auto-join, transfers bot
   t.is(unknown.exitCode, 0);
   const bad = await zcli(A, 'join', '1234');
   t.is(bad.exitCode, 2);
-  t.is(bad.stderr, 'invalid network id');
+  t.is(bad.stdout, 'invalid network id', 'on stdout, as ZeroTier One');
   t.is((await zcli(A, 'get', nwid, 'nosuchfield')).stdout, 'error, unknown property name');
   t.is((await zcli(A, 'get', nwid, 'ip4')).stdout, ipA);
   t.is((await zcli(A, 'get', nwid, 'mtu')).stdout, '2800');

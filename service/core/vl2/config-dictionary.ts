@@ -6,6 +6,9 @@
 //   RT entry:  target InetAddress (port = prefix bits) | via InetAddress (00 if none) | flags [2] | metric [2]
 //   I entry:   InetAddress (port = prefix bits)
 //   DNS:       domain [128] NUL-padded | 4 x InetAddress (00 if unused)
+//   ncn:       netcon only (ZeroTier One ignores unknown keys): the network's named members, for names that
+//              resolve on the network without a DNS server. Per member: address [5] | name length [1] |
+//              name (UTF-8) | IP count [1] | InetAddress x count (port 0). Written after DNS when not empty.
 //   S entry:   u64: low 40 bits address | 0x20000000000 bridge | 0x40000000000 anchor | 0x80000000000 replicator
 import type { Address } from '../address.js';
 import { type InetAddress, readInetAddress, serializeInetAddress } from '../inet-address.js';
@@ -65,6 +68,17 @@ export interface Dns {
   readonly servers: readonly InetAddress[];
 }
 
+/** A member named on the controller, with its managed addresses (netcon's `ncn` key). */
+export interface MemberName {
+  readonly address: Address;
+  /** One DNS label, lower case (the controller's member `name`, checked and folded). */
+  readonly name: string;
+  readonly ips: readonly InetAddress[];
+}
+
+/** At most this many bytes of names in one config (about 200 members); past it a DNS server is the way. */
+export const MAX_NAMES_BYTES = 16384;
+
 export interface SsoConfig {
   readonly authenticationUrl?: string;
   readonly authenticationExpiryTime?: number;
@@ -109,6 +123,8 @@ export interface NetworkConfig {
   readonly dns: Dns;
   readonly ssoVersion: number;
   readonly ssoEnabled: boolean;
+  /** Named members (netcon controllers only; empty from ZeroTier One's). */
+  readonly names?: readonly MemberName[];
   readonly sso?: SsoConfig;
 }
 
@@ -140,6 +156,39 @@ export function defaultNetworkConfig(networkId: bigint, issuedTo: Address): Netw
     ssoVersion: 0,
     ssoEnabled: false,
   };
+}
+
+function encodeMemberNames(names: readonly MemberName[]): Uint8Array {
+  const w = new WireWriter(64 * names.length);
+  let n = 0;
+  for (const m of names) {
+    const name = utf8Prefix(m.name, 63);
+    const ips = m.ips.slice(0, 16).map(serializeInetAddress);
+    const size = 7 + name.length + ips.reduce((k, b) => k + b.length, 0);
+    if (n + size > MAX_NAMES_BYTES) break;
+    n += size;
+    w.address(m.address).u8(name.length).bytes(name).u8(ips.length);
+    for (const b of ips) w.bytes(b);
+  }
+  return w.finish();
+}
+
+function decodeMemberNames(b: Uint8Array): MemberName[] | undefined {
+  const r = new WireReader(b);
+  const out: MemberName[] = [];
+  while (r.remaining > 0) {
+    const address = r.address();
+    const name = new TextDecoder().decode(r.bytesView(r.u8()));
+    const count = r.u8();
+    const ips: InetAddress[] = [];
+    for (let i = 0; i < count; i++) {
+      const a = readInetAddress(r);
+      if (a) ips.push(a);
+    }
+    if (r.failed) return undefined;
+    out.push({ address, name, ips });
+  }
+  return out;
 }
 
 /** UTF-8 of s, cut to at most max bytes without splitting a character. */
@@ -219,6 +268,7 @@ export function encodeNetworkConfig(c: NetworkConfig): Dictionary {
     writeDns(w, c.dns);
     d.add('DNS', w.finish());
   }
+  if (c.names?.length) d.add('ncn', encodeMemberNames(c.names));
   // SSO keys: written for SSO versions 0 and 1 only (1.14.1 writes neither key for other versions).
   const s = c.sso ?? {};
   if (c.ssoVersion === 0) {
@@ -370,6 +420,14 @@ export function decodeNetworkConfig(src: Uint8Array | Dictionary): Vl2Decoded<Ne
     dns = { domain: new TextDecoder().decode(domainRaw.subarray(0, n)), servers };
   }
 
+  let names: MemberName[] | undefined;
+  const namesBytes = d.get('ncn');
+  if (namesBytes && namesBytes.length > 0) {
+    const nr = decodeMemberNames(namesBytes);
+    if (!nr) return vfail('malformed', 'ncn (member names)');
+    names = nr;
+  }
+
   const ssoVersion = d.getNumber('ssov', 0);
   const ssoEnabled = d.getBool('ssoe', false);
   let sso: SsoConfig | undefined;
@@ -413,6 +471,7 @@ export function decodeNetworkConfig(src: Uint8Array | Dictionary): Vl2Decoded<Ne
     ssoVersion,
     ssoEnabled,
     ...(sso ? { sso } : {}),
+    ...(names ? { names } : {}),
   };
   return vok(cfg);
 }
