@@ -10,6 +10,7 @@
 // EAGAIN: the network's servers did not answer.
 import { randomInt } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { formatIp, parseIp } from '../common/ip-text.js';
 import type { NetBackend } from './backend.js';
 import {
   buildAnswer,
@@ -21,7 +22,6 @@ import {
   Rcode,
   reverseName,
 } from './dns-wire.js';
-import { formatIp, parseIp } from '../common/ip-text.js';
 import type { UdpSocket } from './stack-types.js';
 
 export interface NameAddr {

@@ -2,9 +2,9 @@
 // stale file from a dead service is replaced) that intercepted apps talk to (intercept/RPC.md).
 // Each request is answered at once; fds travel with SCM_RIGHTS.
 import { unlinkSync } from 'node:fs';
+import { parseIp } from '../common/ip-text.js';
 import type { NetBackend } from './backend.js';
 import { EAGAIN, EV_READ, fdpass, type PollerHandle } from './fdpass.js';
-import { parseIp } from '../common/ip-text.js';
 import { type Answer, NO_NAMES, Resolver } from './names.js';
 import {
   CONNECT_USE_HOST,
