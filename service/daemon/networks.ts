@@ -260,6 +260,7 @@ export class Networks {
     if (this.opts.rpc !== false) {
       try {
         const server = new RpcServer(socketPath, stack);
+        server.onWarn = (m) => this.opts.log.warn(m);
         server.start();
         chmodSync(socketPath, 0o600);
         j.server = server;

@@ -1,5 +1,7 @@
 // zerotier-netcon-service: the node as a long-running process. It owns the home folder, the UDP sockets,
 // the local API and the persisted state; the protocol lives in the pure core.
+
+import { FD_RESERVE, fdReserve, raiseFdLimit } from '../../netcon/fd-reserve.js';
 import { addressToString, parseAddress } from '../core/address.js';
 import { formatIdentity } from '../core/identity.js';
 import { formatInetAddress } from '../core/inet-address.js';
@@ -47,6 +49,7 @@ export class Service {
 
   static async start(opts: ServiceOptions): Promise<Service> {
     const { home, log } = opts;
+    Service.guardFds(log);
     await prepareHome(home);
     const unlock = await lockHome(home);
     try {
@@ -68,7 +71,7 @@ export class Service {
           log: (level, msg) => log[level](msg),
         },
       );
-      const api = new ApiServer(token);
+      const api = new ApiServer(token, (m) => log.warn(m));
       const service = new Service(home, udp.port(), udp, api, unlock, log);
       api.use((req) => service.route(req));
       try {
@@ -99,6 +102,26 @@ export class Service {
     await this.api.close();
     await this.unlock();
     this.log.info('stopped');
+  }
+
+  /**
+   * Raises the soft RLIMIT_NOFILE to the hard limit (through the addon: Node has no setrlimit, and calling
+   * prlimit(1) on ourselves would need util-linux and a child process at every start) and logs, at most
+   * every 10 s, when apps' sockets are refused for eating into the fds kept for the service (fd-reserve.ts).
+   */
+  private static guardFds(log: Logger): void {
+    const { soft, hard } = raiseFdLimit();
+    log.debug(`file descriptors: soft limit ${soft}, hard limit ${hard}, ${FD_RESERVE} kept for the service`);
+    let last = Number.NEGATIVE_INFINITY;
+    fdReserve.onRefused = (fd, limit) => {
+      const now = performance.now();
+      if (now - last < 10_000) return;
+      last = now;
+      log.warn(
+        `out of file descriptors for apps: fd ${fd} is within ${FD_RESERVE} of the limit ${limit}; ` +
+          `new sockets get EMFILE (${fdReserve.refused} refused so far)`,
+      );
+    };
   }
 
   private static async persistWorld(home: string, w: World, log: Logger): Promise<void> {
