@@ -12,6 +12,7 @@ import { ApiError, type ApiRequest, type ApiResponse, ApiServer } from './api.js
 import { type ControllerMount, mountController } from './controller-mount.js';
 import { DEFAULT_PORT, loadOrCreateAuthToken, lockHome, prepareHome, readLocalConf, writePortFile } from './home.js';
 import { Networks } from './networks.js';
+import { PeerCacheWriter, readPeerCache } from './peer-files.js';
 import { deleteMoon, loadOrCreateIdentity, readMoons, readPlanet, writeMoon, writePlanet } from './state-files.js';
 import { UdpNode } from './udp-host.js';
 
@@ -43,6 +44,7 @@ export class Service {
     readonly port: number,
     readonly udp: UdpNode,
     private readonly api: ApiServer,
+    private readonly peerCache: PeerCacheWriter,
     private readonly unlock: () => Promise<void>,
     private readonly log: Logger,
   ) {}
@@ -64,15 +66,17 @@ export class Service {
       if (!planet && moons.length === 0)
         log.warn(`no planet or moon in ${home}: running with no roots (make one with zerotier-idtool genplanet)`);
       const token = await loadOrCreateAuthToken(home);
+      const peerCache = new PeerCacheWriter(home, (m) => log.warn(m));
       const udp = await UdpNode.start(
         { identity, planet, moons, port },
         {
           worldUpdated: (w) => void Service.persistWorld(home, w, log),
+          peerCached: (address, record) => peerCache.store(address, record),
           log: (level, msg) => log[level](msg),
         },
       );
       const api = new ApiServer(token, (m) => log.warn(m));
-      const service = new Service(home, udp.port(), udp, api, unlock, log);
+      const service = new Service(home, udp.port(), udp, api, peerCache, unlock, log);
       api.use((req) => service.route(req));
       try {
         service.controller = await mountController(home, identity, api, log);
@@ -81,6 +85,7 @@ export class Service {
         service.networks = new Networks({ home, vl2, kick: () => udp.kick(), log });
         api.use(service.networks.route);
         await service.networks.start();
+        await service.restorePeers();
         await api.listen(service.port);
       } catch (e) {
         udp.close();
@@ -98,6 +103,8 @@ export class Service {
   async stop(): Promise<void> {
     await this.networks?.stop();
     await this.controller?.close();
+    this.udp.node.cachePeers(Date.now());
+    await this.peerCache.flush();
     this.udp.close();
     await this.api.close();
     await this.unlock();
@@ -122,6 +129,15 @@ export class Service {
           `new sockets get EMFILE (${fdReserve.refused} refused so far)`,
       );
     };
+  }
+
+  /** peers.d: the peers we last had direct paths to are tried there again (as after a restart with roots down). */
+  private async restorePeers(): Promise<void> {
+    const { peers, errors } = await readPeerCache(this.home);
+    for (const e of errors) this.log.warn(e);
+    const n = this.udp.node.restorePeers(Date.now(), peers);
+    if (n > 0) this.log.info(`peer cache: trying ${n} peer(s) at their last paths`);
+    this.udp.kick();
   }
 
   private static async persistWorld(home: string, w: World, log: Logger): Promise<void> {
