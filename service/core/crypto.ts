@@ -4,7 +4,7 @@
 // A PeerKey is made once per peer from the 48-byte agreed key; it holds the Salsa20/12 base key and the
 // OpenSSL contexts keyed with K0/K1 (AES-GMAC-SIV), so the per-packet calls allocate nothing. For the data
 // path prefer the batch calls: one native call (argument checks, key lookup) per batch instead of per packet.
-import { native } from '../../native/index.js';
+import { nativePart } from '../../native/index.js';
 import { PACKET_MIN_LENGTH } from './constants.js';
 
 /**
@@ -49,7 +49,7 @@ interface NativeCrypto {
   poly1305(key: Uint8Array, msg: Uint8Array): Uint8Array;
 }
 
-const nc = native.crypto as NativeCrypto;
+const nc = nativePart('crypto') as NativeCrypto;
 
 export const SYMMETRIC_KEY_SIZE = 48;
 

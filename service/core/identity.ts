@@ -18,8 +18,7 @@
 //
 // Stricter than ZeroTier One: validateIdentity() also requires that a private key produces
 // exactly the public key it is stored with.
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { optionalNativePart } from '../../native/index.js';
 import {
   ADDRESS_LENGTH,
   type Address,
@@ -130,18 +129,8 @@ let scratchKs: Uint8Array | undefined;
 
 type NativeHash = (pub: Uint8Array, out: Uint8Array) => void;
 
-/** The native addon's part "identity" (native/src/identity.cc), if the addon is built. */
-function loadNativeHash(): NativeHash | undefined {
-  if (process.env.NETCON_IDENTITY_JS === '1') return undefined;
-  try {
-    const path = fileURLToPath(new URL('../../../native/build/Release/netcon_native.node', import.meta.url));
-    const addon = createRequire(import.meta.url)(path) as { identity?: { memoryHardHash?: NativeHash } };
-    return addon.identity?.memoryHardHash;
-  } catch {
-    return undefined;
-  }
-}
-const nativeHash = loadNativeHash();
+/** The native addon's part "identity" (native/src/identity.cc); native/index.ts decides when to fall back. */
+const nativeHash = (optionalNativePart('identity') as { memoryHardHash?: NativeHash } | undefined)?.memoryHardHash;
 
 /** Which implementation memoryHardHash uses: 'native' (the addon) or 'js' (no addon, or NETCON_IDENTITY_JS=1). */
 export const memoryHardHashImplementation: 'native' | 'js' = nativeHash ? 'native' : 'js';

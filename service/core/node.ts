@@ -4,7 +4,6 @@
 //
 //   processWirePacket(now, localSocket, remote, bytes)   a UDP datagram arrived
 //   tick(now) → next deadline                            timers: keepalives, WHOIS retries, queues, expiry
-import { randomFillSync } from 'node:crypto';
 import {
   DEFAULT_PHYSMTU,
   ECHO_ANSWER_GATE,
@@ -59,6 +58,7 @@ import {
 import { type LocalSocket, type Path, pathKey } from './path.js';
 import { Peer } from './peer.js';
 import { type CachedPeer, encodeCachedPeer } from './peer-cache.js';
+import { type RandomFill, randomIndex } from './random.js';
 import { ReplyFilter } from './reply-filter.js';
 import { type PeerRole, Topology } from './topology.js';
 import {
@@ -128,6 +128,8 @@ export interface NodeOptions {
   mtu?: number;
   /** One new identity check per this many ms per source address bucket (2000, as ZeroTier One on x86-64). */
   identityValidationGate?: number;
+  /** The host's randomness (the core has none of its own): node:crypto's randomFillSync in the daemon. */
+  random: RandomFill;
 }
 
 export interface PeerInfo {
@@ -201,10 +203,14 @@ export class Node {
   private readonly scratch = new Uint8Array(MAX_PACKET_LENGTH);
   private idPoolPos = this.idPool.length;
 
+  /** The host's randomness (NodeOptions.random), for the VL2 layer too. */
+  readonly random: RandomFill;
+
   constructor(host: Host, opts: NodeOptions) {
     if (!opts.identity.privateKey) throw new Error('a node needs an identity with its private key');
     this.host = host;
     this.identity = opts.identity;
+    this.random = opts.random;
     this.address = opts.identity.address;
     this.mtu = opts.mtu ?? DEFAULT_PHYSMTU;
     this.idGate = opts.identityValidationGate ?? IDENTITY_VALIDATION_GATE;
@@ -679,7 +685,7 @@ export class Node {
     const other = this.topology.peers.get(r.value.address);
     if (!other || r.value.endpoint.port === 0) return this.drop('rendezvous-unknown-peer');
     const junk = new Uint8Array(4);
-    randomFillSync(junk);
+    this.random(junk);
     this.host.wireSend(ANY_SOCKET, r.value.endpoint, junk, JUNK_TTL);
     this.contactAt(now, other, ANY_SOCKET, r.value.endpoint);
   }
@@ -995,7 +1001,7 @@ export class Node {
     const out: InetAddress[] = [];
     for (const fam of [4, 6] as const) {
       const of = eps.filter((e) => e.family === fam);
-      if (of.length > 0) out.push(of[Math.floor(Math.random() * of.length)]!);
+      if (of.length > 0) out.push(of[randomIndex(this.random, of.length)]!);
     }
     return out;
   }
@@ -1063,7 +1069,7 @@ export class Node {
 
   private newPacketId(): bigint {
     if (this.idPoolPos >= this.idPool.length) {
-      randomFillSync(this.idPool);
+      this.random(this.idPool);
       this.idPoolPos = 0;
     }
     const v = new DataView(this.idPool.buffer, this.idPool.byteOffset + this.idPoolPos, 8).getBigUint64(0);

@@ -17,8 +17,9 @@ export async function mountController(
   identity: Identity,
   api: ApiServer,
   log: { info(m: string): void; warn(m: string): void; debug(m: string): void },
+  clock: () => number = Date.now,
 ): Promise<ControllerMount> {
-  const { controller } = await EmbeddedController.open({ home, identity, log });
+  const { controller } = await EmbeddedController.open({ home, identity, log, clock });
   api.use(controller.route);
   return { controller, close: () => controller.idle() };
 }

@@ -29,6 +29,8 @@ export interface ServiceOptions {
   /** UDP and API port; undefined = local.conf's primaryPort or 9993. */
   port?: number;
   log: Logger;
+  /** Milliseconds since the epoch for the node, the controller, the networks and the API (Date.now by default). */
+  clock?: () => number;
 }
 
 export class Service {
@@ -47,11 +49,13 @@ export class Service {
     private readonly peerCache: PeerCacheWriter,
     private readonly unlock: () => Promise<void>,
     private readonly log: Logger,
+    private readonly clock: () => number,
   ) {}
 
   static async start(opts: ServiceOptions): Promise<Service> {
     const { home, log } = opts;
     Service.guardFds(log);
+    const clock = opts.clock ?? Date.now;
     await prepareHome(home);
     const unlock = await lockHome(home);
     try {
@@ -74,15 +78,16 @@ export class Service {
           peerCached: (address, record) => peerCache.store(address, record),
           log: (level, msg) => log[level](msg),
         },
+        clock,
       );
       const api = new ApiServer(token, (m) => log.warn(m));
-      const service = new Service(home, udp.port(), udp, api, peerCache, unlock, log);
+      const service = new Service(home, udp.port(), udp, api, peerCache, unlock, log, clock);
       api.use((req) => service.route(req));
       try {
-        service.controller = await mountController(home, identity, api, log);
+        service.controller = await mountController(home, identity, api, log, clock);
         const vl2 = new Vl2(udp.node, { controller: service.controller.controller, log: (l, m) => log[l](m) });
         service.vl2 = vl2;
-        service.networks = new Networks({ home, vl2, kick: () => udp.kick(), log });
+        service.networks = new Networks({ home, vl2, kick: () => udp.kick(), log, clock });
         api.use(service.networks.route);
         await service.networks.start();
         await service.restorePeers();
@@ -103,7 +108,7 @@ export class Service {
   async stop(): Promise<void> {
     await this.networks?.stop();
     await this.controller?.close();
-    this.udp.node.cachePeers(Date.now());
+    this.udp.node.cachePeers(this.clock());
     await this.peerCache.flush();
     this.udp.close();
     await this.api.close();
@@ -135,7 +140,7 @@ export class Service {
   private async restorePeers(): Promise<void> {
     const { peers, errors } = await readPeerCache(this.home);
     for (const e of errors) this.log.warn(e);
-    const n = this.udp.node.restorePeers(Date.now(), peers);
+    const n = this.udp.node.restorePeers(this.clock(), peers);
     if (n > 0) this.log.info(`peer cache: trying ${n} peer(s) at their last paths`);
     this.udp.kick();
   }
@@ -155,7 +160,7 @@ export class Service {
     const [head, arg, ...rest] = req.segments;
     if (rest.length > 0) return undefined;
     const node = this.udp.node;
-    const now = Date.now();
+    const now = this.clock();
     switch (head) {
       case 'status':
         return arg === undefined && req.method === 'GET' ? { status: 200, body: this.status(now) } : undefined;

@@ -1,5 +1,6 @@
 // The VL1 node's edge: real UDP sockets (IPv4 and IPv6 on the node's port), the clock, and the timer that
 // drives Node.tick. Local socket 0 is the IPv4 socket, 1 the IPv6 one.
+import { randomFillSync } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv4 } from 'node:net';
 import { formatInetAddress, type InetAddress, parseInetAddress } from '../core/inet-address.js';
@@ -7,7 +8,9 @@ import { ANY_SOCKET, type Host, Node, type NodeOptions } from '../core/node.js';
 import type { LocalSocket } from '../core/path.js';
 import { BatchSocket, batchedUdpAvailable } from './udp-batch.js';
 
-export interface UdpNodeOptions extends NodeOptions {
+export interface UdpNodeOptions extends Omit<NodeOptions, 'random'> {
+  /** The node's randomness; node:crypto's randomFillSync by default. */
+  random?: NodeOptions['random'];
   port: number;
   /** Addresses to bind (default: 0.0.0.0 and ::). Tests bind 127.0.0.1 only. */
   bind4?: string | false;
@@ -51,7 +54,7 @@ export class UdpNode {
     private readonly clock: () => number,
   ) {
     const host: Host = { ...hooks, wireSend: (ls, remote, data, ttl) => this.wireSend(ls, remote, data, ttl) };
-    this.node = new Node(host, opts);
+    this.node = new Node(host, { ...opts, random: opts.random ?? randomFillSync });
   }
 
   /** Binds the sockets and starts the timer. Rejects with EADDRINUSE etc. if the port is taken. */

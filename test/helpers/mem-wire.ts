@@ -1,6 +1,7 @@
 // An in-memory UDP "wire" with a fake clock: many VL1 nodes in one process, deterministic and fast.
 // Every node has one socket (local socket 0) at an address like 10.0.0.1/9993.
 
+import { randomFillSync } from 'node:crypto';
 import { type C25519KeyPair, c25519Generate } from '../../service/core/c25519.js';
 import type { Identity } from '../../service/core/identity.js';
 import { formatInetAddress, type InetAddress, parseInetAddress } from '../../service/core/inet-address.js';
@@ -31,7 +32,8 @@ export class MemWire {
   readonly traffic = new Map<string, number>();
   latency = 1;
 
-  add(addr: string, opts: NodeOptions): SimNode {
+  /** A node on the wire; its randomness is node:crypto's unless `opts.random` is given (as the daemon does). */
+  add(addr: string, opts: Omit<NodeOptions, 'random'> & Partial<Pick<NodeOptions, 'random'>>): SimNode {
     const address = parseInetAddress(addr);
     if (!address) throw new Error(`bad address ${addr}`);
     const sim: SimNode = {
@@ -55,7 +57,7 @@ export class MemWire {
       worldUpdated: (w) => sim.worlds.push(w),
       userMessage: (source, typeId, data) => sim.messages.push({ source, typeId, data }),
     };
-    sim.node = new Node(host, { identityValidationGate: 0, ...opts });
+    sim.node = new Node(host, { identityValidationGate: 0, ...opts, random: opts.random ?? randomFillSync });
     this.nodes.set(addr, sim);
     return sim;
   }

@@ -5,7 +5,6 @@
 // Answers addressed to the node itself (a member of its own network) go to `local` instead.
 //
 // The VL2 handler of the node calls handleRequest() for every NETWORK_CONFIG_REQUEST it receives.
-import { randomFillSync } from 'node:crypto';
 import { Verb } from '../constants.js';
 import type { Identity } from '../identity.js';
 import type { Vl2Handler } from '../node.js';
@@ -25,6 +24,8 @@ import { decodeConfigRequest, makeConfigChunks } from './network-config.js';
 /** What the link needs of the node. */
 export interface ControllerLinkNode {
   readonly identity: Identity;
+  /** The host's randomness (config update IDs). */
+  random(out: Uint8Array): void;
   sendTo(now: number, destination: number, verb: number, payload: Uint8Array, compress?: boolean): boolean;
 }
 
@@ -131,7 +132,7 @@ export class ControllerLink implements NetworkControllerSender {
 
   private updateId(): bigint {
     for (;;) {
-      randomFillSync(this.random);
+      this.node.random(this.random);
       const id = readU64(this.random, 0);
       if (id !== 0n) return id;
     }

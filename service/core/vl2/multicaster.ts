@@ -1,7 +1,9 @@
 // Who is in which multicast group (PROTOCOL-VL2.md §7): members learned from MULTICAST_LIKE, OK(GATHER)
 // and OK(MULTICAST_FRAME), expiring after 600 s; and the outbound multicasts waiting for gather results
 // (max 32 per group, 5 s each). Pure bookkeeping: sending is the caller's.
+
 import type { Address } from '../address.js';
+import { type RandomFill, randomIndex } from '../random.js';
 import { type MulticastGroup, multicastGroupKey } from './mac.js';
 
 export const MULTICAST_LIKE_EXPIRE = 600_000;
@@ -30,6 +32,9 @@ interface GroupState {
 
 export class Multicaster {
   private readonly groups = new Map<string, GroupState>();
+
+  /** `random`: the host's randomness for sample(). */
+  constructor(private readonly random?: RandomFill) {}
 
   private key(nwid: bigint, g: MulticastGroup): string {
     return `${nwid.toString(16)}/${multicastGroupKey(g)}`;
@@ -66,11 +71,14 @@ export class Multicaster {
       .map(([a]) => a);
   }
 
-  /** Random distinct members excluding `exclude`, at most `limit`. */
+  /**
+   * Random distinct members excluding `exclude`, at most `limit` (without a random source: the most recently
+   * seen first).
+   */
   sample(now: number, nwid: bigint, g: MulticastGroup, limit: number, exclude: Address): Address[] {
     const all = this.members(now, nwid, g).filter((a) => a !== exclude);
     for (let i = all.length - 1; i > 0; i--) {
-      const j = Math.floor(Math.random() * (i + 1));
+      const j = this.random ? randomIndex(this.random, i + 1) : i;
       [all[i], all[j]] = [all[j]!, all[i]!];
     }
     return all.slice(0, limit);

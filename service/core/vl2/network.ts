@@ -6,6 +6,7 @@ import type { Address } from '../address.js';
 import { ErrorCode, Verb } from '../constants.js';
 import type { Identity } from '../identity.js';
 import type { InetAddress } from '../inet-address.js';
+import { type RandomFill, randomU32 } from '../random.js';
 import { encodeNetworkError, encodeOk } from '../verbs.js';
 import {
   type Capability,
@@ -106,6 +107,8 @@ export interface NetworkHost {
   readonly address: Address;
   readonly identity: Identity;
   readonly multicaster: Multicaster;
+  /** The host's randomness, for MATCH_RANDOM (without it such a match holds only at probability 0xffffffff). */
+  readonly random?: RandomFill;
   send(now: number, destination: Address, verb: number, payload: Uint8Array, compress: boolean): void;
   /** The identity of a peer we know (undefined: not known yet). */
   peerIdentity(address: Address): Identity | undefined;
@@ -890,6 +893,7 @@ export class Network {
   /** What the rules need besides the frame: our tags, the peer's tags, and whose COOs authenticate a sender. */
   private ruleEnv(m: Membership | undefined, inbound: boolean): RuleEnv {
     const c = this.config!;
+    const random = this.host.random;
     const coos = inbound
       ? [...(m?.coos.values() ?? [])].filter((x) => this.fresh(x.timestamp))
       : c.certificatesOfOwnership;
@@ -902,6 +906,7 @@ export class Network {
       ),
       ipAuthenticated: (ip) => coos.some((coo) => cooOwnsIp(coo, ip)),
       macAuthenticated: (mac) => coos.some((coo) => cooOwnsMac(coo, macToBytes(mac))),
+      ...(random ? { random32: () => randomU32(random) } : {}),
     };
   }
 

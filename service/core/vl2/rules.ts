@@ -1,12 +1,18 @@
 // Network rules (PROTOCOL-VL2.md §8): the binary encoding carried in configs (key `R`) and capabilities,
 // the controller's JSON representation, and the evaluation engine run on every frame.
 //
+// Each rule type is described once, in DESCRIPTORS (below): its payload length and fields on the wire, its
+// JSON keys both ways, and what it compiles to for the evaluator. The operations walk that table; adding a
+// type means one entry there plus its member of the `Rule` union and its code in RULE_TYPES.
+//
 // Exported API (stable):
 //   RULE_TYPES (name → code), ruleTypeName(code), type Rule (tagged union on `type`), MAX_RULES
 //   decodeRules(bytes, maxRules?) → Vl2Decoded<Rule[]>      readRules(r: WireReader, count) → Rule[] | undefined
 //   encodeRules(rules) → Uint8Array                          writeRules(w: WireWriter, rules)
 //   ruleToJson(rule) → object (keys alphabetical)            ruleFromJson(json) → Rule | undefined
 //   rulesToJson(rules), rulesFromJson(json)                  (invalid entries dropped, as the controller does)
+//   parseRuleJson(json) → { ok: true, rule } | { ok: false, field, reason }       strict: names what is wrong
+//   parseRulesJson(json) → { ok: true, rules } | { ok: false, index, field, reason }
 //   CHARACTERISTICS (bits), MAX_CAPABILITY_RULES, ruleCode(rule)
 //   evaluateRules(rules, frame: RuleFrame, env: RuleEnv) → RuleResult { verdict, ruleIndex, redirectTo, copyTo, … }
 //   filterFrame(rules, capabilities, frame, env) → FilterResult { accept, dropReason, capabilityId, … }
@@ -179,316 +185,21 @@ export function ruleCode(r: Rule): number {
   return r.type === 'UNKNOWN' ? r.code & RULE_TYPE_MASK : RULE_TYPES[r.type];
 }
 
-// ---- Binary ------------------------------------------------------------------------------------------------
+// ---- Shared field helpers ------------------------------------------------------------------------------------
 
-/** Bytes each known type needs at its fixed offsets (what the canonical encoding writes as L). */
-const FIELD_LENGTH: number[] = new Array(64).fill(-1);
-for (const c of [0, 1, 5, 6]) FIELD_LENGTH[c] = 0;
-for (const c of [2, 3, 4]) FIELD_LENGTH[c] = 14;
-FIELD_LENGTH[24] = 5;
-FIELD_LENGTH[25] = 5;
-FIELD_LENGTH[26] = 2;
-FIELD_LENGTH[27] = 1;
-FIELD_LENGTH[28] = 1;
-FIELD_LENGTH[29] = 6;
-FIELD_LENGTH[30] = 6;
-FIELD_LENGTH[31] = 5;
-FIELD_LENGTH[32] = 5;
-FIELD_LENGTH[33] = 17;
-FIELD_LENGTH[34] = 17;
-FIELD_LENGTH[35] = 3;
-FIELD_LENGTH[36] = 1;
-FIELD_LENGTH[37] = 2;
-FIELD_LENGTH[38] = 3;
-FIELD_LENGTH[39] = 4;
-FIELD_LENGTH[40] = 4;
-FIELD_LENGTH[41] = 8;
-FIELD_LENGTH[42] = 4;
-FIELD_LENGTH[43] = 4;
-for (let c = 44; c <= 50; c++) FIELD_LENGTH[c] = 8;
-FIELD_LENGTH[51] = 19;
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+type JsonObject = { [k: string]: Json };
+
+const u16 = (b: Uint8Array, p: number): number => (b[p]! << 8) | b[p + 1]!;
 
 function readMac(b: Uint8Array, p: number): number {
   return b[p]! * 0x10000000000 + readAddress(b, p + 1);
-}
-
-/** Decodes one rule whose type byte is at `p`; undefined if its fields run past `end`. */
-function decodeOne(b: Uint8Array, p: number, end: number): { rule: Rule; next: number } | undefined {
-  if (p + 2 > end) return undefined;
-  const tb = b[p]!;
-  const L = b[p + 1]!;
-  const f = p + 2;
-  const code = tb & RULE_TYPE_MASK;
-  const not = (tb & RULE_NOT) !== 0;
-  const or = (tb & RULE_OR) !== 0;
-  const need = FIELD_LENGTH[code]!;
-  const next = f + L;
-  if (f + Math.max(need, 0) > end || next > end) return undefined;
-  const name = NAMES[code] as RuleTypeName | undefined;
-  let rule: Rule;
-  switch (code) {
-    case 0:
-    case 1:
-    case 5:
-    case 6:
-      rule = { type: name as SimpleActionType, not, or };
-      break;
-    case 2:
-    case 3:
-    case 4:
-      rule = {
-        type: name as TargetActionType,
-        not,
-        or,
-        address: Number(readU64(b, f) & 0xffffffffffn),
-        flags: readU32(b, f + 8),
-        length: (b[f + 12]! << 8) | b[f + 13]!,
-      };
-      break;
-    case 24:
-    case 25:
-      rule = {
-        type: name as 'MATCH_SOURCE_ZEROTIER_ADDRESS' | 'MATCH_DEST_ZEROTIER_ADDRESS',
-        not,
-        or,
-        zt: readAddress(b, f),
-      };
-      break;
-    case 26:
-      rule = { type: 'MATCH_VLAN_ID', not, or, vlanId: (b[f]! << 8) | b[f + 1]! };
-      break;
-    case 27:
-      rule = { type: 'MATCH_VLAN_PCP', not, or, vlanPcp: b[f]! };
-      break;
-    case 28:
-      rule = { type: 'MATCH_VLAN_DEI', not, or, vlanDei: b[f]! };
-      break;
-    case 29:
-    case 30:
-      rule = { type: name as 'MATCH_MAC_SOURCE' | 'MATCH_MAC_DEST', not, or, mac: readMac(b, f) };
-      break;
-    case 31:
-    case 32:
-      rule = {
-        type: name as 'MATCH_IPV4_SOURCE' | 'MATCH_IPV4_DEST',
-        not,
-        or,
-        ip: b.slice(f, f + 4),
-        bits: b[f + 4]!,
-      };
-      break;
-    case 33:
-    case 34:
-      rule = {
-        type: name as 'MATCH_IPV6_SOURCE' | 'MATCH_IPV6_DEST',
-        not,
-        or,
-        ip: b.slice(f, f + 16),
-        bits: b[f + 16]!,
-      };
-      break;
-    case 35:
-      rule = { type: 'MATCH_IP_TOS', not, or, mask: b[f]!, start: b[f + 1]!, end: b[f + 2]! };
-      break;
-    case 36:
-      rule = { type: 'MATCH_IP_PROTOCOL', not, or, ipProtocol: b[f]! };
-      break;
-    case 37:
-      rule = { type: 'MATCH_ETHERTYPE', not, or, etherType: (b[f]! << 8) | b[f + 1]! };
-      break;
-    case 38:
-      rule = {
-        type: 'MATCH_ICMP',
-        not,
-        or,
-        icmpType: b[f]!,
-        icmpCode: (b[f + 2]! & 0x01) !== 0 ? b[f + 1]! : null,
-      };
-      break;
-    case 39:
-    case 40:
-    case 42:
-      rule = {
-        type: name as RangeMatchType,
-        not,
-        or,
-        start: (b[f]! << 8) | b[f + 1]!,
-        end: (b[f + 2]! << 8) | b[f + 3]!,
-      };
-      break;
-    case 41:
-      rule = { type: 'MATCH_CHARACTERISTICS', not, or, mask: readU64(b, f) };
-      break;
-    case 43:
-      rule = { type: 'MATCH_RANDOM', not, or, probability: readU32(b, f) };
-      break;
-    case 44:
-    case 45:
-    case 46:
-    case 47:
-    case 48:
-    case 49:
-    case 50:
-      rule = { type: name as TagMatchType, not, or, id: readU32(b, f), value: readU32(b, f + 4) };
-      break;
-    case 51:
-      rule = {
-        type: 'MATCH_INTEGER_RANGE',
-        not,
-        or,
-        start: readU64(b, f),
-        end: readU64(b, f + 8),
-        idx: (b[f + 16]! << 8) | b[f + 17]!,
-        format: b[f + 18]!,
-      };
-      break;
-    default:
-      rule = { type: 'UNKNOWN', not, or, code, payload: b.slice(f, next) };
-  }
-  return { rule, next };
-}
-
-/**
- * Decodes a whole rule list (config key `R`). Fails if a rule's type/length or fixed fields run past the end;
- * like 1.14.1, stops after maxRules rules and ignores the rest. Never throws.
- */
-export function decodeRules(bytes: Uint8Array, maxRules = MAX_RULES): Vl2Decoded<Rule[]> {
-  const out: Rule[] = [];
-  let p = 0;
-  while (p < bytes.length) {
-    if (out.length >= maxRules) break;
-    const r = decodeOne(bytes, p, bytes.length);
-    if (!r) return vfail('too-short', `rule ${out.length} truncated`);
-    out.push(r.rule);
-    p = r.next;
-  }
-  return vok(out);
-}
-
-/** Reads exactly `count` rules at the reader's cursor (inside capabilities); undefined (reader failed) if malformed. */
-export function readRules(r: WireReader, count: number): Rule[] | undefined {
-  const out: Rule[] = [];
-  for (let i = 0; i < count; i++) {
-    const d = decodeOne(r.bytes, r.pos, r.end);
-    if (!d) {
-      r.failed = true;
-      r.pos = r.end;
-      return undefined;
-    }
-    out.push(d.rule);
-    r.pos = d.next;
-  }
-  return out;
 }
 
 function writeMac(w: WireWriter, mac: number): void {
   w.u8(Math.floor(mac / 0x10000000000) & 0xff);
   w.address(mac % 0x10000000000);
 }
-
-/** Appends the binary form of each rule. */
-export function writeRules(w: WireWriter, rules: readonly Rule[]): void {
-  for (const r of rules) {
-    const code = ruleCode(r);
-    w.u8(code | (r.not ? RULE_NOT : 0) | (r.or ? RULE_OR : 0));
-    switch (r.type) {
-      case 'ACTION_DROP':
-      case 'ACTION_ACCEPT':
-      case 'ACTION_BREAK':
-      case 'ACTION_PRIORITY':
-        w.u8(0);
-        break;
-      case 'ACTION_TEE':
-      case 'ACTION_WATCH':
-      case 'ACTION_REDIRECT':
-        w.u8(14).u64(BigInt(r.address)).u32(r.flags).u16(r.length);
-        break;
-      case 'MATCH_SOURCE_ZEROTIER_ADDRESS':
-      case 'MATCH_DEST_ZEROTIER_ADDRESS':
-        w.u8(5).address(r.zt);
-        break;
-      case 'MATCH_VLAN_ID':
-        w.u8(2).u16(r.vlanId);
-        break;
-      case 'MATCH_VLAN_PCP':
-        w.u8(1).u8(r.vlanPcp);
-        break;
-      case 'MATCH_VLAN_DEI':
-        w.u8(1).u8(r.vlanDei);
-        break;
-      case 'MATCH_MAC_SOURCE':
-      case 'MATCH_MAC_DEST':
-        w.u8(6);
-        writeMac(w, r.mac);
-        break;
-      case 'MATCH_IPV4_SOURCE':
-      case 'MATCH_IPV4_DEST': {
-        const ip = new Uint8Array(4);
-        ip.set(r.ip.subarray(0, 4));
-        w.u8(5).bytes(ip).u8(r.bits);
-        break;
-      }
-      case 'MATCH_IPV6_SOURCE':
-      case 'MATCH_IPV6_DEST': {
-        const ip = new Uint8Array(16);
-        ip.set(r.ip.subarray(0, 16));
-        w.u8(17).bytes(ip).u8(r.bits);
-        break;
-      }
-      case 'MATCH_IP_TOS':
-        w.u8(3).u8(r.mask).u8(r.start).u8(r.end);
-        break;
-      case 'MATCH_IP_PROTOCOL':
-        w.u8(1).u8(r.ipProtocol);
-        break;
-      case 'MATCH_ETHERTYPE':
-        w.u8(2).u16(r.etherType);
-        break;
-      case 'MATCH_ICMP':
-        w.u8(3)
-          .u8(r.icmpType)
-          .u8(r.icmpCode ?? 0)
-          .u8(r.icmpCode === null ? 0 : 1);
-        break;
-      case 'MATCH_IP_SOURCE_PORT_RANGE':
-      case 'MATCH_IP_DEST_PORT_RANGE':
-      case 'MATCH_FRAME_SIZE_RANGE':
-        w.u8(4).u16(r.start).u16(r.end);
-        break;
-      case 'MATCH_CHARACTERISTICS':
-        w.u8(8).u64(r.mask);
-        break;
-      case 'MATCH_RANDOM':
-        w.u8(4).u32(r.probability);
-        break;
-      case 'MATCH_TAGS_DIFFERENCE':
-      case 'MATCH_TAGS_BITWISE_AND':
-      case 'MATCH_TAGS_BITWISE_OR':
-      case 'MATCH_TAGS_BITWISE_XOR':
-      case 'MATCH_TAGS_EQUAL':
-      case 'MATCH_TAG_SENDER':
-      case 'MATCH_TAG_RECEIVER':
-        w.u8(8).u32(r.id).u32(r.value);
-        break;
-      case 'MATCH_INTEGER_RANGE':
-        w.u8(19).u64(r.start).u64(r.end).u16(r.idx).u8(r.format);
-        break;
-      case 'UNKNOWN':
-        w.u8(Math.min(255, r.payload.length)).bytes(r.payload.subarray(0, 255));
-        break;
-    }
-  }
-}
-
-export function encodeRules(rules: readonly Rule[]): Uint8Array {
-  const w = new WireWriter(rules.length * 8 + 16);
-  writeRules(w, rules);
-  return w.finish();
-}
-
-// ---- JSON (controller API, §8.4) -----------------------------------------------------------------------------
-
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
 function macToString(mac: number): string {
   const parts: string[] = [];
@@ -501,90 +212,15 @@ function ipToString(ip: Uint8Array, bits: number): string {
   return formatInetAddress({ family: ip.length === 4 ? 4 : 6, ip, port: bits });
 }
 
-/** The JSON object the controller renders for a rule (keys in alphabetical order). */
-export function ruleToJson(r: Rule): { [k: string]: Json } {
-  const o: { [k: string]: Json } = {};
-  const isAction = r.type.startsWith('ACTION_') || (r.type === 'UNKNOWN' && r.code < 16);
-  const m = (extra: { [k: string]: Json }) => {
-    const all: { [k: string]: Json } = { ...extra, not: r.not, or: r.or, type: r.type };
-    for (const k of Object.keys(all).sort()) o[k] = all[k]!;
-    return o;
-  };
-  switch (r.type) {
-    case 'ACTION_DROP':
-    case 'ACTION_ACCEPT':
-    case 'ACTION_BREAK':
-    case 'ACTION_PRIORITY':
-      return { type: r.type };
-    case 'ACTION_TEE':
-    case 'ACTION_WATCH':
-      return { address: r.address.toString(16).padStart(10, '0'), flags: r.flags, length: r.length, type: r.type };
-    case 'ACTION_REDIRECT':
-      return { address: r.address.toString(16).padStart(10, '0'), flags: r.flags, type: r.type };
-    case 'MATCH_SOURCE_ZEROTIER_ADDRESS':
-    case 'MATCH_DEST_ZEROTIER_ADDRESS':
-      return m({ zt: r.zt.toString(16).padStart(10, '0') });
-    case 'MATCH_VLAN_ID':
-      return m({ vlanId: r.vlanId });
-    case 'MATCH_VLAN_PCP':
-      return m({ vlanPcp: r.vlanPcp });
-    case 'MATCH_VLAN_DEI':
-      return m({ vlanDei: r.vlanDei });
-    case 'MATCH_MAC_SOURCE':
-    case 'MATCH_MAC_DEST':
-      return m({ mac: macToString(r.mac) });
-    case 'MATCH_IPV4_SOURCE':
-    case 'MATCH_IPV4_DEST':
-    case 'MATCH_IPV6_SOURCE':
-    case 'MATCH_IPV6_DEST':
-      return m({ ip: ipToString(r.ip, r.bits) });
-    case 'MATCH_IP_TOS':
-      return m({ end: r.end, mask: r.mask, start: r.start });
-    case 'MATCH_IP_PROTOCOL':
-      return m({ ipProtocol: r.ipProtocol });
-    case 'MATCH_ETHERTYPE':
-      return m({ etherType: r.etherType });
-    case 'MATCH_ICMP':
-      return m({ icmpCode: r.icmpCode, icmpType: r.icmpType });
-    case 'MATCH_IP_SOURCE_PORT_RANGE':
-    case 'MATCH_IP_DEST_PORT_RANGE':
-    case 'MATCH_FRAME_SIZE_RANGE':
-      return m({ end: r.end, start: r.start });
-    case 'MATCH_CHARACTERISTICS':
-      return m({ mask: r.mask.toString(16).padStart(16, '0') });
-    case 'MATCH_RANDOM':
-      return m({ probability: r.probability });
-    case 'MATCH_TAGS_DIFFERENCE':
-    case 'MATCH_TAGS_BITWISE_AND':
-    case 'MATCH_TAGS_BITWISE_OR':
-    case 'MATCH_TAGS_BITWISE_XOR':
-    case 'MATCH_TAGS_EQUAL':
-    case 'MATCH_TAG_SENDER':
-    case 'MATCH_TAG_RECEIVER':
-      return m({ id: r.id, value: r.value });
-    case 'MATCH_INTEGER_RANGE': {
-      // Rendered as 1.14.1 does: type "INTEGER_RANGE", 16-hex-digit start/end (end through its 32-bit span).
-      const end = BigInt.asUintN(64, r.start + BigInt.asUintN(32, r.end - r.start));
-      const all: { [k: string]: Json } = {
-        bits: (r.format & 63) + 1,
-        end: end.toString(16).padStart(16, '0'),
-        idx: r.idx,
-        little: (r.format & 0x80) !== 0,
-        not: r.not,
-        or: r.or,
-        start: r.start.toString(16).padStart(16, '0'),
-        type: 'INTEGER_RANGE',
-      };
-      return all;
-    }
-    case 'UNKNOWN':
-      return isAction ? { type: 'UNKNOWN' } : m({});
-  }
-}
+const hex40 = (v: number): string => v.toString(16).padStart(10, '0');
+const hex64 = (v: bigint): string => v.toString(16).padStart(16, '0');
 
+// ---- Reading rule JSON: lenient (as the 1.14.1 controller) and strict (naming what is wrong) --------------------
+//
 // The controller's JSON reading is lenient (1.14.1 _parseRule with OSUtils::json*): numbers may be JSON numbers,
 // decimal strings (strtoull) or booleans; hex fields go through a string and strtoull base 16; a field that does
-// not parse reads as 0 (an unparseable IP as 0.0.0.0/0 — which matches everything, as in 1.14.1).
+// not parse reads as 0 (an unparseable IP as 0.0.0.0/0 — which matches everything, as in 1.14.1). The strict
+// reader accepts only well-formed values and reports the first field that is missing or malformed.
 
 /** strtoull(s, 10) as a JS number (saturating past 2^53 is irrelevant for the masked fields). */
 function decimalPrefix(s: string): number {
@@ -659,122 +295,118 @@ function parseIpBits(v: Json | undefined, family: 4 | 6): { ip: Uint8Array; bits
   return { ip: a.ip, bits };
 }
 
-/** Parses one rule object as the 1.14.1 controller does; undefined for entries it drops. */
-export function ruleFromJson(j: unknown): Rule | undefined {
-  if (typeof j !== 'object' || j === null || Array.isArray(j)) return undefined;
-  const o = j as { [k: string]: Json };
-  const type = typeof o.type === 'string' ? o.type : typeof o.type === 'number' ? String(o.type) : '';
-  const not = bool(o.not);
-  const or = bool(o.or);
-  switch (type) {
-    case 'ACTION_DROP':
-    case 'ACTION_ACCEPT':
-    case 'ACTION_BREAK':
-      // The controller re-renders actions without NOT/OR, so a stored action never has them (§8.4).
-      return { type, not: false, or: false };
-    case 'ACTION_TEE':
-    case 'ACTION_WATCH':
-    case 'ACTION_REDIRECT':
-      return {
-        type,
-        not: false,
-        or: false,
-        address: hexAddr(o.address),
-        flags: num(o.flags) >>> 0,
-        length: type === 'ACTION_REDIRECT' ? 0 : num(o.length) & 0xffff,
-      };
-    case 'MATCH_SOURCE_ZEROTIER_ADDRESS':
-    case 'MATCH_DEST_ZEROTIER_ADDRESS':
-      return { type, not, or, zt: hexAddr(o.zt) };
-    case 'MATCH_VLAN_ID':
-      return { type, not, or, vlanId: num(o.vlanId) & 0xffff };
-    case 'MATCH_VLAN_PCP':
-      return { type, not, or, vlanPcp: num(o.vlanPcp) & 0xff };
-    case 'MATCH_VLAN_DEI':
-      return { type, not, or, vlanDei: num(o.vlanDei) & 0xff };
-    case 'MATCH_MAC_SOURCE':
-    case 'MATCH_MAC_DEST':
-      return { type, not, or, mac: parseMac(o.mac) };
-    case 'MATCH_IPV4_SOURCE':
-    case 'MATCH_IPV4_DEST':
-    case 'MATCH_IPV6_SOURCE':
-    case 'MATCH_IPV6_DEST': {
-      const x = parseIpBits(o.ip, type.startsWith('MATCH_IPV4') ? 4 : 6);
-      return { type, not, or, ip: x.ip, bits: x.bits };
-    }
-    case 'MATCH_IP_TOS':
-      return { type, not, or, mask: num(o.mask) & 0xff, start: num(o.start) & 0xff, end: num(o.end) & 0xff };
-    case 'MATCH_IP_PROTOCOL':
-      return { type, not, or, ipProtocol: num(o.ipProtocol) & 0xff };
-    case 'MATCH_ETHERTYPE':
-      return { type, not, or, etherType: num(o.etherType) & 0xffff };
-    case 'MATCH_ICMP': {
-      const code = o.icmpCode;
-      return {
-        type,
-        not,
-        or,
-        icmpType: num(o.icmpType) & 0xff,
-        icmpCode: code === null || code === undefined ? null : num(code) & 0xff,
-      };
-    }
-    case 'MATCH_IP_SOURCE_PORT_RANGE':
-    case 'MATCH_IP_DEST_PORT_RANGE':
-    case 'MATCH_FRAME_SIZE_RANGE': {
-      const start = num(o.start) & 0xffff;
-      const end = num(o.end, start) & 0xffff;
-      return { type, not, or, start, end };
-    }
-    case 'MATCH_CHARACTERISTICS': {
-      let mask = 0n;
-      if (typeof o.mask === 'number' && Number.isFinite(o.mask)) mask = BigInt.asUintN(64, BigInt(Math.trunc(o.mask)));
-      else if (typeof o.mask === 'string') mask = parseHexU64(o.mask);
-      else if (o.mask !== undefined) return undefined;
-      return { type, not, or, mask };
-    }
-    case 'MATCH_RANDOM':
-      return { type, not, or, probability: num(o.probability) >>> 0 };
-    case 'MATCH_TAGS_DIFFERENCE':
-    case 'MATCH_TAGS_BITWISE_AND':
-    case 'MATCH_TAGS_BITWISE_OR':
-    case 'MATCH_TAGS_BITWISE_XOR':
-    case 'MATCH_TAGS_EQUAL':
-    case 'MATCH_TAG_SENDER':
-    case 'MATCH_TAG_RECEIVER':
-      return { type, not, or, id: num(o.id) >>> 0, value: num(o.value) >>> 0 };
-    default:
-      // ACTION_PRIORITY, INTEGER_RANGE (a 1.14.1 parse bug rejects it) and unknown strings are dropped.
-      return undefined;
+/** How a descriptor reads its fields from a JSON object (one reader per parse; the first failure is kept). */
+interface FieldReader {
+  /** An unsigned integer of `bits` bits; `dfl` when absent (strict: required when there is no default). */
+  uint(key: string, bits: 8 | 16 | 32, dfl?: number): number;
+  /** An unsigned byte, or null when absent or null. */
+  optionalUint8(key: string): number | null;
+  /** A ZeroTier address (40 bits, hex text). */
+  address(key: string): number;
+  /** A MAC address (48 bits, `aa:bb:cc:dd:ee:ff`). */
+  mac(key: string): number;
+  /** `ip/bits` of the given family. */
+  prefix(key: string, family: 4 | 6): { ip: Uint8Array; bits: number };
+  /** A 64-bit mask: hex text or a JSON number. */
+  mask64(key: string): bigint;
+  /** A boolean (not, or); false when absent. */
+  flag(key: string): boolean;
+  /** The first failure: which field and why. */
+  failure: { field: string; reason: string } | undefined;
+}
+
+/** As the 1.14.1 controller reads rules: anything reads as something; only a mask of the wrong type fails. */
+class LenientReader implements FieldReader {
+  failure: { field: string; reason: string } | undefined;
+  constructor(private readonly o: JsonObject) {}
+  uint(key: string, bits: 8 | 16 | 32, dfl = 0): number {
+    return (num(this.o[key], dfl) & (bits === 32 ? 0xffffffff : (1 << bits) - 1)) >>> 0;
+  }
+  optionalUint8(key: string): number | null {
+    const v = this.o[key];
+    return v === null || v === undefined ? null : num(v) & 0xff;
+  }
+  address(key: string): number {
+    return hexAddr(this.o[key]);
+  }
+  mac(key: string): number {
+    return parseMac(this.o[key]);
+  }
+  prefix(key: string, family: 4 | 6): { ip: Uint8Array; bits: number } {
+    return parseIpBits(this.o[key], family);
+  }
+  mask64(key: string): bigint {
+    const v = this.o[key];
+    if (typeof v === 'number' && Number.isFinite(v)) return BigInt.asUintN(64, BigInt(Math.trunc(v)));
+    if (typeof v === 'string') return parseHexU64(v);
+    if (v !== undefined) this.failure ??= { field: key, reason: 'must be hex text or a number' };
+    return 0n;
+  }
+  flag(key: string): boolean {
+    return bool(this.o[key]);
   }
 }
 
-/** The JSON array for a rule list. */
-export function rulesToJson(rules: readonly Rule[]): Array<{ [k: string]: Json }> {
-  return rules.map(ruleToJson);
-}
-
-/** Parses a JSON rule array, dropping entries the controller would drop (at most MAX_RULES kept). */
-export function rulesFromJson(j: unknown): Rule[] {
-  if (!Array.isArray(j)) return [];
-  const out: Rule[] = [];
-  for (const x of j) {
-    const r = ruleFromJson(x);
-    if (r) out.push(r);
-    if (out.length >= MAX_RULES) break;
+/** Accepts only well-formed values; the first field missing or malformed becomes the failure. */
+class StrictReader implements FieldReader {
+  failure: { field: string; reason: string } | undefined;
+  constructor(private readonly o: JsonObject) {}
+  private fail<T>(field: string, reason: string, value: T): T {
+    this.failure ??= { field, reason };
+    return value;
   }
-  return out;
+  uint(key: string, bits: 8 | 16 | 32, dfl?: number): number {
+    const v = this.o[key];
+    const max = 2 ** bits - 1;
+    if (v === undefined) return dfl ?? this.fail(key, 'missing', 0);
+    const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d{1,10}$/.test(v) ? Number(v) : Number.NaN;
+    if (Number.isInteger(n) && n >= 0 && n <= max) return n;
+    return this.fail(key, `must be an integer from 0 to ${max}`, 0);
+  }
+  optionalUint8(key: string): number | null {
+    const v = this.o[key];
+    return v === null || v === undefined ? null : this.uint(key, 8);
+  }
+  address(key: string): number {
+    const v = this.o[key];
+    if (v === undefined) return this.fail(key, 'missing', 0);
+    if (typeof v === 'string' && /^[0-9a-fA-F]{1,10}$/.test(v)) return Number.parseInt(v, 16);
+    return this.fail(key, 'must be a ZeroTier address (10 hex digits)', 0);
+  }
+  mac(key: string): number {
+    const v = this.o[key];
+    if (v === undefined) return this.fail(key, 'missing', 0);
+    if (typeof v === 'string' && /^[0-9a-fA-F]{2}([:-]?[0-9a-fA-F]{2}){5}$/.test(v)) return parseMac(v);
+    return this.fail(key, 'must be a MAC address (six hex bytes: aa:bb:cc:dd:ee:ff)', 0);
+  }
+  prefix(key: string, family: 4 | 6): { ip: Uint8Array; bits: number } {
+    const v = this.o[key];
+    const max = family === 4 ? 32 : 128;
+    const zero = { ip: new Uint8Array(family === 4 ? 4 : 16), bits: 0 };
+    if (v === undefined) return this.fail(key, 'missing', zero);
+    const slash = typeof v === 'string' ? v.indexOf('/') : -1;
+    if (typeof v === 'string' && slash > 0 && /^\d{1,3}$/.test(v.slice(slash + 1))) {
+      const bits = Number(v.slice(slash + 1));
+      const a = parseInetAddress(`${v.slice(0, slash)}/0`);
+      if (a && a.family === family && bits <= max) return { ip: a.ip, bits };
+    }
+    return this.fail(key, `must be an IPv${family} address and prefix length (address/0-${max})`, zero);
+  }
+  mask64(key: string): bigint {
+    const v = this.o[key];
+    if (v === undefined) return this.fail(key, 'missing', 0n);
+    if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
+    if (typeof v === 'string' && /^(0x)?[0-9a-fA-F]{1,16}$/.test(v)) return parseHexU64(v);
+    return this.fail(key, 'must be a 64-bit mask (up to 16 hex digits)', 0n);
+  }
+  flag(key: string): boolean {
+    const v = this.o[key];
+    if (v === undefined) return false;
+    return typeof v === 'boolean' ? v : this.fail(key, 'must be true or false', false);
+  }
 }
 
-// ---- Evaluation (§8.2, §8.3) ----------------------------------------------------------------------------------
-//
-//   evaluateRules(rules, frame, env) → RuleResult         one list, ZeroTier's state machine
-//   filterFrame(rules, capabilities, frame, env) → FilterResult
-//       network rules, then (on NO-MATCH) capabilities in ascending ID order: the verdict a member applies
-//   compileRules(rules) → CompiledRules                    (done implicitly and cached per array)
-//
-// Pure and allocation-light: rules are compiled once into numeric records (cached per rule array), frame
-// fields are read in place. `env.random32` feeds MATCH_RANDOM (default: a fixed-seed xorshift, so a test
-// or a caller without entropy still gets a deterministic spread).
+// ---- Evaluation support ------------------------------------------------------------------------------------
 
 /** The frame as the rules see it. */
 export interface RuleFrame {
@@ -802,13 +434,690 @@ export interface RuleEnv {
   readonly myTags?: ReadonlyMap<number, number>;
   /** The other party's valid tags (id → value). */
   readonly peerTags?: ReadonlyMap<number, number>;
-  /** Uniform random u32 for MATCH_RANDOM. */
+  /**
+   * Uniform random u32 for MATCH_RANDOM, from the host. Without it the draw is 0xffffffff: a MATCH_RANDOM
+   * matches only with probability 0xffffffff (certain).
+   */
   readonly random32?: () => number;
   /** Is this sender IP (4 or 16 bytes) listed in a valid COO of the sender (for CHARACTERISTICS)? */
   readonly ipAuthenticated?: (ip: Uint8Array) => boolean;
   /** Is this sender MAC listed in a valid COO of the sender? */
   readonly macAuthenticated?: (mac: number) => boolean;
 }
+
+/** One evaluation: the frame, the environment, and the state the matches share with the state machine. */
+interface EvalState {
+  readonly fr: RuleFrame;
+  readonly env: RuleEnv;
+  readonly f: Uint8Array;
+  readonly et: number;
+  /** A TEE/WATCH/REDIRECT to us was skipped (inbound): tag matches that miss a tag become true. */
+  superAccept: boolean;
+  /** A forced-true tag match lets the next DROP pass. */
+  skipDrop: boolean;
+  chars: bigint | undefined;
+  charsAuth: boolean;
+}
+
+/** A match's result: 0/1 (then NOT applies), or a result forced regardless of NOT. */
+type Matcher = (s: EvalState) => number;
+const FORCE_FALSE = 2;
+const FORCE_TRUE = 3;
+
+const IPV4 = 0x0800;
+const IPV6 = 0x86dd;
+const ARP = 0x0806;
+
+/** Does ip (4 or 16 bytes at frame offset p) lie inside prefix/bits? */
+function inPrefix(frame: Uint8Array, p: number, prefix: Uint8Array, bits: number, len: number): boolean {
+  if (bits > len * 8) bits = len * 8;
+  let i = 0;
+  for (; bits >= 8; bits -= 8, i++) if (frame[p + i] !== prefix[i]) return false;
+  if (bits > 0) {
+    const mask = (0xff << (8 - bits)) & 0xff;
+    if ((frame[p + i]! & mask) !== (prefix[i]! & mask)) return false;
+  }
+  return true;
+}
+
+/**
+ * IPv6: the final next-header and its offset, walking extension headers 0, 43, 60, 135 (each needs 8 bytes,
+ * length (len + 1) * 8) from offset 40; undefined if the frame is shorter than 40 or a header runs past the end.
+ */
+function ipv6Final(f: Uint8Array): { nh: number; pos: number } | undefined {
+  if (f.length < 40) return undefined;
+  let nh = f[6]!;
+  let pos = 40;
+  while (nh === 0 || nh === 43 || nh === 60 || nh === 135) {
+    if (pos + 8 > f.length) return undefined;
+    nh = f[pos]!;
+    pos += (f[pos + 1]! + 1) * 8;
+  }
+  if (pos > f.length) return undefined;
+  return { nh, pos };
+}
+
+function characteristics(fr: RuleFrame, env: RuleEnv, needAuth: boolean): bigint {
+  let c = 0n;
+  if (fr.inbound) c |= CHARACTERISTICS.INBOUND;
+  if (Math.floor(fr.macDest / 0x10000000000) & 1) c |= CHARACTERISTICS.MULTICAST;
+  if (fr.macDest === 0xffffffffffff) c |= CHARACTERISTICS.BROADCAST;
+  const f = fr.payload;
+  if (fr.etherType === IPV4 && f.length >= 20) {
+    const ihl = (f[0]! & 0x0f) * 4;
+    if (f[9] === 6 && f.length >= ihl + 14) c |= BigInt(((f[ihl + 12]! & 0x0f) << 8) | f[ihl + 13]!);
+  } else if (fr.etherType === IPV6) {
+    const h = ipv6Final(f);
+    if (h && h.nh === 6 && f.length > h.pos + 14) c |= BigInt(((f[h.pos + 12]! & 0x0f) << 8) | f[h.pos + 13]!);
+  }
+  if (needAuth) {
+    // The sending IP: IPv4 source; ARP sender IP; IPv6 source, except for neighbor discovery carried
+    // directly after the IPv6 header: a solicitation counts as authenticated, an advertisement is judged
+    // by its target address.
+    let ipAuth = false;
+    const ia = env.ipAuthenticated;
+    if (fr.etherType === IPV4 && f.length >= 20) ipAuth = !!ia?.(f.subarray(12, 16));
+    else if (fr.etherType === IPV6 && f.length >= 40) {
+      if (f.length >= 64 && f[6] === 58 && (f[40] === 135 || f[40] === 136)) {
+        ipAuth = f[40] === 135 || !!ia?.(f.subarray(48, 64));
+      } else ipAuth = !!ia?.(f.subarray(8, 24));
+    } else if (fr.etherType === ARP && f.length >= 28) ipAuth = !!ia?.(f.subarray(14, 18));
+    if (ipAuth) c |= CHARACTERISTICS.SENDER_IP_AUTHENTICATED;
+    if (env.macAuthenticated?.(fr.macSource)) c |= CHARACTERISTICS.SENDER_MAC_AUTHENTICATED;
+  }
+  return c;
+}
+
+const AUTH_BITS = CHARACTERISTICS.SENDER_IP_AUTHENTICATED | CHARACTERISTICS.SENDER_MAC_AUTHENTICATED;
+
+/** TCP, UDP, SCTP, UDP-Lite: the protocols whose header starts with two ports. */
+const hasPorts = (proto: number): boolean => proto === 6 || proto === 17 || proto === 132 || proto === 136;
+
+// ---- One descriptor per rule type ------------------------------------------------------------------------------
+//
+// Each known type has one entry in DESCRIPTORS holding all there is to know about it: its payload length on the
+// wire, how its fields are read and written there, its JSON form both ways, and what it compiles to for the
+// evaluator (a Matcher for a match; the target and copy length for TEE/WATCH/REDIRECT). decodeRules,
+// writeRules, ruleToJson, ruleFromJson/parseRuleJson and compileRules walk this table: a new type is one entry.
+
+type KnownType = Exclude<Rule['type'], 'UNKNOWN'>;
+type RuleOf<T extends Rule['type']> = Rule & { readonly type: T };
+/** A rule's own fields (without type, not and or). */
+type Fields<T extends Rule['type']> = Omit<RuleOf<T>, 'type' | 'not' | 'or'>;
+
+/** What the evaluator runs for one rule. */
+interface CompiledRule {
+  /** Type code (0-63). */
+  readonly code: number;
+  readonly not: 0 | 1;
+  readonly or: boolean;
+  /** A match's test; unused for actions. */
+  readonly match: Matcher;
+  /** TEE/WATCH/REDIRECT: the ZeroTier address the frame goes to; else 0. */
+  readonly target: number;
+  /** TEE/WATCH: bytes to copy (0 = the whole frame); else 0. */
+  readonly copyLength: number;
+}
+
+interface RuleDescriptor<T extends KnownType> {
+  /** Payload bytes its fields need at their fixed offsets (what the canonical encoding writes as L). */
+  readonly length: number;
+  /** Actions render without not/or in JSON and always parse with them false. */
+  readonly action: boolean;
+  /** Reads the fields at payload offset f (length already checked). */
+  decode(b: Uint8Array, f: number): Fields<T>;
+  /** Writes the payload (after the type and length bytes). */
+  encode(w: WireWriter, r: RuleOf<T>): void;
+  /** Its own JSON keys (type, not and or are added by ruleToJson). */
+  toJson(r: RuleOf<T>): JsonObject;
+  /** Reads its fields from JSON; absent: the controller refuses this type in JSON (`refused` says why). */
+  fromJson?: (j: FieldReader) => Fields<T>;
+  readonly refused?: string;
+  /** Actions: what the state machine needs; matches: the Matcher over named, precomputed fields. */
+  compile(r: RuleOf<T>): { match?: Matcher; target?: number; copyLength?: number };
+}
+
+const always =
+  (m: number): Matcher =>
+  () =>
+    m;
+
+const simpleAction = <T extends SimpleActionType>(refused?: string): RuleDescriptor<T> => ({
+  length: 0,
+  action: true,
+  decode: () => ({}) as Fields<T>,
+  encode: () => {},
+  toJson: () => ({}),
+  ...(refused ? { refused } : { fromJson: () => ({}) as Fields<T> }),
+  compile: () => ({}),
+});
+
+/** TEE, WATCH, REDIRECT: [8] address (low 40 bits) [4] flags [2] length. REDIRECT's JSON has no length. */
+const targetAction = (withLength: boolean): RuleDescriptor<TargetActionType> => ({
+  length: 14,
+  action: true,
+  decode: (b, f) => ({
+    address: Number(readU64(b, f) & 0xffffffffffn),
+    flags: readU32(b, f + 8),
+    length: u16(b, f + 12),
+  }),
+  encode: (w, r) => w.u64(BigInt(r.address)).u32(r.flags).u16(r.length),
+  toJson: (r): JsonObject =>
+    withLength
+      ? { address: hex40(r.address), flags: r.flags, length: r.length }
+      : { address: hex40(r.address), flags: r.flags },
+  fromJson: (j) => ({
+    address: j.address('address'),
+    flags: j.uint('flags', 32, 0),
+    length: withLength ? j.uint('length', 16, 0) : 0,
+  }),
+  compile: (r) => ({ target: r.address, copyLength: r.length }),
+});
+
+type ZtMatchType = 'MATCH_SOURCE_ZEROTIER_ADDRESS' | 'MATCH_DEST_ZEROTIER_ADDRESS';
+const ztMatch = (dest: boolean): RuleDescriptor<ZtMatchType> => ({
+  length: 5,
+  action: false,
+  decode: (b, f) => ({ zt: readAddress(b, f) }),
+  encode: (w, r) => w.address(r.zt),
+  toJson: (r) => ({ zt: hex40(r.zt) }),
+  fromJson: (j) => ({ zt: j.address('zt') }),
+  compile: ({ zt }) => ({ match: dest ? (s) => (s.fr.ztDest === zt ? 1 : 0) : (s) => (s.fr.ztSource === zt ? 1 : 0) }),
+});
+
+const macMatch = (dest: boolean): RuleDescriptor<'MATCH_MAC_SOURCE' | 'MATCH_MAC_DEST'> => ({
+  length: 6,
+  action: false,
+  decode: (b, f) => ({ mac: readMac(b, f) }),
+  encode: (w, r) => writeMac(w, r.mac),
+  toJson: (r) => ({ mac: macToString(r.mac) }),
+  fromJson: (j) => ({ mac: j.mac('mac') }),
+  compile: ({ mac }) => ({
+    match: dest ? (s) => (s.fr.macDest === mac ? 1 : 0) : (s) => (s.fr.macSource === mac ? 1 : 0),
+  }),
+});
+
+type IpMatchType = 'MATCH_IPV4_SOURCE' | 'MATCH_IPV4_DEST' | 'MATCH_IPV6_SOURCE' | 'MATCH_IPV6_DEST';
+/** [4 or 16] ip [1] bits; matched against the IP header's source or destination address. */
+const ipMatch = (family: 4 | 6, dest: boolean): RuleDescriptor<IpMatchType> => {
+  const n = family === 4 ? 4 : 16;
+  const at = family === 4 ? (dest ? 16 : 12) : dest ? 24 : 8;
+  const et = family === 4 ? IPV4 : IPV6;
+  const minLength = family === 4 ? 20 : 40;
+  return {
+    length: n + 1,
+    action: false,
+    decode: (b, f) => ({ ip: b.slice(f, f + n), bits: b[f + n]! }),
+    encode: (w, r) => {
+      const ip = new Uint8Array(n);
+      ip.set(r.ip.subarray(0, n));
+      w.bytes(ip).u8(r.bits);
+    },
+    toJson: (r) => ({ ip: ipToString(r.ip, r.bits) }),
+    fromJson: (j) => j.prefix('ip', family),
+    compile: ({ ip, bits }) => ({
+      match: (s) => (s.et === et && s.f.length >= minLength ? (inPrefix(s.f, at, ip, bits, n) ? 1 : 0) : FORCE_FALSE),
+    }),
+  };
+};
+
+/** [2] start [2] end: a port of the transport header, or the frame's payload length. */
+const rangeMatch = (what: 'source-port' | 'dest-port' | 'frame-size'): RuleDescriptor<RangeMatchType> => ({
+  length: 4,
+  action: false,
+  decode: (b, f) => ({ start: u16(b, f), end: u16(b, f + 2) }),
+  encode: (w, r) => w.u16(r.start).u16(r.end),
+  toJson: (r) => ({ end: r.end, start: r.start }),
+  fromJson: (j) => {
+    const start = j.uint('start', 16);
+    return { start, end: j.uint('end', 16, start) };
+  },
+  compile: ({ start, end }) => {
+    if (what === 'frame-size') return { match: (s) => (s.f.length >= start && s.f.length <= end ? 1 : 0) };
+    const at = what === 'dest-port' ? 2 : 0;
+    return {
+      match: (s) => {
+        const f = s.f;
+        if (s.et === IPV4 && f.length >= 20) {
+          const ihl = (f[0]! & 0x0f) * 4;
+          if (!hasPorts(f[9]!) || f.length <= ihl + 4) return 0;
+          const port = u16(f, ihl + at);
+          return port >= start && port <= end ? 1 : 0;
+        }
+        if (s.et !== IPV6 || f.length < 40) return FORCE_FALSE;
+        const h = ipv6Final(f);
+        if (!h) return FORCE_FALSE;
+        if (!hasPorts(h.nh) || f.length <= h.pos + 4) return 0;
+        const port = u16(f, h.pos + at);
+        // IPv6 (as 1.14.1): port 0 never matches
+        return port > 0 && port >= start && port <= end ? 1 : 0;
+      },
+    };
+  },
+});
+
+const tagCodec = {
+  length: 8,
+  action: false,
+  decode: (b: Uint8Array, f: number) => ({ id: readU32(b, f), value: readU32(b, f + 4) }),
+  encode: (w: WireWriter, r: { id: number; value: number }) => w.u32(r.id).u32(r.value),
+  toJson: (r: { id: number; value: number }) => ({ id: r.id, value: r.value }),
+  fromJson: (j: FieldReader) => ({ id: j.uint('id', 32), value: j.uint('value', 32) }),
+} as const;
+
+/** [4] id [4] value: compares our tag and the other party's (both needed; see the forced results). */
+const tagsMatch = (op: (mine: number, theirs: number, value: number) => boolean): RuleDescriptor<TagMatchType> => ({
+  ...tagCodec,
+  compile: ({ id, value }) => ({
+    match: (s) => {
+      const mine = s.env.myTags?.get(id);
+      if (mine === undefined) return FORCE_FALSE;
+      const theirs = s.env.peerTags?.get(id);
+      if (theirs === undefined) {
+        if (s.fr.inbound && !s.superAccept) return FORCE_FALSE;
+        s.skipDrop = true;
+        return FORCE_TRUE;
+      }
+      return op(mine, theirs, value) ? 1 : 0;
+    },
+  }),
+});
+
+/** TAG_SENDER / TAG_RECEIVER: the sender's (receiver's) tag equals value. */
+const tagPartyMatch = (receiver: boolean): RuleDescriptor<TagMatchType> => ({
+  ...tagCodec,
+  compile: ({ id, value }) => ({
+    match: (s) => {
+      if (s.superAccept) {
+        s.skipDrop = true;
+        return FORCE_TRUE;
+      }
+      if (receiver !== s.fr.inbound) {
+        // SENDER inbound or RECEIVER outbound: the other party's tag
+        const theirs = s.env.peerTags?.get(id);
+        if (theirs !== undefined) return theirs === value ? 1 : 0;
+        if (!receiver) return FORCE_FALSE;
+        s.skipDrop = true;
+        return FORCE_TRUE;
+      }
+      const mine = s.env.myTags?.get(id);
+      return mine === undefined ? FORCE_FALSE : mine === value ? 1 : 0;
+    },
+  }),
+});
+
+/** A one-byte or two-byte field compared with a value. */
+const byteMatch = <T extends 'MATCH_VLAN_PCP' | 'MATCH_VLAN_DEI' | 'MATCH_IP_PROTOCOL'>(
+  key: 'vlanPcp' | 'vlanDei' | 'ipProtocol',
+  compile: (v: number) => Matcher,
+): RuleDescriptor<T> => ({
+  length: 1,
+  action: false,
+  decode: (b, f) => ({ [key]: b[f]! }) as Fields<T>,
+  encode: (w, r) => w.u8((r as unknown as Record<string, number>)[key]!),
+  toJson: (r) => ({ [key]: (r as unknown as Record<string, number>)[key]! }),
+  fromJson: (j) => ({ [key]: j.uint(key, 8) }) as Fields<T>,
+  compile: (r) => ({ match: compile((r as unknown as Record<string, number>)[key]!) }),
+});
+
+const DESCRIPTORS: { readonly [T in KnownType]: RuleDescriptor<T> } = {
+  ACTION_DROP: simpleAction(),
+  ACTION_ACCEPT: simpleAction(),
+  ACTION_TEE: targetAction(true),
+  ACTION_WATCH: targetAction(true),
+  ACTION_REDIRECT: targetAction(false),
+  ACTION_BREAK: simpleAction(),
+  // The PRIORITY value is not serialized (bucket 0); 1.14.1's controller drops it from JSON.
+  ACTION_PRIORITY: simpleAction('ACTION_PRIORITY is not accepted by the controller'),
+  MATCH_SOURCE_ZEROTIER_ADDRESS: ztMatch(false),
+  MATCH_DEST_ZEROTIER_ADDRESS: ztMatch(true),
+  MATCH_VLAN_ID: {
+    length: 2,
+    action: false,
+    decode: (b, f) => ({ vlanId: u16(b, f) }),
+    encode: (w, r) => w.u16(r.vlanId),
+    toJson: (r) => ({ vlanId: r.vlanId }),
+    fromJson: (j) => ({ vlanId: j.uint('vlanId', 16) }),
+    compile: ({ vlanId }) => ({ match: (s) => ((s.fr.vlanId ?? 0) === vlanId ? 1 : 0) }),
+  },
+  // 1.14.1 carries no VLAN: PCP and DEI are 0
+  MATCH_VLAN_PCP: byteMatch('vlanPcp', (v) => always(v === 0 ? 1 : 0)),
+  MATCH_VLAN_DEI: byteMatch('vlanDei', (v) => always(v === 0 ? 1 : 0)),
+  MATCH_MAC_SOURCE: macMatch(false),
+  MATCH_MAC_DEST: macMatch(true),
+  MATCH_IPV4_SOURCE: ipMatch(4, false),
+  MATCH_IPV4_DEST: ipMatch(4, true),
+  MATCH_IPV6_SOURCE: ipMatch(6, false),
+  MATCH_IPV6_DEST: ipMatch(6, true),
+  MATCH_IP_TOS: {
+    // [1] mask [1] start [1] end: (TOS or traffic class & mask) within start..end
+    length: 3,
+    action: false,
+    decode: (b, f) => ({ mask: b[f]!, start: b[f + 1]!, end: b[f + 2]! }),
+    encode: (w, r) => w.u8(r.mask).u8(r.start).u8(r.end),
+    toJson: (r) => ({ end: r.end, mask: r.mask, start: r.start }),
+    fromJson: (j) => ({ mask: j.uint('mask', 8), start: j.uint('start', 8), end: j.uint('end', 8) }),
+    compile: ({ mask, start, end }) => ({
+      match: (s) => {
+        const f = s.f;
+        let tos: number;
+        if (s.et === IPV4 && f.length >= 20) tos = f[1]! & mask;
+        else if (s.et === IPV6 && f.length >= 40) tos = (((f[0]! << 4) & 0xf0) | ((f[1]! >> 4) & 0x0f)) & mask;
+        else return FORCE_FALSE;
+        return tos >= start && tos <= end ? 1 : 0;
+      },
+    }),
+  },
+  MATCH_IP_PROTOCOL: byteMatch('ipProtocol', (proto) => (s) => {
+    if (s.et === IPV4 && s.f.length >= 20) return s.f[9] === proto ? 1 : 0;
+    if (s.et !== IPV6 || s.f.length < 40) return FORCE_FALSE;
+    const h = ipv6Final(s.f);
+    return h ? (h.nh === proto ? 1 : 0) : FORCE_FALSE;
+  }),
+  MATCH_ETHERTYPE: {
+    length: 2,
+    action: false,
+    decode: (b, f) => ({ etherType: u16(b, f) }),
+    encode: (w, r) => w.u16(r.etherType),
+    toJson: (r) => ({ etherType: r.etherType }),
+    fromJson: (j) => ({ etherType: j.uint('etherType', 16) }),
+    compile: ({ etherType }) => ({ match: (s) => (s.et === etherType ? 1 : 0) }),
+  },
+  MATCH_ICMP: {
+    // [1] type [1] code [1] flags (0x01: the code is checked; icmpCode null = any code)
+    length: 3,
+    action: false,
+    decode: (b, f) => ({ icmpType: b[f]!, icmpCode: (b[f + 2]! & 0x01) !== 0 ? b[f + 1]! : null }),
+    encode: (w, r) =>
+      w
+        .u8(r.icmpType)
+        .u8(r.icmpCode ?? 0)
+        .u8(r.icmpCode === null ? 0 : 1),
+    toJson: (r) => ({ icmpCode: r.icmpCode, icmpType: r.icmpType }),
+    fromJson: (j) => ({ icmpType: j.uint('icmpType', 8), icmpCode: j.optionalUint8('icmpCode') }),
+    compile: ({ icmpType, icmpCode }) => ({
+      match: (s) => {
+        const f = s.f;
+        let pos = -1;
+        if (s.et === IPV4 && f.length >= 20 && f[9] === 1) pos = (f[0]! & 0x0f) * 4;
+        else if (s.et === IPV6 && f.length >= 40) {
+          const h = ipv6Final(f);
+          if (h && h.nh === 58) pos = h.pos;
+        }
+        if (pos < 0 || f.length < pos + 2 || f[pos] !== icmpType) return FORCE_FALSE;
+        if (icmpCode === null) return FORCE_TRUE;
+        return f[pos + 1] === icmpCode ? 1 : 0;
+      },
+    }),
+  },
+  MATCH_IP_SOURCE_PORT_RANGE: rangeMatch('source-port'),
+  MATCH_IP_DEST_PORT_RANGE: rangeMatch('dest-port'),
+  MATCH_CHARACTERISTICS: {
+    length: 8,
+    action: false,
+    decode: (b, f) => ({ mask: readU64(b, f) }),
+    encode: (w, r) => w.u64(r.mask),
+    toJson: (r) => ({ mask: hex64(r.mask) }),
+    fromJson: (j) => ({ mask: j.mask64('mask') }),
+    compile: ({ mask }) => {
+      const needAuth = (mask & AUTH_BITS) !== 0n;
+      return {
+        match: (s) => {
+          if (s.chars === undefined || (needAuth && !s.charsAuth)) {
+            s.chars = characteristics(s.fr, s.env, needAuth);
+            s.charsAuth = needAuth;
+          }
+          return (s.chars & mask) !== 0n ? 1 : 0;
+        },
+      };
+    },
+  },
+  MATCH_FRAME_SIZE_RANGE: rangeMatch('frame-size'),
+  MATCH_RANDOM: {
+    length: 4,
+    action: false,
+    decode: (b, f) => ({ probability: readU32(b, f) }),
+    encode: (w, r) => w.u32(r.probability),
+    toJson: (r) => ({ probability: r.probability }),
+    fromJson: (j) => ({ probability: j.uint('probability', 32) }),
+    compile: ({ probability }) => ({
+      match: (s) => ((s.env.random32 ? s.env.random32() >>> 0 : 0xffffffff) <= probability ? 1 : 0),
+    }),
+  },
+  MATCH_TAGS_DIFFERENCE: tagsMatch((mine, theirs, value) => Math.abs(mine - theirs) <= value),
+  MATCH_TAGS_BITWISE_AND: tagsMatch((mine, theirs, value) => (mine & theirs) >>> 0 === value),
+  MATCH_TAGS_BITWISE_OR: tagsMatch((mine, theirs, value) => (mine | theirs) >>> 0 === value),
+  MATCH_TAGS_BITWISE_XOR: tagsMatch((mine, theirs, value) => (mine ^ theirs) >>> 0 === value),
+  MATCH_TAGS_EQUAL: tagsMatch((mine, theirs, value) => mine === value && theirs === value),
+  MATCH_TAG_SENDER: tagPartyMatch(false),
+  MATCH_TAG_RECEIVER: tagPartyMatch(true),
+  MATCH_INTEGER_RANGE: {
+    // [8] start [8] end (absolute) [2] index [1] format (bits 0-5: bit count - 1; 0x80: little-endian)
+    length: 19,
+    action: false,
+    decode: (b, f) => ({ start: readU64(b, f), end: readU64(b, f + 8), idx: u16(b, f + 16), format: b[f + 18]! }),
+    encode: (w, r) => w.u64(r.start).u64(r.end).u16(r.idx).u8(r.format),
+    toJson: (r) => ({
+      // Rendered as 1.14.1 does: type "INTEGER_RANGE", 16-hex-digit start/end (end through its 32-bit span).
+      bits: (r.format & 63) + 1,
+      end: hex64(BigInt.asUintN(64, r.start + BigInt.asUintN(32, r.end - r.start))),
+      idx: r.idx,
+      little: (r.format & 0x80) !== 0,
+      start: hex64(r.start),
+      type: 'INTEGER_RANGE',
+    }),
+    refused: 'INTEGER_RANGE is not accepted by the controller (a parse bug in 1.14.1 drops it)',
+    compile: ({ start, end: rawEnd, idx, format }) => {
+      const bits = (format & 63) + 1;
+      const bytes = (bits + 7) >> 3;
+      const little = (format & 0x80) !== 0;
+      // 1.14.1 keeps end - start in 32 bits and compares with start + that (both wrap)
+      const end = BigInt.asUintN(64, start + BigInt.asUintN(32, rawEnd - start));
+      return {
+        match: (s) => {
+          const f = s.f;
+          let v = 0n;
+          if (!little) {
+            let i = idx + (8 - bytes);
+            const eof = i + bytes;
+            if (eof <= f.length) while (i < eof) v = (v << 8n) | BigInt(f[i++]!);
+            v &= (1n << BigInt(bits)) - 1n;
+          } else {
+            let i = idx;
+            const eof = i + bytes;
+            if (eof <= f.length) while (i < eof) v = (v >> 8n) | (BigInt(f[i++]!) << 56n);
+            v >>= BigInt(64 - bits);
+          }
+          return v >= start && v <= end ? 1 : 0;
+        },
+      };
+    },
+  },
+};
+
+/** A descriptor as the generic operations use it. */
+type AnyDescriptor = RuleDescriptor<KnownType> & { readonly type: KnownType };
+const BY_CODE: (AnyDescriptor | undefined)[] = new Array(64).fill(undefined);
+const BY_JSON_NAME = new Map<string, AnyDescriptor>();
+for (const [type, d] of Object.entries(DESCRIPTORS) as [KnownType, RuleDescriptor<KnownType>][]) {
+  const any = { ...d, type } as AnyDescriptor;
+  BY_CODE[RULE_TYPES[type]] = any;
+  BY_JSON_NAME.set(type, any);
+}
+BY_JSON_NAME.set('INTEGER_RANGE', BY_CODE[RULE_TYPES.MATCH_INTEGER_RANGE]!);
+
+// ---- Binary ------------------------------------------------------------------------------------------------
+
+/** Decodes one rule whose type byte is at `p`; undefined if its fields run past `end`. */
+function decodeOne(b: Uint8Array, p: number, end: number): { rule: Rule; next: number } | undefined {
+  if (p + 2 > end) return undefined;
+  const tb = b[p]!;
+  const L = b[p + 1]!;
+  const f = p + 2;
+  const code = tb & RULE_TYPE_MASK;
+  const not = (tb & RULE_NOT) !== 0;
+  const or = (tb & RULE_OR) !== 0;
+  const d = BY_CODE[code];
+  const next = f + L;
+  if (f + (d?.length ?? 0) > end || next > end) return undefined;
+  const rule = (
+    d ? { type: d.type, not, or, ...d.decode(b, f) } : { type: 'UNKNOWN', not, or, code, payload: b.slice(f, next) }
+  ) as Rule;
+  return { rule, next };
+}
+
+/**
+ * Decodes a whole rule list (config key `R`). Fails if a rule's type/length or fixed fields run past the end;
+ * like 1.14.1, stops after maxRules rules and ignores the rest. Never throws.
+ */
+export function decodeRules(bytes: Uint8Array, maxRules = MAX_RULES): Vl2Decoded<Rule[]> {
+  const out: Rule[] = [];
+  let p = 0;
+  while (p < bytes.length) {
+    if (out.length >= maxRules) break;
+    const r = decodeOne(bytes, p, bytes.length);
+    if (!r) return vfail('too-short', `rule ${out.length} truncated`);
+    out.push(r.rule);
+    p = r.next;
+  }
+  return vok(out);
+}
+
+/** Reads exactly `count` rules at the reader's cursor (inside capabilities); undefined (reader failed) if malformed. */
+export function readRules(r: WireReader, count: number): Rule[] | undefined {
+  const out: Rule[] = [];
+  for (let i = 0; i < count; i++) {
+    const d = decodeOne(r.bytes, r.pos, r.end);
+    if (!d) {
+      r.failed = true;
+      r.pos = r.end;
+      return undefined;
+    }
+    out.push(d.rule);
+    r.pos = d.next;
+  }
+  return out;
+}
+
+/** Appends the binary form of each rule. */
+export function writeRules(w: WireWriter, rules: readonly Rule[]): void {
+  for (const r of rules) {
+    w.u8(ruleCode(r) | (r.not ? RULE_NOT : 0) | (r.or ? RULE_OR : 0));
+    if (r.type === 'UNKNOWN') {
+      w.u8(Math.min(255, r.payload.length)).bytes(r.payload.subarray(0, 255));
+      continue;
+    }
+    const d = DESCRIPTORS[r.type] as RuleDescriptor<KnownType>;
+    w.u8(d.length);
+    d.encode(w, r);
+  }
+}
+
+export function encodeRules(rules: readonly Rule[]): Uint8Array {
+  const w = new WireWriter(rules.length * 8 + 16);
+  writeRules(w, rules);
+  return w.finish();
+}
+
+// ---- JSON (controller API, §8.4) -----------------------------------------------------------------------------
+
+function sortedKeys(o: JsonObject): JsonObject {
+  const out: JsonObject = {};
+  for (const k of Object.keys(o).sort()) out[k] = o[k]!;
+  return out;
+}
+
+/** The JSON object the controller renders for a rule (keys in alphabetical order). */
+export function ruleToJson(r: Rule): { [k: string]: Json } {
+  if (r.type === 'UNKNOWN') return r.code < 16 ? { type: 'UNKNOWN' } : { not: r.not, or: r.or, type: 'UNKNOWN' };
+  const d = DESCRIPTORS[r.type] as RuleDescriptor<KnownType>;
+  const own = d.toJson(r);
+  return sortedKeys(d.action ? { type: r.type, ...own } : { not: r.not, or: r.or, type: r.type, ...own });
+}
+
+/** What parseRuleJson answers: the rule, or the field that is wrong ('' = the rule itself) and why. */
+export type RuleJsonResult =
+  | { readonly ok: true; readonly rule: Rule }
+  | { readonly ok: false; readonly field: string; readonly reason: string };
+
+/** What parseRulesJson answers: the rules, or the index of the first bad one with its field and reason. */
+export type RulesJsonResult =
+  | { readonly ok: true; readonly rules: Rule[] }
+  | { readonly ok: false; readonly index: number; readonly field: string; readonly reason: string };
+
+function readRuleJson(j: unknown, strict: boolean): RuleJsonResult {
+  if (typeof j !== 'object' || j === null || Array.isArray(j))
+    return { ok: false, field: '', reason: 'a rule must be a JSON object' };
+  const o = j as JsonObject;
+  const type = typeof o.type === 'string' ? o.type : typeof o.type === 'number' ? String(o.type) : '';
+  if (o.type === undefined) return { ok: false, field: 'type', reason: 'missing' };
+  const d = BY_JSON_NAME.get(type);
+  if (!d) return { ok: false, field: 'type', reason: `unknown rule type ${JSON.stringify(o.type)}` };
+  if (!d.fromJson) return { ok: false, field: 'type', reason: d.refused ?? 'not accepted' };
+  const reader = strict ? new StrictReader(o) : new LenientReader(o);
+  // The controller re-renders actions without NOT/OR, so a stored action never has them (§8.4).
+  const not = d.action ? false : reader.flag('not');
+  const or = d.action ? false : reader.flag('or');
+  const fields = d.fromJson(reader);
+  if (reader.failure) return { ok: false, ...reader.failure };
+  return { ok: true, rule: { type: d.type, not, or, ...fields } as Rule };
+}
+
+/**
+ * Parses one rule object strictly, for an API that answers what is wrong: an unknown or refused `type`, a
+ * missing field, or one that is malformed or out of range (numbers as JSON integers or decimal text; addresses,
+ * MACs and masks as hex text; `ip` as address/bits of the rule's family). Never throws.
+ */
+export function parseRuleJson(j: unknown): RuleJsonResult {
+  return readRuleJson(j, true);
+}
+
+/** parseRuleJson over an array (at most MAX_RULES): the rules, or the first bad entry's index, field and reason. */
+export function parseRulesJson(j: unknown): RulesJsonResult {
+  if (!Array.isArray(j)) return { ok: false, index: -1, field: '', reason: 'rules must be a JSON array' };
+  if (j.length > MAX_RULES) return { ok: false, index: MAX_RULES, field: '', reason: `at most ${MAX_RULES} rules` };
+  const rules: Rule[] = [];
+  for (let i = 0; i < j.length; i++) {
+    const r = parseRuleJson(j[i]);
+    if (!r.ok) return { ok: false, index: i, field: r.field, reason: r.reason };
+    rules.push(r.rule);
+  }
+  return { ok: true, rules };
+}
+
+/** Parses one rule object as the 1.14.1 controller does (lenient); undefined for entries it drops. */
+export function ruleFromJson(j: unknown): Rule | undefined {
+  const r = readRuleJson(j, false);
+  return r.ok ? r.rule : undefined;
+}
+
+/** The JSON array for a rule list. */
+export function rulesToJson(rules: readonly Rule[]): Array<{ [k: string]: Json }> {
+  return rules.map(ruleToJson);
+}
+
+/** Parses a JSON rule array, dropping entries the controller would drop (at most MAX_RULES kept). */
+export function rulesFromJson(j: unknown): Rule[] {
+  if (!Array.isArray(j)) return [];
+  const out: Rule[] = [];
+  for (const x of j) {
+    const r = ruleFromJson(x);
+    if (r) out.push(r);
+    if (out.length >= MAX_RULES) break;
+  }
+  return out;
+}
+
+// ---- Evaluation (§8.2, §8.3) ----------------------------------------------------------------------------------
+//
+//   evaluateRules(rules, frame, env) → RuleResult         one list, ZeroTier's state machine
+//   filterFrame(rules, capabilities, frame, env) → FilterResult
+//       network rules, then (on NO-MATCH) capabilities in ascending ID order: the verdict a member applies
+//   compileRules(rules) → CompiledRules                    (done implicitly and cached per array)
+//
+// Pure and allocation-light: rules are compiled once (cached per rule array) into records holding each match's
+// Matcher (its descriptor's test over named fields) and each action's target; frame fields are read in place.
+// `env.random32` feeds MATCH_RANDOM (the host's randomness; the core keeps none of its own).
 
 export type RuleVerdict = 'drop' | 'accept' | 'super-accept' | 'redirect' | 'no-match';
 
@@ -851,110 +1160,27 @@ export interface RuleCapability {
   readonly rules: readonly Rule[];
 }
 
-interface CRule {
-  c: number;
-  not: number;
-  or: boolean;
-  a: number;
-  b: number;
-  d: number;
-  big: bigint;
-  big2: bigint;
-  ip: Uint8Array;
-}
+export type CompiledRules = readonly CompiledRule[];
 
-export type CompiledRules = readonly CRule[];
-
-const NO_IP = new Uint8Array(0);
 const compiledCache = new WeakMap<readonly Rule[], CompiledRules>();
 
-/** Rules → numeric records for the evaluator (cached per array when called through evaluateRules). */
+/** Unknown matches (16-23, 52-63) take their result from config flag 0x08, as in 1.14.1. */
+const unknownMatch: Matcher = (s) => (((s.env.configFlags ?? 0) & 0x08) !== 0 ? 1 : 0);
+
+/** Rules → records for the evaluator (cached per array when called through evaluateRules). */
 export function compileRules(rules: readonly Rule[]): CompiledRules {
-  const out: CRule[] = [];
-  for (const r of rules) {
-    const x: CRule = { c: ruleCode(r), not: r.not ? 1 : 0, or: r.or, a: 0, b: 0, d: 0, big: 0n, big2: 0n, ip: NO_IP };
-    switch (r.type) {
-      case 'ACTION_TEE':
-      case 'ACTION_WATCH':
-      case 'ACTION_REDIRECT':
-        x.a = r.address;
-        x.b = r.length;
-        x.d = r.flags;
-        break;
-      case 'MATCH_SOURCE_ZEROTIER_ADDRESS':
-      case 'MATCH_DEST_ZEROTIER_ADDRESS':
-        x.a = r.zt;
-        break;
-      case 'MATCH_VLAN_ID':
-        x.a = r.vlanId;
-        break;
-      case 'MATCH_VLAN_PCP':
-        x.a = r.vlanPcp;
-        break;
-      case 'MATCH_VLAN_DEI':
-        x.a = r.vlanDei;
-        break;
-      case 'MATCH_MAC_SOURCE':
-      case 'MATCH_MAC_DEST':
-        x.a = r.mac;
-        break;
-      case 'MATCH_IPV4_SOURCE':
-      case 'MATCH_IPV4_DEST':
-      case 'MATCH_IPV6_SOURCE':
-      case 'MATCH_IPV6_DEST':
-        x.ip = r.ip;
-        x.a = r.bits;
-        break;
-      case 'MATCH_IP_TOS':
-        x.a = r.mask;
-        x.b = r.start;
-        x.d = r.end;
-        break;
-      case 'MATCH_IP_PROTOCOL':
-        x.a = r.ipProtocol;
-        break;
-      case 'MATCH_ETHERTYPE':
-        x.a = r.etherType;
-        break;
-      case 'MATCH_ICMP':
-        x.a = r.icmpType;
-        x.b = r.icmpCode ?? 0;
-        x.d = r.icmpCode === null ? 0 : 1;
-        break;
-      case 'MATCH_IP_SOURCE_PORT_RANGE':
-      case 'MATCH_IP_DEST_PORT_RANGE':
-      case 'MATCH_FRAME_SIZE_RANGE':
-        x.a = r.start;
-        x.b = r.end;
-        break;
-      case 'MATCH_CHARACTERISTICS':
-        x.big = r.mask;
-        break;
-      case 'MATCH_RANDOM':
-        x.a = r.probability;
-        break;
-      case 'MATCH_TAGS_DIFFERENCE':
-      case 'MATCH_TAGS_BITWISE_AND':
-      case 'MATCH_TAGS_BITWISE_OR':
-      case 'MATCH_TAGS_BITWISE_XOR':
-      case 'MATCH_TAGS_EQUAL':
-      case 'MATCH_TAG_SENDER':
-      case 'MATCH_TAG_RECEIVER':
-        x.a = r.id;
-        x.b = r.value;
-        break;
-      case 'MATCH_INTEGER_RANGE':
-        x.big = r.start;
-        x.big2 = r.end;
-        x.a = r.idx;
-        x.b = r.format;
-        break;
-      default:
-        break;
-    }
-    out.push(x);
-  }
-  return out;
+  return rules.map((r): CompiledRule => {
+    const parts =
+      r.type === 'UNKNOWN' ? { match: unknownMatch } : (DESCRIPTORS[r.type] as RuleDescriptor<KnownType>).compile(r);
+    return {
+      code: ruleCode(r),
+      not: r.not ? 1 : 0,
+      or: r.or,
+      match: parts.match ?? unknownMatch,
+      target: parts.target ?? 0,
+      copyLength: parts.copyLength ?? 0,
+    };
+  });
 }
 
 function compiled(rules: readonly Rule[]): CompiledRules {
@@ -965,82 +1191,6 @@ function compiled(rules: readonly Rule[]): CompiledRules {
   }
   return c;
 }
-
-let rngState = 0x9e3779b9;
-function defaultRandom32(): number {
-  let x = rngState;
-  x ^= x << 13;
-  x ^= x >>> 17;
-  x ^= x << 5;
-  rngState = x >>> 0;
-  return rngState;
-}
-
-/** Does ip (4 or 16 bytes at frame offset p) lie inside prefix/bits? */
-function inPrefix(frame: Uint8Array, p: number, prefix: Uint8Array, bits: number, len: number): boolean {
-  if (bits > len * 8) bits = len * 8;
-  let i = 0;
-  for (; bits >= 8; bits -= 8, i++) if (frame[p + i] !== prefix[i]) return false;
-  if (bits > 0) {
-    const mask = (0xff << (8 - bits)) & 0xff;
-    if ((frame[p + i]! & mask) !== (prefix[i]! & mask)) return false;
-  }
-  return true;
-}
-
-/**
- * IPv6: the final next-header and its offset, walking extension headers 0, 43, 60, 135 (each needs 8 bytes,
- * length (len + 1) * 8) from offset 40; undefined if the frame is shorter than 40 or a header runs past the end.
- */
-function ipv6Final(f: Uint8Array): { nh: number; pos: number } | undefined {
-  if (f.length < 40) return undefined;
-  let nh = f[6]!;
-  let pos = 40;
-  while (nh === 0 || nh === 43 || nh === 60 || nh === 135) {
-    if (pos + 8 > f.length) return undefined;
-    nh = f[pos]!;
-    pos += (f[pos + 1]! + 1) * 8;
-  }
-  if (pos > f.length) return undefined;
-  return { nh, pos };
-}
-
-const IPV4 = 0x0800;
-const IPV6 = 0x86dd;
-const ARP = 0x0806;
-
-function characteristics(fr: RuleFrame, env: RuleEnv, needAuth: boolean): bigint {
-  let c = 0n;
-  if (fr.inbound) c |= CHARACTERISTICS.INBOUND;
-  if (Math.floor(fr.macDest / 0x10000000000) & 1) c |= CHARACTERISTICS.MULTICAST;
-  if (fr.macDest === 0xffffffffffff) c |= CHARACTERISTICS.BROADCAST;
-  const f = fr.payload;
-  if (fr.etherType === IPV4 && f.length >= 20) {
-    const ihl = (f[0]! & 0x0f) * 4;
-    if (f[9] === 6 && f.length >= ihl + 14) c |= BigInt(((f[ihl + 12]! & 0x0f) << 8) | f[ihl + 13]!);
-  } else if (fr.etherType === IPV6) {
-    const h = ipv6Final(f);
-    if (h && h.nh === 6 && f.length > h.pos + 14) c |= BigInt(((f[h.pos + 12]! & 0x0f) << 8) | f[h.pos + 13]!);
-  }
-  if (needAuth) {
-    // The sending IP: IPv4 source; ARP sender IP; IPv6 source, except for neighbor discovery carried
-    // directly after the IPv6 header: a solicitation counts as authenticated, an advertisement is judged
-    // by its target address.
-    let ipAuth = false;
-    const ia = env.ipAuthenticated;
-    if (fr.etherType === IPV4 && f.length >= 20) ipAuth = !!ia?.(f.subarray(12, 16));
-    else if (fr.etherType === IPV6 && f.length >= 40) {
-      if (f.length >= 64 && f[6] === 58 && (f[40] === 135 || f[40] === 136)) {
-        ipAuth = f[40] === 135 || !!ia?.(f.subarray(48, 64));
-      } else ipAuth = !!ia?.(f.subarray(8, 24));
-    } else if (fr.etherType === ARP && f.length >= 28) ipAuth = !!ia?.(f.subarray(14, 18));
-    if (ipAuth) c |= CHARACTERISTICS.SENDER_IP_AUTHENTICATED;
-    if (env.macAuthenticated?.(fr.macSource)) c |= CHARACTERISTICS.SENDER_MAC_AUTHENTICATED;
-  }
-  return c;
-}
-
-const AUTH_BITS = CHARACTERISTICS.SENDER_IP_AUTHENTICATED | CHARACTERISTICS.SENDER_MAC_AUTHENTICATED;
 
 function result(
   verdict: RuleVerdict,
@@ -1057,32 +1207,36 @@ function result(
 /** Evaluates one rule list against a frame (ZeroTier's state machine, §8.2). */
 export function evaluateRules(rules: readonly Rule[] | CompiledRules, fr: RuleFrame, env: RuleEnv): RuleResult {
   const list: CompiledRules =
-    rules.length > 0 && 'c' in (rules[0] as object) ? (rules as CompiledRules) : compiled(rules as readonly Rule[]);
-  const f = fr.payload;
-  const flen = f.length;
-  const et = fr.etherType;
+    rules.length > 0 && 'match' in (rules[0] as object) ? (rules as CompiledRules) : compiled(rules as readonly Rule[]);
+  const s: EvalState = {
+    fr,
+    env,
+    f: fr.payload,
+    et: fr.etherType,
+    superAccept: false,
+    skipDrop: false,
+    chars: undefined,
+    charsAuth: false,
+  };
+  const flen = fr.payload.length;
   let set = 1;
-  let skipDrop = false;
-  let superAccept = false;
   let copyTo = 0;
   let copyLength = 0;
   let copyWatch = false;
-  let chars: bigint | undefined;
-  let charsAuth = false;
   for (let i = 0; i < list.length; i++) {
     const r = list[i]!;
-    const c = r.c;
+    const c = r.code;
     if (c < 16) {
       if (set) {
         switch (c) {
           case 0: // DROP
-            if (skipDrop) {
-              skipDrop = false;
+            if (s.skipDrop) {
+              s.skipDrop = false;
               continue;
             }
             return result('drop', i, 0, copyTo, copyLength, copyWatch, 0);
           case 1: // ACCEPT
-            return result(superAccept ? 'super-accept' : 'accept', i, 0, copyTo, copyLength, copyWatch, 0);
+            return result(s.superAccept ? 'super-accept' : 'accept', i, 0, copyTo, copyLength, copyWatch, 0);
           case 5: // BREAK
             return result('no-match', i, 0, copyTo, copyLength, copyWatch, 0);
           case 6: // PRIORITY (value not serialized: bucket 0)
@@ -1090,7 +1244,7 @@ export function evaluateRules(rules: readonly Rule[] | CompiledRules, fr: RuleFr
           case 2:
           case 3:
           case 4: {
-            const target = r.a;
+            const target = r.target;
             if (target === fr.ztSource) continue;
             if (target === env.self) {
               if (fr.inbound) return result('super-accept', i, 0, copyTo, copyLength, copyWatch, 0);
@@ -1099,7 +1253,7 @@ export function evaluateRules(rules: readonly Rule[] | CompiledRules, fr: RuleFr
             if (target === fr.ztDest) continue;
             if (c === 4) return result('redirect', i, target, copyTo, copyLength, copyWatch, 0);
             copyTo = target;
-            copyLength = r.b === 0 ? flen : Math.min(flen, r.b);
+            copyLength = r.copyLength === 0 ? flen : Math.min(flen, r.copyLength);
             copyWatch = c === 3;
             continue;
           }
@@ -1107,194 +1261,14 @@ export function evaluateRules(rules: readonly Rule[] | CompiledRules, fr: RuleFr
             continue;
         }
       } else {
-        if (fr.inbound && c >= 2 && c <= 4 && r.a === env.self) superAccept = true;
+        if (fr.inbound && c >= 2 && c <= 4 && r.target === env.self) s.superAccept = true;
         set = 1;
         continue;
       }
     }
     if (!set && !r.or) continue;
-    // m: 0/1 before NOT; forced results are encoded as m = NOT (false) or NOT ^ 1 (true).
-    let m = 0;
-    switch (c) {
-      case 24:
-        m = fr.ztSource === r.a ? 1 : 0;
-        break;
-      case 25:
-        m = fr.ztDest === r.a ? 1 : 0;
-        break;
-      case 26:
-        m = (fr.vlanId ?? 0) === r.a ? 1 : 0;
-        break;
-      case 27:
-      case 28:
-        m = r.a === 0 ? 1 : 0;
-        break;
-      case 29:
-        m = fr.macSource === r.a ? 1 : 0;
-        break;
-      case 30:
-        m = fr.macDest === r.a ? 1 : 0;
-        break;
-      case 31:
-      case 32:
-        if (et === IPV4 && flen >= 20) m = inPrefix(f, c === 31 ? 12 : 16, r.ip, r.a, 4) ? 1 : 0;
-        else m = r.not;
-        break;
-      case 33:
-      case 34:
-        if (et === IPV6 && flen >= 40) m = inPrefix(f, c === 33 ? 8 : 24, r.ip, r.a, 16) ? 1 : 0;
-        else m = r.not;
-        break;
-      case 35:
-        if (et === IPV4 && flen >= 20) {
-          const tos = f[1]! & r.a;
-          m = tos >= r.b && tos <= r.d ? 1 : 0;
-        } else if (et === IPV6 && flen >= 40) {
-          const tc = (((f[0]! << 4) & 0xf0) | ((f[1]! >> 4) & 0x0f)) & r.a;
-          m = tc >= r.b && tc <= r.d ? 1 : 0;
-        } else m = r.not;
-        break;
-      case 36:
-        if (et === IPV4 && flen >= 20) m = f[9] === r.a ? 1 : 0;
-        else if (et === IPV6 && flen >= 40) {
-          const h = ipv6Final(f);
-          m = h ? (h.nh === r.a ? 1 : 0) : r.not;
-        } else m = r.not;
-        break;
-      case 37:
-        m = et === r.a ? 1 : 0;
-        break;
-      case 38: {
-        let pos = -1;
-        if (et === IPV4 && flen >= 20 && f[9] === 1) pos = (f[0]! & 0x0f) * 4;
-        else if (et === IPV6 && flen >= 40) {
-          const h = ipv6Final(f);
-          if (h && h.nh === 58) pos = h.pos;
-        }
-        if (pos < 0 || flen < pos + 2) m = r.not;
-        else if (f[pos] !== r.a) m = r.not;
-        else if (r.d === 0) m = r.not ^ 1;
-        else m = f[pos + 1] === r.b ? 1 : 0;
-        break;
-      }
-      case 39:
-      case 40: {
-        if (et === IPV4 && flen >= 20) {
-          const ihl = (f[0]! & 0x0f) * 4;
-          const proto = f[9]!;
-          if ((proto === 6 || proto === 17 || proto === 132 || proto === 136) && flen > ihl + 4) {
-            const at = c === 39 ? ihl : ihl + 2;
-            const port = (f[at]! << 8) | f[at + 1]!;
-            m = port >= r.a && port <= r.b ? 1 : 0;
-          } else m = 0;
-        } else if (et === IPV6 && flen >= 40) {
-          const h = ipv6Final(f);
-          if (!h) m = r.not;
-          else if ((h.nh === 6 || h.nh === 17 || h.nh === 132 || h.nh === 136) && flen > h.pos + 4) {
-            const at = c === 39 ? h.pos : h.pos + 2;
-            const port = (f[at]! << 8) | f[at + 1]!;
-            m = port > 0 && port >= r.a && port <= r.b ? 1 : 0;
-          } else m = 0;
-        } else m = r.not;
-        break;
-      }
-      case 41: {
-        const needAuth = (r.big & AUTH_BITS) !== 0n;
-        if (chars === undefined || (needAuth && !charsAuth)) {
-          chars = characteristics(fr, env, needAuth);
-          charsAuth = needAuth;
-        }
-        m = (chars & r.big) !== 0n ? 1 : 0;
-        break;
-      }
-      case 42:
-        m = flen >= r.a && flen <= r.b ? 1 : 0;
-        break;
-      case 43:
-        m = (env.random32 ?? defaultRandom32)() >>> 0 <= r.a ? 1 : 0;
-        break;
-      case 44:
-      case 45:
-      case 46:
-      case 47:
-      case 48: {
-        const mine = env.myTags?.get(r.a);
-        if (mine === undefined) {
-          m = r.not;
-          break;
-        }
-        const theirs = env.peerTags?.get(r.a);
-        if (theirs === undefined) {
-          if (fr.inbound && !superAccept) m = r.not;
-          else {
-            m = r.not ^ 1;
-            skipDrop = true;
-          }
-          break;
-        }
-        switch (c) {
-          case 44:
-            m = Math.abs(mine - theirs) <= r.b ? 1 : 0;
-            break;
-          case 45:
-            m = (mine & theirs) >>> 0 === r.b ? 1 : 0;
-            break;
-          case 46:
-            m = (mine | theirs) >>> 0 === r.b ? 1 : 0;
-            break;
-          case 47:
-            m = (mine ^ theirs) >>> 0 === r.b ? 1 : 0;
-            break;
-          default:
-            m = mine === r.b && theirs === r.b ? 1 : 0;
-        }
-        break;
-      }
-      case 49:
-      case 50: {
-        if (superAccept) {
-          m = r.not ^ 1;
-          skipDrop = true;
-          break;
-        }
-        const lookPeer = (c === 49) === fr.inbound; // SENDER inbound or RECEIVER outbound
-        if (lookPeer) {
-          const theirs = env.peerTags?.get(r.a);
-          if (theirs !== undefined) m = theirs === r.b ? 1 : 0;
-          else if (c === 50) {
-            m = r.not ^ 1;
-            skipDrop = true;
-          } else m = r.not;
-        } else {
-          const mine = env.myTags?.get(r.a);
-          m = mine === undefined ? r.not : mine === r.b ? 1 : 0;
-        }
-        break;
-      }
-      case 51: {
-        const bits = (r.b & 63) + 1;
-        const bytes = (bits + 7) >> 3;
-        let v = 0n;
-        if ((r.b & 0x80) === 0) {
-          let idx = r.a + (8 - bytes);
-          const eof = idx + bytes;
-          if (eof <= flen) while (idx < eof) v = (v << 8n) | BigInt(f[idx++]!);
-          v &= (1n << BigInt(bits)) - 1n;
-        } else {
-          let idx = r.a;
-          const eof = idx + bytes;
-          if (eof <= flen) while (idx < eof) v = (v >> 8n) | (BigInt(f[idx++]!) << 56n);
-          v >>= BigInt(64 - bits);
-        }
-        // 1.14.1 keeps end - start in 32 bits and compares with start + that (both wrap)
-        const end = BigInt.asUintN(64, r.big + BigInt.asUintN(32, r.big2 - r.big));
-        m = v >= r.big && v <= end ? 1 : 0;
-        break;
-      }
-      default:
-        m = ((env.configFlags ?? 0) & 0x08) !== 0 ? 1 : 0;
-    }
-    const contrib = m ^ r.not;
+    const m = r.match(s);
+    const contrib = m === FORCE_FALSE ? 0 : m === FORCE_TRUE ? 1 : m ^ r.not;
     if (r.or) set |= contrib;
     else set &= contrib;
   }

@@ -12,6 +12,7 @@ import type { Identity } from '../identity.js';
 import type { Node, Vl2Handler } from '../node.js';
 import type { OpenedPacket } from '../packet.js';
 import type { Peer } from '../peer.js';
+import type { RandomFill } from '../random.js';
 import { type ErrorMessage, encodeNetworkError, encodeOk, type Ok } from '../verbs.js';
 import {
   controllerErrorCode,
@@ -64,7 +65,9 @@ function revocationCredentials(revocation: Uint8Array): Uint8Array {
 export class Vl2 implements Vl2Handler, NetworkControllerSender, NetworkHost {
   readonly node: Node;
   readonly networks = new Map<bigint, Network>();
-  readonly multicaster = new Multicaster();
+  readonly multicaster: Multicaster;
+  /** The host's randomness (NetworkHost.random: MATCH_RANDOM draws). */
+  readonly random: RandomFill;
   /** Dropped VL2 packets and frames by reason. */
   readonly drops = new Map<string, number>();
   private readonly controller: NetworkController | undefined;
@@ -79,6 +82,8 @@ export class Vl2 implements Vl2Handler, NetworkControllerSender, NetworkHost {
 
   constructor(node: Node, opts: Vl2Options = {}) {
     this.node = node;
+    this.random = node.random;
+    this.multicaster = new Multicaster(node.random);
     this.controller = opts.controller;
     this.log = opts.log;
     this.metadata = buildRequestMetadata({ osArch: opts.osArch ?? 'linux/x86_64' }).bytes();
