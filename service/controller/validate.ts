@@ -4,6 +4,8 @@
 // is refused with a FieldError naming the field; the API answers 400 and nothing is stored.
 // The coercions ZeroTier One's web UIs rely on stay accepted: booleans as "true"/"false" (and 0/1, "yes"/"no"),
 // numbers as decimal strings, addresses as hex strings.
+
+import { parseRulesJson } from '../core/vl2/rules.js';
 import { parseCidr, parseIp, parseIpPort } from './ip.js';
 import { isObject, type Json, type JsonObject } from './json.js';
 
@@ -19,11 +21,20 @@ export class FieldError extends Error {
 
 const BOOL_WORDS = new Set(['true', 'false', 't', 'f', 'yes', 'no', 'y', 'n', '1', '0']);
 
-function checkBool(field: string, v: Json | undefined): void {
+/** Rule flags: ZeroTier One reads only a leading t/T/1 there, so "yes" would silently be false. */
+const RULE_BOOL_WORDS = new Set(['true', 'false', 't', 'f', '1', '0']);
+
+function checkBool(field: string, v: Json | undefined, words = BOOL_WORDS): void {
   if (v === undefined || typeof v === 'boolean') return;
   if (typeof v === 'number' && (v === 0 || v === 1)) return;
-  if (typeof v === 'string' && BOOL_WORDS.has(v.trim().toLowerCase())) return;
+  if (typeof v === 'string' && words.has(v.trim().toLowerCase())) return;
   throw new FieldError(field, `must be true or false, not ${JSON.stringify(v)}`);
+}
+
+function boolValue(v: Json): boolean {
+  if (typeof v === 'boolean') return v;
+  if (typeof v === 'number') return v !== 0;
+  return ['true', 't', '1'].includes(String(v).trim().toLowerCase());
 }
 
 /** An unsigned integer: a number, or a decimal string, within [min, max]. */
@@ -44,107 +55,35 @@ function checkArray(field: string, v: Json | undefined): Json[] | undefined {
   return v;
 }
 
-function checkHexAddress(field: string, v: Json | undefined): void {
-  if (typeof v === 'string' && /^[0-9a-fA-F]{1,10}$/.test(v)) return;
-  throw new FieldError(field, 'must be a ZeroTier address (10 hex digits)');
-}
-
-function checkMac(field: string, v: Json | undefined): void {
-  if (typeof v === 'string' && /^[0-9a-fA-F]{2}([:-]?[0-9a-fA-F]{2}){5}$/.test(v)) return;
-  throw new FieldError(field, 'must be a MAC address (e.g. 02:00:00:00:00:01)');
-}
-
-function checkIpBits(field: string, v: Json | undefined, family: 4 | 6): void {
-  const c = typeof v === 'string' && v.includes('/') ? parseCidr(v) : undefined;
-  if (!c || c.ip.family !== family)
-    throw new FieldError(field, `must be an IPv${family} address with a prefix length (address/bits)`);
-}
-
-function checkRange(prefix: string, r: JsonObject, max: number): void {
-  const start = checkUint(`${prefix}.start`, r.start, max);
-  if (start === undefined) throw new FieldError(`${prefix}.start`, 'is missing');
-  const end = checkUint(`${prefix}.end`, r.end, max) ?? start;
-  if (end < start) throw new FieldError(`${prefix}.end`, 'is below start');
-}
-
 const U32 = 0xffffffff;
 
-/** Rule types and the checks of their fields (ZeroTier One 1.14.1's controller JSON, PROTOCOL-VL2.md §8.4). */
-const RULE_FIELDS: Record<string, (p: string, r: JsonObject) => void> = {
-  ACTION_DROP: () => {},
-  ACTION_ACCEPT: () => {},
-  ACTION_BREAK: () => {},
-  ACTION_TEE: (p, r) => actionTarget(p, r, true),
-  ACTION_WATCH: (p, r) => actionTarget(p, r, true),
-  ACTION_REDIRECT: (p, r) => actionTarget(p, r, false),
-  MATCH_SOURCE_ZEROTIER_ADDRESS: (p, r) => checkHexAddress(`${p}.zt`, r.zt),
-  MATCH_DEST_ZEROTIER_ADDRESS: (p, r) => checkHexAddress(`${p}.zt`, r.zt),
-  MATCH_VLAN_ID: (p, r) => required(`${p}.vlanId`, checkUint(`${p}.vlanId`, r.vlanId, 4095)),
-  MATCH_VLAN_PCP: (p, r) => required(`${p}.vlanPcp`, checkUint(`${p}.vlanPcp`, r.vlanPcp, 7)),
-  MATCH_VLAN_DEI: (p, r) => required(`${p}.vlanDei`, checkUint(`${p}.vlanDei`, r.vlanDei, 1)),
-  MATCH_MAC_SOURCE: (p, r) => checkMac(`${p}.mac`, r.mac),
-  MATCH_MAC_DEST: (p, r) => checkMac(`${p}.mac`, r.mac),
-  MATCH_IPV4_SOURCE: (p, r) => checkIpBits(`${p}.ip`, r.ip, 4),
-  MATCH_IPV4_DEST: (p, r) => checkIpBits(`${p}.ip`, r.ip, 4),
-  MATCH_IPV6_SOURCE: (p, r) => checkIpBits(`${p}.ip`, r.ip, 6),
-  MATCH_IPV6_DEST: (p, r) => checkIpBits(`${p}.ip`, r.ip, 6),
-  MATCH_IP_TOS: (p, r) => {
-    checkUint(`${p}.mask`, r.mask, 255);
-    checkRange(p, r, 255);
-  },
-  MATCH_IP_PROTOCOL: (p, r) => required(`${p}.ipProtocol`, checkUint(`${p}.ipProtocol`, r.ipProtocol, 255)),
-  MATCH_ETHERTYPE: (p, r) => required(`${p}.etherType`, checkUint(`${p}.etherType`, r.etherType, 0xffff)),
-  MATCH_ICMP: (p, r) => {
-    required(`${p}.icmpType`, checkUint(`${p}.icmpType`, r.icmpType, 255));
-    if (r.icmpCode !== null) checkUint(`${p}.icmpCode`, r.icmpCode, 255);
-  },
-  MATCH_IP_SOURCE_PORT_RANGE: (p, r) => checkRange(p, r, 0xffff),
-  MATCH_IP_DEST_PORT_RANGE: (p, r) => checkRange(p, r, 0xffff),
-  MATCH_FRAME_SIZE_RANGE: (p, r) => checkRange(p, r, 0xffff),
-  MATCH_CHARACTERISTICS: (p, r) => {
-    const m = r.mask;
-    if (typeof m === 'string' && /^(0x)?[0-9a-fA-F]{1,16}$/.test(m)) return;
-    if (typeof m === 'number' && Number.isSafeInteger(m) && m >= 0) return;
-    throw new FieldError(`${p}.mask`, 'must be a 64-bit mask (hex string or number)');
-  },
-  MATCH_RANDOM: (p, r) => required(`${p}.probability`, checkUint(`${p}.probability`, r.probability, U32)),
-  MATCH_TAGS_DIFFERENCE: tagFields,
-  MATCH_TAGS_BITWISE_AND: tagFields,
-  MATCH_TAGS_BITWISE_OR: tagFields,
-  MATCH_TAGS_BITWISE_XOR: tagFields,
-  MATCH_TAGS_EQUAL: tagFields,
-  MATCH_TAG_SENDER: tagFields,
-  MATCH_TAG_RECEIVER: tagFields,
-};
-
-function required(field: string, v: number | undefined): void {
-  if (v === undefined) throw new FieldError(field, 'is missing');
-}
-
-function actionTarget(p: string, r: JsonObject, hasLength: boolean): void {
-  checkHexAddress(`${p}.address`, r.address);
-  checkUint(`${p}.flags`, r.flags, U32);
-  if (hasLength) checkUint(`${p}.length`, r.length, 0xffff);
-}
-
-function tagFields(p: string, r: JsonObject): void {
-  required(`${p}.id`, checkUint(`${p}.id`, r.id, U32));
-  required(`${p}.value`, checkUint(`${p}.value`, r.value, U32));
-}
-
-/** A rule list: an array of objects of known types with well-formed fields. */
+/**
+ * A rule list: an array of objects of known types with well-formed fields, read by the core's strict rule-JSON
+ * parser (service/core/vl2/rules.ts parseRulesJson), which names the bad field.
+ */
 export function checkRules(field: string, v: Json | undefined): void {
-  const rules = checkArray(field, v);
-  if (!rules) return;
-  rules.forEach((r, i) => {
-    const p = `${field}[${i}]`;
-    if (!isObject(r)) throw new FieldError(p, 'must be an object');
-    if (typeof r.type !== 'string') throw new FieldError(`${p}.type`, 'is missing');
-    const check = RULE_FIELDS[r.type];
-    if (!check) throw new FieldError(`${p}.type`, `unknown rule type ${JSON.stringify(r.type)}`);
-    checkBool(`${p}.not`, r.not);
-    checkBool(`${p}.or`, r.or);
-    check(p, r);
+  const list = checkArray(field, v);
+  if (list === undefined) return;
+  // not/or given as ZeroTier One's web UIs give them ("true", 1) are read here; the core's parser wants booleans.
+  const rules = list.map((r, i) => {
+    if (!isObject(r)) return r;
+    const out: JsonObject = { ...r };
+    for (const k of ['not', 'or'] as const) {
+      if (r[k] === undefined) continue;
+      checkBool(`${field}[${i}].${k}`, r[k], RULE_BOOL_WORDS);
+      out[k] = boolValue(r[k]!);
+    }
+    return out;
+  });
+  const r = parseRulesJson(rules);
+  if (!r.ok) {
+    if (r.index < 0) throw new FieldError(field, r.reason);
+    const at = `${field}[${r.index}]`;
+    throw new FieldError(r.field ? `${at}.${r.field}` : at, r.reason);
+  }
+  r.rules.forEach((rule, i) => {
+    if ('start' in rule && 'end' in rule && typeof rule.start === 'number' && typeof rule.end === 'number')
+      if (rule.end < rule.start) throw new FieldError(`${field}[${i}].end`, 'is below start');
   });
 }
 

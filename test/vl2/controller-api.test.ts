@@ -160,6 +160,7 @@ test('values that would change what a network means get 400 naming the field, an
     [{ rules: [{ type: 'MATCH_MAC_SOURCE', mac: 'nope' }] }, 'rules[0].mac'],
     [{ rules: [{ type: 'ACTION_TEE', address: 'zz' }] }, 'rules[0].address'],
     [{ rules: [{ type: 'ACTION_ACCEPT', not: 'maybe' }] }, 'rules[0].not'],
+    [{ rules: [{ type: 'MATCH_ETHERTYPE', etherType: 2048, not: 'yes' }] }, 'rules[0].not'],
     [{ capabilities: [{ id: 1, rules: [{ type: 'BOGUS' }] }] }, 'capabilities[0].rules[0].type'],
     [{ routes: 'x' }, 'routes'],
     [{ routes: [{ target: 'nonsense' }] }, 'routes[0].target'],
