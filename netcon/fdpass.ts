@@ -1,6 +1,7 @@
 // Typed wrapper of the addon's fdpass part (native/src/fdpass.cc): raw fds, socketpairs, SCM_RIGHTS,
 // and a kernel-driven poll watcher. Every call returns >= 0 or -errno.
 import { native } from '../native/index.js';
+import { inReserve } from './fd-reserve.js';
 
 export interface PollerHandle {
   /** 1 readable, 2 writable, 4 peer hang-up; 0 stops watching. */
@@ -31,7 +32,29 @@ interface FdPass {
   SOCK_SEQPACKET: number;
 }
 
-export const fdpass = native.fdpass as FdPass;
+const raw = native.fdpass as FdPass;
+const EMFILE = 24;
+
+/**
+ * The addon's calls, with the fd reserve applied where fds are made for apps (fd-reserve.ts): a
+ * socketpair or an accepted control connection that would eat into the reserve is closed and -EMFILE.
+ */
+export const fdpass: FdPass = {
+  ...raw,
+  socketpair(type: number): [number, number] | number {
+    const p = raw.socketpair(type);
+    if (typeof p === 'number' || !inReserve(Math.max(p[0], p[1]))) return p;
+    raw.close(p[0]);
+    raw.close(p[1]);
+    return -EMFILE;
+  },
+  accept(fd: number): number {
+    const c = raw.accept(fd);
+    if (c < 0 || !inReserve(c)) return c;
+    raw.close(c);
+    return -EMFILE;
+  },
+};
 
 export const EV_READ = 1;
 export const EV_WRITE = 2;

@@ -45,7 +45,12 @@ export interface ServerStats {
   requests: number;
   badRequests: number;
   connections: number;
+  /** Times accepting paused because the service was out of fds. */
+  acceptBackoffs: number;
 }
+
+const EMFILE = 24;
+const ENFILE = 23;
 
 export class RpcServer {
   readonly table: SocketTable;
@@ -54,7 +59,10 @@ export class RpcServer {
   private conns = new Set<Conn>();
   // Name requests may be longer than socket ones (up to NAME_MSG_MAX; RPC.md "Names").
   private readonly buf = new Uint8Array(Math.max(MSG_MAX, NAME_MSG_MAX));
-  readonly stats: ServerStats = { requests: 0, badRequests: 0, connections: 0 };
+  readonly stats: ServerStats = { requests: 0, badRequests: 0, connections: 0, acceptBackoffs: 0 };
+  /** Warnings for the operator's log (set by the daemon). */
+  onWarn: ((msg: string) => void) | undefined;
+  private lastFdWarning = Number.NEGATIVE_INFINITY;
 
   constructor(
     readonly path: string,
@@ -77,12 +85,27 @@ export class RpcServer {
   private onAccept(): void {
     for (;;) {
       const c = fdpass.accept(this.fd);
+      if (c === -EMFILE || c === -ENFILE) return this.acceptBackoff(-c);
       if (c < 0) return;
       const conn: Conn = { fd: c, poller: new fdpass.Poller(c, () => this.onReadable(conn)), pid: fdpass.peerPid(c) };
       this.conns.add(conn);
       this.stats.connections++;
       conn.poller.start(EV_READ);
     }
+  }
+
+  /** Out of fds: stop accepting for a while (a level-triggered listener would spin), then try again. */
+  private acceptBackoff(errno: number): void {
+    this.poller?.stop();
+    this.stats.acceptBackoffs++;
+    const now = performance.now();
+    if (now - this.lastFdWarning >= 10_000) {
+      this.lastFdWarning = now;
+      this.onWarn?.(
+        `${this.path}: out of file descriptors (${errno === EMFILE ? 'EMFILE' : 'ENFILE'}), accepting again in 100 ms`,
+      );
+    }
+    setTimeout(() => this.poller?.start(EV_READ), 100).unref();
   }
 
   private dropConn(conn: Conn): void {

@@ -4,7 +4,7 @@ import { openSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
-import { defaultHome } from '../daemon/home.js';
+import { defaultHome, homeError } from '../daemon/home.js';
 import { type Logger, NETCON_VERSION, Service } from '../daemon/service.js';
 
 const USAGE = `zerotier-netcon-service ${NETCON_VERSION.text} — ZeroTier Network Containers node
@@ -82,8 +82,14 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
 async function detach(argv: string[], home: string): Promise<void> {
   const script = fileURLToPath(new URL('../../../bin/zerotier-netcon-service.js', import.meta.url));
   const { mkdirSync } = await import('node:fs');
-  mkdirSync(home, { recursive: true, mode: 0o700 });
-  const out = openSync(join(home, 'netcon.log'), 'a', 0o600);
+  let out: number;
+  try {
+    mkdirSync(home, { recursive: true, mode: 0o700 });
+    out = openSync(join(home, 'netcon.log'), 'a', 0o600);
+  } catch (e) {
+    process.stderr.write(`zerotier-netcon-service: ${homeError(home, e).message}\n`);
+    process.exit(1);
+  }
   const child = fork(
     script,
     argv.filter((a) => a !== '-d'),

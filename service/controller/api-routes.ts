@@ -20,6 +20,7 @@ import type { ApiRequest, ApiResponse } from '../daemon/api.js';
 import type { FileDb } from './file-db.js';
 import { dumpCompact, type Json, type JsonObject, jsonBool, jsonInt } from './json.js';
 import { applyMemberPost, applyNetworkPost, BodyError, networkIdHex } from './records.js';
+import { FieldError } from './validate.js';
 
 export const CONTROLLER_API_VERSION = 4;
 
@@ -83,6 +84,7 @@ export class ControllerApi {
       return undefined;
     } catch (e) {
       if (e instanceof BodyError) return bodyError(e);
+      if (e instanceof FieldError) return json({ description: e.message, error: 400, field: e.field }, 400);
       throw e;
     }
   }

@@ -4,6 +4,7 @@
 import { formatCidr, formatIp, parseCidr, parseIp, parseIpPort } from './ip.js';
 import { clone, isObject, type Json, type JsonObject, jsonBool, jsonInt, jsonString } from './json.js';
 import { normalizeRules } from './rules-json.js';
+import { checkMemberBody, checkNetworkBody } from './validate.js';
 
 export const DEFAULT_MTU = 2800;
 export const MIN_MTU = 1280;
@@ -130,6 +131,7 @@ export function applyNetworkPost(
   now: number,
 ): JsonObject {
   const b = bodyObject(body);
+  checkNetworkBody(b);
   const n = initNetwork(existing ? clone(existing) : {}, now);
   const has = (k: string) => Object.hasOwn(b, k);
   if (has('name')) n.name = jsonString(b.name, '');
@@ -254,6 +256,7 @@ export function applyMemberPost(
   now: number,
 ): JsonObject {
   const b = bodyObject(body);
+  checkMemberBody(b);
   const m = initMember(existing ? clone(existing) : {}, now);
   const has = (k: string) => Object.hasOwn(b, k);
   if (has('activeBridge')) m.activeBridge = jsonBool(b.activeBridge, false);
@@ -280,8 +283,7 @@ export function applyMemberPost(
   if (has('ipAssignments') && Array.isArray(b.ipAssignments)) {
     const ips: Json[] = [];
     for (const v of b.ipAssignments) {
-      if (typeof v !== 'string') throw new BodyError('ipAssignments entries must be strings');
-      const p = parseIpPort(v);
+      const p = parseIpPort(v as string); // checked by checkMemberBody
       if (!p) continue;
       ips.push(formatIp(p.ip));
       if (ips.length >= MAX_ARRAY_SIZE) break;

@@ -134,6 +134,11 @@ export const PATH_ALIVE_TIMEOUT = 19000;
 export const PEER_PATH_EXPIRATION = 243000;
 export const PEER_ACTIVITY_TIMEOUT = 500000;
 export const HOUSEKEEPING_PERIOD = 30000;
+/**
+ * A peer restored from the peer cache is sent HELLO at its cached paths on every ping check until one answers,
+ * for this long (netcon's; ZeroTier One tries once, when the peer is first looked up).
+ */
+export const PEER_RESTORE_CONTACT_WINDOW = 120000;
 export const UPSTREAM_HELLO_INTERVAL = PATH_HEARTBEAT_PERIOD * 16;
 export const ALWAYS_CONTACT_HELLO_INTERVAL = PATH_HEARTBEAT_PERIOD * 2;
 export const IDENTITY_VALIDATION_GATE = 2000;

@@ -20,6 +20,7 @@ import {
   PATH_HELLO_GATE,
   PEER_ACTIVITY_TIMEOUT,
   PEER_PING_PERIOD,
+  PEER_RESTORE_CONTACT_WINDOW,
   PING_CHECK_INTERVAL,
   PROTO_VERSION,
   PROTO_VERSION_MIN,
@@ -56,6 +57,7 @@ import {
 } from './packet.js';
 import { type LocalSocket, type Path, pathKey } from './path.js';
 import { Peer } from './peer.js';
+import { type CachedPeer, encodeCachedPeer } from './peer-cache.js';
 import { type RandomFill, randomIndex } from './random.js';
 import { ReplyFilter } from './reply-filter.js';
 import { type PeerRole, Topology } from './topology.js';
@@ -79,6 +81,7 @@ import {
   encodeWhois,
   type Ok,
 } from './verbs.js';
+import { toHex } from './wire.js';
 import { readWorld, serializeWorld, WORLD_TYPE_MOON, type World, type WorldUpdateCheck } from './world.js';
 
 /** "Any local socket of the remote's address family": the host picks. */
@@ -92,6 +95,8 @@ export interface Vl2Handler {
   handleOk(now: number, peer: Peer, ok: Ok & { kind: 'other' }): void;
   /** ERROR replies that name a network. */
   handleError(now: number, peer: Peer, error: ErrorMessage): void;
+  /** A peer restored from the peer cache answered on one of its cached paths (our memberships may be news to it). */
+  peerReturned?(now: number, peer: Peer): void;
   /** VL2 timers, run from Node.tick; returns its next deadline (absolute ms) if sooner than the node's. */
   tick?(now: number): number | undefined;
 }
@@ -104,6 +109,12 @@ export interface Host {
   wireSend(localSocket: LocalSocket, remote: InetAddress, data: Uint8Array, ttl?: number): void;
   /** A world (planet or moon) was accepted from the wire: persist it. */
   worldUpdated?(world: World, serialized: Uint8Array): void;
+  /**
+   * Store this peer's cache record (peer-cache.ts; ZeroTier One's state object PEER, peers.d/<address>.peer).
+   * Given when a peer is forgotten after 500 s of silence, when its direct paths change (checked every 30 s),
+   * and for every peer on cachePeers() (at shutdown).
+   */
+  peerCached?(address: number, record: Uint8Array): void;
   /** USER_MESSAGE from a peer. */
   userMessage?(source: number, typeId: bigint, data: Uint8Array): void;
   log?(level: 'debug' | 'info' | 'warn', msg: string): void;
@@ -283,6 +294,34 @@ export class Node {
     const check = this.topology.offerWorld(world, true);
     if (check.accept) this.host.worldUpdated?.(world, serializeWorld(world));
     return check;
+  }
+
+  /**
+   * Peers from the host's peer cache: each unknown one is created with its cached version and sent HELLO at its
+   * cached paths (ZeroTier One's Peer::deserializeFromCache tries them the same way); until one answers, they
+   * are tried again on every ping check for PEER_RESTORE_CONTACT_WINDOW. Peers already known (roots) and
+   * ourselves are skipped. Returns how many were restored.
+   */
+  restorePeers(now: number, cached: readonly CachedPeer[]): number {
+    let n = 0;
+    for (const c of cached) {
+      const a = c.identity.address;
+      if (a === this.address || this.topology.peers.has(a) || c.paths.length === 0) continue;
+      const peer = new Peer(this.identity, c.identity);
+      if (c.protocolVersion > 0) peer.setVersion(c.protocolVersion, c.versionMajor, c.versionMinor, c.versionRevision);
+      peer.restoring = [...c.paths];
+      peer.restoreUntil = now + PEER_RESTORE_CONTACT_WINDOW;
+      peer.lastCached = toHex(encodeCachedPeer(c));
+      this.topology.peers.set(a, peer);
+      for (const p of peer.restoring) this.sendHello(now, peer, ANY_SOCKET, p);
+      n++;
+    }
+    return n;
+  }
+
+  /** Hands every peer's cache record to the host (at shutdown, as ZeroTier One does when its topology goes). */
+  cachePeers(now: number): void {
+    for (const peer of this.topology.peers.values()) this.cachePeer(now, peer, true);
   }
 
   deorbit(moonId: bigint): boolean {
@@ -562,6 +601,11 @@ export class Node {
     if (verb === Verb.OK) {
       peer.learnPath(now, ls, remote);
       this.host.log?.('debug', `learned path ${pathKey(ls, remote)} to ${peer.address.toString(16)}`);
+      if (peer.restoring) {
+        peer.restoring = undefined;
+        this.vl2?.peerReturned?.(now, peer);
+      }
+      this.retryWaiting(now, peer);
       return;
     }
     // Unconfirmed path: confirm it with a HELLO (at most once a second per path).
@@ -933,6 +977,10 @@ export class Node {
       }
     }
     for (const peer of this.topology.peers.values()) {
+      if (peer.restoring) {
+        if (now >= peer.restoreUntil || peer.bestPath(now)) peer.restoring = undefined;
+        else for (const p of peer.restoring) this.sendHello(now, peer, ANY_SOCKET, p);
+      }
       if (this.topology.isUpstream(peer.address) || !peer.active(now)) continue;
       this.keepalive(now, peer, now - peer.lastHelloSent >= PEER_PING_PERIOD);
     }
@@ -962,8 +1010,10 @@ export class Node {
     for (const [a, peer] of this.topology.peers) {
       peer.expirePaths(now);
       for (const [k, t] of peer.helloGate) if (now - t > 60000) peer.helloGate.delete(k);
-      if (!this.topology.isUpstream(a) && !this.topology.isMoonSeed(a) && !peer.alive(now))
-        this.topology.peers.delete(a);
+      const forget = !this.topology.isUpstream(a) && !this.topology.isMoonSeed(a) && !peer.alive(now);
+      if (forget && peer.restoring && now < peer.restoreUntil) continue; // still being tried
+      this.cachePeer(now, peer, forget);
+      if (forget) this.topology.peers.delete(a);
     }
     for (const [k, t] of this.lastUnite) if (now - t >= MIN_UNITE_INTERVAL) this.lastUnite.delete(k);
     for (const [k, t] of this.idGateBuckets) if (now - t >= this.idGate) this.idGateBuckets.delete(k);
@@ -971,6 +1021,33 @@ export class Node {
   }
 
   // ---- Small helpers ------------------------------------------------------------------------------------------------
+
+  /**
+   * Gives the host the peer's cache record if it changed since the last one. Without `always`, only peers with a
+   * direct path are stored (their paths are what a restart needs); a peer that was never reached keeps its
+   * restored paths rather than being stored with none.
+   */
+  private cachePeer(now: number, peer: Peer, always: boolean): void {
+    if (!this.host.peerCached || peer.address === this.address) return;
+    const live = peer.paths
+      .filter((p) => !p.expired(now))
+      .sort((x, y) => x.quality(now) - y.quality(now))
+      .map((p) => p.remote);
+    const paths = live.length > 0 ? live : (peer.restoring ?? peer.paths.map((p) => p.remote));
+    if (paths.length === 0 && !always) return;
+    const record = encodeCachedPeer({
+      identity: peer.identity,
+      protocolVersion: peer.vProto,
+      versionMajor: peer.vMajor,
+      versionMinor: peer.vMinor,
+      versionRevision: peer.vRevision,
+      paths,
+    });
+    const hex = toHex(record);
+    if (hex === peer.lastCached) return;
+    peer.lastCached = hex;
+    this.host.peerCached(peer.address, record);
+  }
 
   private recordSurface(now: number, reporter: number, address: InetAddress): void {
     this.surface.set(`${reporter}|${address.family}`, { address, at: now });

@@ -27,6 +27,11 @@ export class Peer {
   lastPushDirectPaths = 0;
   pushCutoffCount = 0;
   lastPushReceived = 0;
+  /** Restored from the peer cache and not reached yet: its cached paths, tried until `restoreUntil`. */
+  restoring: InetAddress[] | undefined;
+  restoreUntil = 0;
+  /** The last cache record handed to the host (hex), so an unchanged peer is not stored again. */
+  lastCached: string | undefined;
 
   constructor(
     me: Identity,

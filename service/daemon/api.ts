@@ -5,6 +5,7 @@
 // parts that own them.
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { API_LIMITS, ConnectionGate, readLimitedBody } from './api-limits.js';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -36,8 +37,6 @@ export class ApiError extends Error {
   }
 }
 
-const MAX_BODY = 1 << 20;
-
 function isLoopback(addr: string | undefined): boolean {
   return addr === '127.0.0.1' || addr === '::1' || addr === '::ffff:127.0.0.1';
 }
@@ -45,8 +44,15 @@ function isLoopback(addr: string | undefined): boolean {
 export class ApiServer {
   private readonly servers: Server[] = [];
   private readonly handlers: Handler[] = [];
+  /** Connection allowances (api-limits.ts). */
+  readonly gate: ConnectionGate;
 
-  constructor(private readonly token: string) {}
+  constructor(
+    private readonly token: string,
+    warn: (msg: string) => void = () => {},
+  ) {
+    this.gate = new ConnectionGate(warn);
+  }
 
   /** Handlers are tried in order; the first that returns a response wins. */
   use(h: Handler): void {
@@ -57,8 +63,18 @@ export class ApiServer {
   async listen(port: number): Promise<void> {
     for (const host of ['127.0.0.1', '::1']) {
       // zerotier-cli 1.14.1 sends HTTP/1.1 requests without Host:, which Node refuses by default.
-      const server = createServer({ requireHostHeader: false }, (req, res) => void this.serve(req, res));
+      const server = createServer(
+        {
+          requireHostHeader: false,
+          headersTimeout: API_LIMITS.headersTimeoutMs,
+          requestTimeout: API_LIMITS.requestTimeoutMs,
+          connectionsCheckingInterval: API_LIMITS.checkIntervalMs,
+        },
+        (req, res) => void this.serve(req, res),
+      );
       server.keepAliveTimeout = 5000;
+      server.timeout = API_LIMITS.idleTimeoutMs;
+      server.on('connection', (s) => this.gate.admit(s));
       try {
         await new Promise<void>((resolve, reject) => {
           server.once('error', reject);
@@ -103,10 +119,18 @@ export class ApiServer {
       return;
     }
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (!this.authorized(req, url)) return send(res, 401, {});
+    if (!this.authorized(req, url)) {
+      res.shouldKeepAlive = false; // an unauthenticated client gets its 401 and nothing more
+      return send(res, 401, {});
+    }
+    const read = await readLimitedBody(req);
+    if (!read.ok) {
+      res.shouldKeepAlive = false;
+      return send(res, read.status, { error: read.error });
+    }
     let body: unknown;
     try {
-      body = await readBody(req);
+      body = read.bytes.length === 0 ? undefined : JSON.parse(read.bytes.toString('utf8'));
     } catch {
       return send(res, 400, { error: 'request body is not valid JSON' });
     }
@@ -144,16 +168,4 @@ function sendText(res: ServerResponse, status: number, text: string, contentType
   if (type) headers['Content-Type'] = type;
   res.writeHead(status, headers);
   res.end(text);
-}
-
-async function readBody(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const c of req) {
-    n += (c as Buffer).length;
-    if (n > MAX_BODY) throw new Error('body too large');
-    chunks.push(c as Buffer);
-  }
-  if (n === 0) return undefined;
-  return JSON.parse(Buffer.concat(chunks).toString('utf8'));
 }

@@ -24,12 +24,40 @@ export function defaultHome(): string {
   }
 }
 
-/** Creates the home folder if needed and makes it 0700. */
+/** One line saying why `home` cannot be used, naming the path that failed. */
+export function homeError(home: string, e: unknown): Error {
+  const err = e as NodeJS.ErrnoException;
+  const where = err.path && err.path !== home ? ` (${err.syscall ?? 'access'} ${err.path})` : '';
+  let why: string;
+  switch (err.code) {
+    case 'EEXIST':
+    case 'ENOTDIR':
+      why = 'it (or a folder on its path) is not a folder';
+      break;
+    case 'ENOENT':
+      why = `cannot create ${err.path ?? home}`;
+      break;
+    case 'EACCES':
+    case 'EPERM':
+    case 'EROFS':
+      why = `not allowed to create or write it${where}`;
+      break;
+    default:
+      why = `${err.message ?? String(e)}`;
+  }
+  return new Error(`cannot use home folder ${home}: ${why}`);
+}
+
+/** Creates the home folder if needed and makes it 0700; an unusable home gives homeError's one line. */
 export async function prepareHome(home: string): Promise<void> {
-  await mkdir(home, { recursive: true, mode: 0o700 });
-  await chmod(home, 0o700);
-  for (const sub of ['moons.d', 'networks.d', 'peers.d'])
-    await mkdir(join(home, sub), { recursive: true, mode: 0o700 });
+  try {
+    await mkdir(home, { recursive: true, mode: 0o700 });
+    await chmod(home, 0o700);
+    for (const sub of ['moons.d', 'networks.d', 'peers.d'])
+      await mkdir(join(home, sub), { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw homeError(home, e);
+  }
 }
 
 /** The local API token: read, or created (24 random lowercase letters and digits, mode 0600). */

@@ -3,7 +3,7 @@
 // <nwid>.local.conf (allowManaged …); auto-join of every networks.d/<16 hex>.conf at start and when one is
 // added while running; the /network routes of the local API.
 import { chmodSync, existsSync, type FSWatcher, mkdirSync, watch } from 'node:fs';
-import { readdir, readFile, unlink } from 'node:fs/promises';
+import { lstat, readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseIp } from '../../common/ip-text.js';
 import { type NameAddr, type NameSource, Resolver } from '../../netcon/names.js';
@@ -208,6 +208,8 @@ export class Networks {
   private readonly dir: string;
   private readonly clock: () => number;
   private stopped = false;
+  /** Names of odd networks.d entries already reported. */
+  private readonly oddReported = new Set<string>();
 
   constructor(private readonly opts: NetworksOptions) {
     this.dir = join(opts.home, NETWORKS_DIR);
@@ -251,9 +253,23 @@ export class Networks {
     }
     for (const n of names) {
       const m = /^([0-9a-fA-F]{16})\.conf$/.exec(n);
-      if (!m) continue;
+      if (!m) {
+        if (!n.startsWith('.') && !/^[0-9a-fA-F]{16}\.local\.conf$/.test(n))
+          this.reportOdd(n, 'not named <network ID>.conf');
+        continue;
+      }
       const nwid = parseNetworkId(m[1]!)!;
       if (this.joined.has(nwid)) continue;
+      const kind = await lstat(join(this.dir, n)).catch(() => undefined);
+      if (!kind) continue;
+      if (kind.isSymbolicLink()) {
+        this.reportOdd(n, 'a symbolic link');
+        continue;
+      }
+      if (!kind.isFile()) {
+        this.reportOdd(n, 'not a regular file');
+        continue;
+      }
       try {
         await this.join(nwid, false);
       } catch (e) {
@@ -261,6 +277,13 @@ export class Networks {
         this.opts.log.warn(`cannot join ${networkIdToString(nwid)} from ${n}: ${(e as Error).message}`);
       }
     }
+  }
+
+  /** An entry of networks.d that is not a network: logged once and skipped. */
+  private reportOdd(name: string, why: string): void {
+    if (this.oddReported.has(name)) return;
+    this.oddReported.add(name);
+    this.opts.log.warn(`${join(this.dir, name)}: ${why}; skipped`);
   }
 
   list(): Joined[] {
@@ -326,6 +349,7 @@ export class Networks {
     if (this.opts.rpc !== false) {
       try {
         const server = new RpcServer(socketPath, stack, new Resolver(stack, networkNames(j)));
+        server.onWarn = (m) => this.opts.log.warn(m);
         server.start();
         chmodSync(socketPath, 0o600);
         j.server = server;

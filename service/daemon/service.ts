@@ -1,5 +1,7 @@
 // zerotier-netcon-service: the node as a long-running process. It owns the home folder, the UDP sockets,
 // the local API and the persisted state; the protocol lives in the pure core.
+
+import { FD_RESERVE, fdReserve, raiseFdLimit } from '../../netcon/fd-reserve.js';
 import { addressToString, parseAddress } from '../core/address.js';
 import { VERSION_MAJOR, VERSION_MINOR, VERSION_REVISION } from '../core/constants.js';
 import { formatIdentity } from '../core/identity.js';
@@ -11,6 +13,7 @@ import { ApiError, type ApiRequest, type ApiResponse, ApiServer } from './api.js
 import { type ControllerMount, mountController } from './controller-mount.js';
 import { DEFAULT_PORT, loadOrCreateAuthToken, lockHome, prepareHome, readLocalConf, writePortFile } from './home.js';
 import { Networks } from './networks.js';
+import { PeerCacheWriter, readPeerCache } from './peer-files.js';
 import { deleteMoon, loadOrCreateIdentity, readMoons, readPlanet, writeMoon, writePlanet } from './state-files.js';
 import { UdpNode } from './udp-host.js';
 
@@ -56,6 +59,7 @@ export class Service {
     readonly port: number,
     readonly udp: UdpNode,
     private readonly api: ApiServer,
+    private readonly peerCache: PeerCacheWriter,
     private readonly unlock: () => Promise<void>,
     private readonly log: Logger,
     private readonly clock: () => number,
@@ -63,6 +67,7 @@ export class Service {
 
   static async start(opts: ServiceOptions): Promise<Service> {
     const { home, log } = opts;
+    Service.guardFds(log);
     const clock = opts.clock ?? Date.now;
     await prepareHome(home);
     const unlock = await lockHome(home);
@@ -78,16 +83,18 @@ export class Service {
       if (!planet && moons.length === 0)
         log.warn(`no planet or moon in ${home}: running with no roots (make one with zerotier-idtool genplanet)`);
       const token = await loadOrCreateAuthToken(home);
+      const peerCache = new PeerCacheWriter(home, (m) => log.warn(m));
       const udp = await UdpNode.start(
         { identity, planet, moons, port },
         {
           worldUpdated: (w) => void Service.persistWorld(home, w, log),
+          peerCached: (address, record) => peerCache.store(address, record),
           log: (level, msg) => log[level](msg),
         },
         clock,
       );
-      const api = new ApiServer(token);
-      const service = new Service(home, udp.port(), udp, api, unlock, log, clock);
+      const api = new ApiServer(token, (m) => log.warn(m));
+      const service = new Service(home, udp.port(), udp, api, peerCache, unlock, log, clock);
       api.use((req) => service.route(req));
       try {
         service.controller = await mountController(home, identity, api, log, clock);
@@ -96,6 +103,7 @@ export class Service {
         service.networks = new Networks({ home, vl2, kick: () => udp.kick(), log, clock });
         api.use(service.networks.route);
         await service.networks.start();
+        await service.restorePeers();
         await api.listen(service.port);
       } catch (e) {
         udp.close();
@@ -115,10 +123,41 @@ export class Service {
   async stop(): Promise<void> {
     await this.networks?.stop();
     await this.controller?.close();
+    this.udp.node.cachePeers(this.clock());
+    await this.peerCache.flush();
     this.udp.close();
     await this.api.close();
     await this.unlock();
     this.log.info('stopped');
+  }
+
+  /**
+   * Raises the soft RLIMIT_NOFILE to the hard limit (through the addon: Node has no setrlimit, and calling
+   * prlimit(1) on ourselves would need util-linux and a child process at every start) and logs, at most
+   * every 10 s, when apps' sockets are refused for eating into the fds kept for the service (fd-reserve.ts).
+   */
+  private static guardFds(log: Logger): void {
+    const { soft, hard } = raiseFdLimit();
+    log.debug(`file descriptors: soft limit ${soft}, hard limit ${hard}, ${FD_RESERVE} kept for the service`);
+    let last = Number.NEGATIVE_INFINITY;
+    fdReserve.onRefused = (fd, limit) => {
+      const now = performance.now();
+      if (now - last < 10_000) return;
+      last = now;
+      log.warn(
+        `out of file descriptors for apps: fd ${fd} is within ${FD_RESERVE} of the limit ${limit}; ` +
+          `new sockets get EMFILE (${fdReserve.refused} refused so far)`,
+      );
+    };
+  }
+
+  /** peers.d: the peers we last had direct paths to are tried there again (as after a restart with roots down). */
+  private async restorePeers(): Promise<void> {
+    const { peers, errors } = await readPeerCache(this.home);
+    for (const e of errors) this.log.warn(e);
+    const n = this.udp.node.restorePeers(this.clock(), peers);
+    if (n > 0) this.log.info(`peer cache: trying ${n} peer(s) at their last paths`);
+    this.udp.kick();
   }
 
   private static async persistWorld(home: string, w: World, log: Logger): Promise<void> {

@@ -553,6 +553,18 @@ export class Network {
     this.host.send(now, to, Verb.NETWORK_CREDENTIALS, payload, true);
   }
 
+  /**
+   * A peer we knew before a restart (the peer cache) answered: push our credentials and announce our groups to
+   * it, so that with every root down each side still learns the other is a member and which groups it
+   * listens to (ARP broadcasts reach it). A peer that shares no network with us ignores both.
+   */
+  peerReturned(now: number, to: Address): void {
+    if (!this.config?.com || to === this.host.address) return;
+    this.pushCredentials(now, to, true);
+    this.membership(to).lastLikeSent = now;
+    this.sendLikes(now, to, this.announced());
+  }
+
   /** Credentials from `source` arrived: retry what waited for them. */
   credentialsArrived(now: number): void {
     this.retryWaiting(now, true);

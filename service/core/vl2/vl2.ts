@@ -296,6 +296,11 @@ export class Vl2 implements Vl2Handler, NetworkControllerSender, NetworkHost {
     }
   }
 
+  /** A cached peer answered after a restart: each network with a config shows it our credentials and groups. */
+  peerReturned(now: number, peer: Peer): void {
+    for (const n of this.networks.values()) n.peerReturned(now, peer.address);
+  }
+
   handleError(now: number, peer: Peer, error: ErrorMessage): void {
     const nwid = error.networkId;
     if (nwid === undefined) return;

@@ -1,0 +1,39 @@
+// The service keeps a reserve of file descriptors for its own work (state files, the API, UDP): fds for
+// apps' sockets are refused with EMFILE once fewer than FD_RESERVE would remain below the soft
+// RLIMIT_NOFILE. The kernel hands out the lowest free fd, so a new fd's number tells how many are in use.
+import { native } from '../native/index.js';
+
+/** Fds kept free for the service itself. */
+export const FD_RESERVE = 64;
+
+const limits = native.limits as { nofile(raise: boolean): [number, number] | number };
+
+function read(raise: boolean): { soft: number; hard: number } {
+  const r = limits.nofile(raise);
+  if (typeof r === 'number') return { soft: Number.POSITIVE_INFINITY, hard: Number.POSITIVE_INFINITY };
+  const inf = (v: number) => (v < 0 ? Number.POSITIVE_INFINITY : v);
+  return { soft: inf(r[0]), hard: inf(r[1]) };
+}
+
+export const fdReserve = {
+  soft: read(false).soft,
+  /** Fds refused because they would have eaten into the reserve. */
+  refused: 0,
+  /** Told of each refusal (the daemon logs, rate-limited). */
+  onRefused: undefined as ((fd: number, soft: number) => void) | undefined,
+};
+
+/** Raises the soft RLIMIT_NOFILE to the hard limit (at the service's start); returns both. */
+export function raiseFdLimit(): { soft: number; hard: number } {
+  const r = read(true);
+  fdReserve.soft = r.soft;
+  return r;
+}
+
+/** True (and counted) when `fd` lies inside the reserve: the caller closes it and answers EMFILE. */
+export function inReserve(fd: number): boolean {
+  if (fd < fdReserve.soft - FD_RESERVE) return false;
+  fdReserve.refused++;
+  fdReserve.onRefused?.(fd, fdReserve.soft);
+  return true;
+}
