@@ -182,7 +182,8 @@ int rpc(const uint8_t *req, size_t reqlen, int fd_in, uint8_t *resp, size_t cap,
     do r = real.recvmsg(c->fd, &rm, MSG_CMSG_CLOEXEC);
     while (r < 0 && errno == EINTR);
     if (r <= 0) {
-      n = r == 0 ? -ENETDOWN : -errno;
+      /* EOF, or ECONNRESET: the service died with our request unread */
+      n = (r == 0 || errno == ECONNRESET || errno == EPIPE) ? -ENETDOWN : -errno;
       ctl_drop(c);
       break;
     }

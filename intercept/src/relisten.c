@@ -63,8 +63,11 @@ static int swap_in_locked(int fd, int with) {
   return 0;
 }
 
+/* Listeners (reattached later) and datagram sockets (stay parked: sends fail with ENETDOWN). */
+static int parkable(const struct ncfd *e) { return e && (e->state == NC_ST_LISTENING || e->type == SOCK_DGRAM); }
+
 static void park_locked(int fd) {
-  if (parked_peer[fd] || !tab[fd] || tab[fd]->state != NC_ST_LISTENING) return;
+  if (parked_peer[fd] || !parkable(tab[fd])) return;
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return;
   int peer = real_fcntl(sv[1], F_DUPFD_CLOEXEC, high_fd_base());
@@ -92,7 +95,7 @@ void relisten_hangup(int fd) {
 static void park_all(void) {
   pthread_mutex_lock(&tab_lock);
   for (int fd = 0; fd < NC_MAXFD; fd++)
-    if (tab[fd] && tab[fd]->state == NC_ST_LISTENING) park_locked(fd);
+    if (parkable(tab[fd])) park_locked(fd);
   pthread_mutex_unlock(&tab_lock);
 }
 
@@ -102,7 +105,7 @@ static int reattach_all(void) {
   for (int fd = 0; fd < NC_MAXFD; fd++) {
     struct ncfd e;
     pthread_mutex_lock(&tab_lock);
-    int parked = parked_peer[fd] != 0 && tab[fd];
+    int parked = parked_peer[fd] != 0 && tab[fd] && tab[fd]->state == NC_ST_LISTENING;
     if (parked) e = *tab[fd];
     pthread_mutex_unlock(&tab_lock);
     if (!parked) continue;

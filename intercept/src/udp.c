@@ -38,6 +38,7 @@ static ssize_t udp_send(int fd, const struct ncfd *e, const struct iovec *iov, s
       return real.sendmsg(fd, &mh, flags);
     }
   }
+  if (relisten_parked(fd)) return fail(ENETDOWN); /* its service is gone */
   r = udp_autobind(fd, e);
   if (r < 0) return fail(-r);
   uint8_t hdr[NC_ADDR_LEN];
@@ -79,7 +80,11 @@ static ssize_t udp_recv(int fd, const struct ncfd *e, struct iovec *iov, size_t 
   if (msg_flags) *msg_flags = mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC | MSG_EOR | MSG_OOB);
   struct nc_addr a;
   if (n < (ssize_t)sizeof(hdr) || nc_get_addr(hdr, sizeof(hdr), &a) < 0) {
-    if (n == 0) return 0; /* the service closed the socket */
+    if (n == 0) {
+      /* the service went away: park the socket (nothing spins on it any more) and say so once */
+      relisten_hangup(fd);
+      return fail(ENETDOWN);
+    }
     return fail(EIO);
   }
   put_sockaddr(&a, e->domain, addr, alen);

@@ -94,6 +94,11 @@ int main(int argc, char **argv) {
   n += nc_put_reattach(b + n, 0x1122334455667788ULL, 4, 128, NC_RA_REUSEADDR, &a);
   check("reattach-request", b, n);
 
+  a = mk(4, 53, 0, "192.0.2.1");
+  n = nc_put_hdr(b, NC_OP_ROUTE, 0, 3);
+  n += nc_put_addr(b + n, &a);
+  check("route-request", b, n);
+
   n = nc_put_hdr(b, NC_OP_SETOPT, 0, 5);
   n += nc_put_u32(b + n, 6);
   n += nc_put_u32(b + n, 1);

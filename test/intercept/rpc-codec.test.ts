@@ -97,6 +97,12 @@ test('rpc codec: REATTACH request matches the golden bytes, decodes, refuses tru
   }
 });
 
+test('rpc codec: ROUTE request matches the golden bytes', (t) => {
+  const a = new Uint8Array(24);
+  encodeAddr(a, 0, { family: 4, address: '192.0.2.1', port: 53 });
+  t.deepEqual(encodeRequest(Op.ROUTE, 0, 3, a), fixture('route-request'));
+});
+
 test('rpc codec: BIND and CONNECT requests with IPv4 and IPv6 addresses', (t) => {
   const a = new Uint8Array(24);
   encodeAddr(a, 0, { family: 4, address: '10.147.17.1', port: 8080 });
