@@ -10,7 +10,15 @@ export interface ApiTarget {
   token?: string | undefined;
 }
 
-export class ApiClientError extends Error {}
+export class ApiClientError extends Error {
+  /** True when no service answers yet (no token file, nothing listening): one that is starting may soon. */
+  constructor(
+    message: string,
+    readonly notAnswering = false,
+  ) {
+    super(message);
+  }
+}
 
 export async function apiCall(
   target: ApiTarget,
@@ -20,7 +28,10 @@ export async function apiCall(
 ): Promise<{ status: number; json: unknown }> {
   const token = target.token ?? readAuthToken(target.home) ?? readAuthToken(join(homedir(), '.zerotier-one'));
   if (!token)
-    throw new ApiClientError(`authtoken.secret not found or readable in ${target.home} (use -T<token> or -D<home>)`);
+    throw new ApiClientError(
+      `authtoken.secret not found or readable in ${target.home} (use -T<token> or -D<home>)`,
+      true,
+    );
   const port = target.port ?? readPort(target.home) ?? DEFAULT_PORT;
   let res: Response;
   try {
@@ -32,6 +43,7 @@ export async function apiCall(
   } catch {
     throw new ApiClientError(
       `connection failed: no service answers on 127.0.0.1:${port} (is zerotier-netcon-service running with home ${target.home}?)`,
+      true,
     );
   }
   const text = await res.text();

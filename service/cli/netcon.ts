@@ -1,9 +1,10 @@
 // zerotier-netcon: run an unmodified program on a network of the local service.
 //   zerotier-netcon run  [-D<home>] [-p<port>] [-t<seconds>] <nwid> -- <command> [args…]
 //   zerotier-netcon wait [-D<home>] [-p<port>] [-t<seconds>] <nwid>
-// Both wait until the network is OK with an address (a progress line while waiting, a clear error naming
-// the network's status on timeout). `run` then starts the command with LD_PRELOAD and ZT_NC_NETWORK set,
-// passes signals on, and exits with its status; `wait` prints the network's socket path and addresses.
+// Both wait until the network is OK with an address, also while the service is still starting (a progress
+// line while waiting, a clear error naming the network's status on timeout). `run` then starts the command
+// with LD_PRELOAD and ZT_NC_NETWORK set, passes signals on, and exits with its status; `wait` prints the
+// network's socket path and addresses.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -42,8 +43,13 @@ async function waitReady(
   let last = 'not joined';
   let lastPrinted = 0;
   for (;;) {
-    const r = await apiCall(target, 'GET', `/network/${nwid}`);
-    if (r.status === 200) {
+    // A service that is still starting (no token yet, not listening yet) is waited for like a network.
+    const r = await apiCall(target, 'GET', `/network/${nwid}`).catch((e: unknown) => {
+      if (e instanceof ApiClientError && e.notAnswering) return { status: 0, json: undefined, why: e.message };
+      throw e;
+    });
+    if ('why' in r) last = r.why;
+    else if (r.status === 200) {
       const n = r.json as NetworkJson;
       if (n.status === 'OK' && n.assignedAddresses.length > 0) return n;
       last = n.status === 'OK' ? 'OK, waiting for an address' : n.status;
