@@ -19,34 +19,36 @@ bases=$(printf '%s\n' "${runs[@]}" | awk '{ print $4 }' | sort -u)
 # The root + controller runs on the netcon image of DT_ROOT_BASE.
 bases=$(printf '%s\n' $bases "$DT_ROOT_BASE" | sort -u)
 
-quiet_build() { # quiet_build LABEL docker-build-args…: the build's output only when it fails
-  local log t0=$(date +%s)
+quiet_build() { # quiet_build TAG docker-build-args…: the build's output only when it fails
+  local tag=$1 log t0
+  shift
+  t0=$(date +%s)
   log=$(mktemp)
-  if ! docker build --network host "$@" >"$log" 2>&1; then
+  if ! docker build --network host -t "$tag" "$@" >"$log" 2>&1; then
     cat "$log" >&2
     rm -f "$log"
-    say "build: $1 FAILED"
+    say "build: $tag FAILED"
     return 1
   fi
   rm -f "$log"
-  say "build: ${*: -3:1} ($(($(date +%s) - t0)) s)"
+  say "build: $tag ($(($(date +%s) - t0)) s)"
 }
 
 for base in $bases; do
   if [ "${DT_REBUILD:-}" = 1 ] || ! docker image inspect "netcon:$base" >/dev/null 2>&1; then
     say "build: netcon:$base (container/Dockerfile)"
     base_image=$("$REPO/container/make-base.sh" "$base")
-    quiet_build -f "$REPO/container/Dockerfile" --build-arg "BASE=$base_image" -t "netcon:$base" "$REPO"
+    quiet_build "netcon:$base" -f "$REPO/container/Dockerfile" --build-arg "BASE=$base_image" "$REPO"
   fi
   user=$(docker image inspect -f '{{.Config.User}}' "netcon:$base")
-  quiet_build -f common/apps_dockerfile --build-arg "NETCON_IMAGE=netcon:$base" \
-    --build-arg "NETCON_USER=${user:-root}" -t "netcon-dt-apps:$base" .
+  quiet_build "netcon-dt-apps:$base" -f common/apps_dockerfile --build-arg "NETCON_IMAGE=netcon:$base" \
+    --build-arg "NETCON_USER=${user:-root}" .
 done
 for folder_base in $(printf '%s\n' "${runs[@]}" | awk '{ print $2 "." $4 }' | sort -u); do
   folder=${folder_base%.*}
   base=${folder_base##*.}
   [ "$folder" = zt1 ] && continue # its monitor is ZeroTier One in a namespace of the harness, never an image
-  quiet_build -f "$folder/netcon_dockerfile" --build-arg "BASE=$base" -t "netcon-dt-$folder:$base" .
-  quiet_build -f "$folder/monitor_dockerfile" --build-arg "BASE=$base" -t "netcon-dt-$folder-monitor:$base" .
+  quiet_build "netcon-dt-$folder:$base" -f "$folder/netcon_dockerfile" --build-arg "BASE=$base" .
+  quiet_build "netcon-dt-$folder-monitor:$base" -f "$folder/monitor_dockerfile" --build-arg "BASE=$base" .
 done
 say "build: done in $(($(date +%s) - t_start)) s"
