@@ -10,7 +10,7 @@ filter="${1:-}"
 echo "test: lint and format (biome)"
 node_modules/.bin/biome check --reporter=summary . >/dev/null || node_modules/.bin/biome check .
 echo "test: import directions (dependency-cruiser)"
-node_modules/.bin/depcruise --config .dependency-cruiser.cjs --output-type err common netcon service native bench test
+node_modules/.bin/depcruise --config .dependency-cruiser.cjs --output-type err common netcon service native bench test testkit tools
 
 mapfile -t files < <(cd dist && find test -name '*.test.js' | sort | grep -F -- "$filter" | sed 's|^|dist/|')
 if [ ${#files[@]} -eq 0 ]; then

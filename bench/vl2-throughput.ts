@@ -5,7 +5,7 @@
 // tap-to-tap throughput (bench/lib/zerotier-one-taps.ts) with our ratio to it.
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
-import { ZT_ONE_BIN } from '../test/helpers/zerotier-one.js';
+import { ZT_ONE_BIN } from '../testkit/zerotier-one.js';
 import { bin, startCluster, waitFor } from '../tools/cluster.js';
 import { netLoopbackSeconds } from './baseline.js';
 import { zeroTierOneTapToTap } from './lib/zerotier-one-taps.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { addressToString } from '../../service/core/address.js';
 import { generateIdentity } from '../../service/core/identity.js';
-import { ROOT } from '../../test/helpers/intercept.js';
+import { ROOT } from '../../testkit/intercept.js';
 import {
   makeNetns,
   planetWithRoot,
@@ -19,7 +19,7 @@ import {
   writeHome,
   ZT_ONE_BIN,
   ztCli,
-} from '../../test/helpers/zerotier-one.js';
+} from '../../testkit/zerotier-one.js';
 import { waitFor } from '../../tools/cluster.js';
 
 const ROOT_PORT = 29993;

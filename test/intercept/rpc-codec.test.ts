@@ -24,7 +24,7 @@ import {
   ReqFlag,
   State,
 } from '../../netcon/rpc-codec.js';
-import { CTESTS, ROOT } from '../helpers/intercept.js';
+import { CTESTS, ROOT } from '../../testkit/intercept.js';
 
 const FIX = join(ROOT, 'intercept', 'fixtures');
 
