@@ -11,7 +11,7 @@ filter="${1:-}"
 echo "test: lint and format (biome)"
 node_modules/.bin/biome check --reporter=summary . >/dev/null || node_modules/.bin/biome check .
 echo "test: import directions (dependency-cruiser)"
-node_modules/.bin/depcruise --config .dependency-cruiser.cjs --output-type err common netcon service native bench test
+node_modules/.bin/depcruise --config .dependency-cruiser.cjs --output-type err common netcon service native bench test testkit tools
 
 if [ "$filter" = docker-test ]; then
   exec docker-test/test.sh

@@ -2,7 +2,7 @@
 // netcon stacks, against the same programs over the kernel's loopback.
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { A4, CTESTS, inNs, kill, startHost } from '../test/helpers/intercept.js';
+import { A4, CTESTS, inNs, kill, startHost } from '../testkit/intercept.js';
 import { report } from './result.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);

@@ -1,7 +1,7 @@
 // Small request/response round trips per second through two netcon stacks: redis-benchmark PING
 // (50 clients) against redis-server, both preloaded, against the same over the kernel's loopback.
 import { execa } from 'execa';
-import { A4, inNs, kill, portOpen, startHost, tmp, waitFor } from '../test/helpers/intercept.js';
+import { A4, inNs, kill, portOpen, startHost, tmp, waitFor } from '../testkit/intercept.js';
 import { report } from './result.js';
 
 const N = Number(process.env.BENCH_REQUESTS ?? 100000);

@@ -1,7 +1,7 @@
 // Bulk TCP, app to app through two netcon stacks: iperf3 under the preload (server on stack A,
 // client on stack B, each in an empty network namespace) against iperf3 over the kernel's loopback.
 import { execa } from 'execa';
-import { A4, B4, inNs, kill, startHost } from '../test/helpers/intercept.js';
+import { A4, B4, inNs, kill, startHost } from '../testkit/intercept.js';
 import { report } from './result.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);

@@ -9,7 +9,7 @@
 // so `ratio` (value / baseline) is the fraction of the baseline's time we take: the target is ≤ 0.8 for the
 // median and ≤ 1.5 for p99 against ZeroTier One.
 import { join } from 'node:path';
-import { ZT_ONE_BIN } from '../test/helpers/zerotier-one.js';
+import { ZT_ONE_BIN } from '../testkit/zerotier-one.js';
 import { ROOT, waitFor } from '../tools/cluster.js';
 import { Lab, type LabMember } from './lib/netns-lab.js';
 import { report } from './result.js';

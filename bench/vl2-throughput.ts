@@ -9,7 +9,7 @@
 // measures one stream again for both with N busy processes on the machine (0: skip).
 // value = our one-stream bytes/s; baseline = ZeroTier One's one-stream bytes/s (else the kernel's).
 import { spawn } from 'node:child_process';
-import { ZT_ONE_BIN } from '../test/helpers/zerotier-one.js';
+import { ZT_ONE_BIN } from '../testkit/zerotier-one.js';
 import { waitFor } from '../tools/cluster.js';
 import { cpuSeconds, Lab, type LabMember } from './lib/netns-lab.js';
 import { report } from './result.js';

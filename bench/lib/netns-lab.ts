@@ -21,7 +21,7 @@ import {
   writeHome,
   ZT_ONE_BIN,
   ztCli,
-} from '../../test/helpers/zerotier-one.js';
+} from '../../testkit/zerotier-one.js';
 import { bin, waitFor } from '../../tools/cluster.js';
 
 const ROOT_PORT = 29993;

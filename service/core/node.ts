@@ -4,28 +4,25 @@
 //
 //   processWirePacket(now, localSocket, remote, bytes)   a UDP datagram arrived
 //   tick(now) → next deadline                            timers: keepalives, WHOIS retries, queues, expiry
+//
+// Node is the façade and the switch: classification, reassembly, relaying, the send path, routing and the
+// queues live here; what each incoming verb does lives in incoming.ts (as ZeroTier keeps IncomingPacket apart
+// from Switch); the host and VL2 interfaces in node-host.ts.
 import {
   DEFAULT_PHYSMTU,
-  ECHO_ANSWER_GATE,
-  ErrorCode,
   FLAGS_HOPS_MASK,
   HOUSEKEEPING_PERIOD,
   IDENTITY_VALIDATION_GATE,
   MAX_PACKET_LENGTH,
   MIN_UNITE_INTERVAL,
   PACKET_IDX_FLAGS,
-  PACKET_IDX_PAYLOAD,
   PACKET_IDX_VERB,
   PATH_HEARTBEAT_PERIOD,
-  PATH_HELLO_GATE,
   PEER_ACTIVITY_TIMEOUT,
   PEER_PING_PERIOD,
   PEER_RESTORE_CONTACT_WINDOW,
   PING_CHECK_INTERVAL,
   PROTO_VERSION,
-  PROTO_VERSION_MIN,
-  PUSH_DIRECT_PATHS_CUTOFF_LIMIT,
-  PUSH_DIRECT_PATHS_CUTOFF_TIME,
   RELAY_MAX_HOPS,
   RX_QUEUE_SIZE,
   RX_QUEUE_TIMEOUT,
@@ -38,87 +35,25 @@ import {
   VERSION_REVISION,
   Verb,
   verbName,
-  WHOIS_ANSWER_GATE,
   WHOIS_RETRY_DELAY,
 } from './constants.js';
-import { createPeerKey, dearmor } from './crypto.js';
 import { emitPieces, Reassembler, setFragmentHops } from './fragment.js';
-import { agree, Identity, locallyValidate } from './identity.js';
-import { type InetAddress, inetAddressEquals } from './inet-address.js';
-import {
-  classifyDatagram,
-  decryptHelloTail,
-  type OpenedPacket,
-  openPacket,
-  type PacketHeader,
-  packetIdOf,
-  sealHello,
-  sealPacket,
-} from './packet.js';
+import type { Identity } from './identity.js';
+import { IncomingHandlers } from './incoming.js';
+import type { InetAddress } from './inet-address.js';
+import { ANY_SOCKET, type Host, type Vl2Handler } from './node-host.js';
+import { classifyDatagram, openPacket, type PacketHeader, packetIdOf, sealHello, sealPacket } from './packet.js';
 import { type LocalSocket, type Path, pathKey } from './path.js';
 import { Peer } from './peer.js';
 import { type CachedPeer, encodeCachedPeer } from './peer-cache.js';
 import { type RandomFill, randomIndex } from './random.js';
 import { ReplyFilter } from './reply-filter.js';
 import { type PeerRole, Topology } from './topology.js';
-import {
-  decodeError,
-  decodeHello,
-  decodeHelloTail,
-  decodeOk,
-  decodePushDirectPaths,
-  decodeRendezvous,
-  decodeUserMessage,
-  decodeWhois,
-  type ErrorMessage,
-  encodeError,
-  encodeHello,
-  encodeOk,
-  encodeOkHello,
-  encodeOkWhois,
-  encodeRendezvous,
-  encodeUserMessage,
-  encodeWhois,
-  type Ok,
-} from './verbs.js';
+import { encodeHello, encodeRendezvous, encodeUserMessage, encodeWhois } from './verbs.js';
 import { toHex } from './wire.js';
-import { readWorld, serializeWorld, WORLD_TYPE_MOON, type World, type WorldUpdateCheck } from './world.js';
+import { serializeWorld, WORLD_TYPE_MOON, type World, type WorldUpdateCheck } from './world.js';
 
-/** "Any local socket of the remote's address family": the host picks. */
-export const ANY_SOCKET: LocalSocket = -1;
-
-/** VL2 plugs in here: it sees authenticated, decompressed packets of the verbs VL1 does not handle. */
-export interface Vl2Handler {
-  /** A packet of a VL2 verb (FRAME, EXT_FRAME, MULTICAST_*, NETWORK_*). Returns false if it was dropped. */
-  handlePacket(now: number, peer: Peer, packet: OpenedPacket): boolean;
-  /** OK replies to VL2 requests (in-re NETWORK_CONFIG_REQUEST, MULTICAST_GATHER …). */
-  handleOk(now: number, peer: Peer, ok: Ok & { kind: 'other' }): void;
-  /** ERROR replies that name a network. */
-  handleError(now: number, peer: Peer, error: ErrorMessage): void;
-  /** A peer restored from the peer cache answered on one of its cached paths (our memberships may be news to it). */
-  peerReturned?(now: number, peer: Peer): void;
-  /** VL2 timers, run from Node.tick; returns its next deadline (absolute ms) if sooner than the node's. */
-  tick?(now: number): number | undefined;
-}
-
-export interface Host {
-  /**
-   * Sends one datagram; ttl is set only for the NAT-opening "junk" packet. The node may reuse `data` once
-   * this returns: a host that sends later copies it.
-   */
-  wireSend(localSocket: LocalSocket, remote: InetAddress, data: Uint8Array, ttl?: number): void;
-  /** A world (planet or moon) was accepted from the wire: persist it. */
-  worldUpdated?(world: World, serialized: Uint8Array): void;
-  /**
-   * Store this peer's cache record (peer-cache.ts; ZeroTier One's state object PEER, peers.d/<address>.peer).
-   * Given when a peer is forgotten after 500 s of silence, when its direct paths change (checked every 30 s),
-   * and for every peer on cachePeers() (at shutdown).
-   */
-  peerCached?(address: number, record: Uint8Array): void;
-  /** USER_MESSAGE from a peer. */
-  userMessage?(source: number, typeId: bigint, data: Uint8Array): void;
-  log?(level: 'debug' | 'info' | 'warn', msg: string): void;
-}
+export { ANY_SOCKET, type Host, type Vl2Handler };
 
 export interface NodeOptions {
   identity: Identity;
@@ -169,8 +104,6 @@ interface RxEntry {
   packet: Uint8Array;
 }
 
-const JUNK_TTL = 2;
-
 export class Node {
   readonly identity: Identity;
   readonly address: number;
@@ -198,6 +131,8 @@ export class Node {
   private lastPing = Number.NEGATIVE_INFINITY;
   private lastHousekeeping = 0;
   private lastSwitchTimer = 0;
+  /** The handlers of incoming packets (incoming.ts). */
+  private readonly incoming: IncomingHandlers;
   private readonly idPool = new Uint8Array(8 * 512);
   /** Fragments are built here (the host copies what it sends later). */
   private readonly scratch = new Uint8Array(MAX_PACKET_LENGTH);
@@ -216,6 +151,33 @@ export class Node {
     this.idGate = opts.identityValidationGate ?? IDENTITY_VALIDATION_GATE;
     this.topology = new Topology(opts.identity);
     this.topology.load(opts.planet, opts.moons ?? []);
+    // What the verb handlers may use of the node: its identity and tables, and its send path.
+    const node = this;
+    this.incoming = new IncomingHandlers({
+      identity: this.identity,
+      address: this.address,
+      topology: this.topology,
+      host: this.host,
+      mtu: this.mtu,
+      replies: this.replies,
+      whoisPending: this.whoisPending,
+      get vl2() {
+        return node.vl2;
+      },
+      random: this.random,
+      count: (verb) => this.count(verb),
+      drop: (reason) => this.drop(reason),
+      identityGate: (now, remote) => this.identityGate(now, remote),
+      newPacketId: () => this.newPacketId(),
+      transmit: (now, ls, remote, pkt, path) => this.transmit(now, ls, remote, pkt, path),
+      send: (now, peer, verb, payload, compress) => this.send(now, peer, verb, payload, compress),
+      sendVia: (now, peer, ls, remote, verb, payload) => this.sendVia(now, peer, ls, remote, verb, payload),
+      sendHello: (now, peer, ls, remote) => this.sendHello(now, peer, ls, remote),
+      contactAt: (now, peer, ls, remote) => this.contactAt(now, peer, ls, remote),
+      requestWhois: (now, address) => this.requestWhois(now, address),
+      retryWaiting: (now, peer) => this.retryWaiting(now, peer),
+      recordSurface: (now, reporter, address) => this.recordSurface(now, reporter, address),
+    });
   }
 
   // ---- Public API -------------------------------------------------------------------------------------------
@@ -389,7 +351,7 @@ export class Node {
         this.drop(d.reason);
         return;
       case 'beacon':
-        this.onBeacon(now, ls, remote, d.source);
+        this.incoming.onBeacon(now, ls, remote, d.source);
         return;
       case 'fragment': {
         const f = d.fragment;
@@ -425,7 +387,8 @@ export class Node {
   }
 
   private onPacket(now: number, ls: LocalSocket, remote: InetAddress, b: Uint8Array, h: PacketHeader): void {
-    if (h.cipher === 0 && (b[PACKET_IDX_VERB]! & VERB_MASK) === Verb.HELLO) return this.onHello(now, ls, remote, b, h);
+    if (h.cipher === 0 && (b[PACKET_IDX_VERB]! & VERB_MASK) === Verb.HELLO)
+      return this.incoming.onHello(now, ls, remote, b, h);
     const peer = this.topology.peers.get(h.source);
     if (!peer) {
       if (this.rxQueue.length >= RX_QUEUE_SIZE) {
@@ -438,295 +401,7 @@ export class Node {
     }
     const opened = openPacket(peer.key, b);
     if (!opened.ok) return this.drop(opened.reason);
-    this.dispatch(now, ls, remote, peer, opened.value);
-  }
-
-  private onHello(now: number, ls: LocalSocket, remote: InetAddress, b: Uint8Array, h: PacketHeader): void {
-    const hello = decodeHello(b.subarray(PACKET_IDX_PAYLOAD));
-    if (!hello.ok) return this.drop(`hello-${hello.reason}`);
-    const hv = hello.value;
-    if (hv.protocolVersion < PROTO_VERSION_MIN) return this.drop('hello-old-protocol');
-    if (hv.identity.address !== h.source) return this.drop('hello-address-mismatch');
-    const claimed = new Identity(hv.identity.address, hv.identity.publicKey);
-    let peer = this.topology.peers.get(h.source);
-    if (peer && !peer.identity.equals(claimed)) {
-      // Someone claims a known address with another key: tell them if they can prove the key, then drop.
-      if (!this.identityGate(now, remote)) return this.drop('hello-rate-gated');
-      const key = createPeerKey(agree(this.identity, claimed));
-      if (dearmor(key, b) >= 0) {
-        const pkt = sealPacket(
-          key,
-          {
-            packetId: this.newPacketId(),
-            destination: h.source,
-            source: this.address,
-            verb: Verb.ERROR,
-            payload: encodeError(Verb.HELLO, h.packetId, ErrorCode.IDENTITY_COLLISION),
-          },
-          1,
-          this.mtu,
-        );
-        this.transmit(now, ls, remote, pkt, undefined);
-      }
-      return this.drop('hello-identity-collision');
-    }
-    let isNew = false;
-    if (!peer) {
-      if (!this.identityGate(now, remote)) return this.drop('hello-rate-gated');
-      const candidate = new Peer(this.identity, claimed);
-      if (dearmor(candidate.key, b) < 0) return this.drop('bad-mac');
-      if (!locallyValidate(claimed)) return this.drop('hello-invalid-identity');
-      peer = candidate;
-      isNew = true;
-    } else if (dearmor(peer.key, b) < 0) return this.drop('bad-mac');
-    if (isNew) this.topology.peers.set(peer.address, peer);
-    if (hv.tailOffset !== undefined) decryptHelloTail(peer.key, b, hv.tailOffset);
-    const moons =
-      hv.tailOffset !== undefined ? decodeHelloTail(b.subarray(PACKET_IDX_PAYLOAD + hv.tailOffset)) : undefined;
-    this.count(Verb.HELLO);
-    if (h.hops === 0 && hv.physicalDestination) this.recordSurface(now, peer.address, hv.physicalDestination);
-
-    // OK(HELLO): our version, where we saw them, and any newer worlds they asked about.
-    const worlds: Uint8Array[] = [];
-    const planet = this.topology.planet;
-    if (
-      planet &&
-      hv.planetWorldId !== undefined &&
-      hv.planetWorldId !== 0n &&
-      hv.planetWorldId === planet.id &&
-      planet.timestamp > (hv.planetWorldTimestamp ?? 0n)
-    )
-      worlds.push(serializeWorld(planet));
-    if (moons?.ok) {
-      for (const m of moons.value) {
-        const held = m.type === WORLD_TYPE_MOON ? this.topology.moons.get(m.id) : undefined;
-        if (held && held.timestamp > m.timestamp) worlds.push(serializeWorld(held));
-      }
-    }
-    const okPayload = encodeOkHello(h.packetId, {
-      timestamp: hv.timestamp,
-      protocolVersion: PROTO_VERSION,
-      versionMajor: VERSION_MAJOR,
-      versionMinor: VERSION_MINOR,
-      versionRevision: VERSION_REVISION,
-      physicalAddress: h.hops === 0 ? remote : null,
-      worlds: Buffer.concat(worlds),
-    });
-    if (h.hops === 0) this.sendVia(now, peer, ls, remote, Verb.OK, okPayload);
-    else this.send(now, peer, Verb.OK, okPayload, false);
-    peer.setVersion(hv.protocolVersion, hv.versionMajor, hv.versionMinor, hv.versionRevision);
-    this.afterReceive(now, ls, remote, peer, h.hops, Verb.HELLO);
-  }
-
-  private dispatch(now: number, ls: LocalSocket, remote: InetAddress, peer: Peer, p: OpenedPacket): void {
-    this.count(p.verb);
-    const hops = p.header.hops;
-    // Path bookkeeping first, so an OK's latency lands on a learned path.
-    this.afterReceive(now, ls, remote, peer, hops, p.verb);
-    switch (p.verb) {
-      case Verb.NOP:
-        return;
-      case Verb.HELLO: {
-        // HELLO armored with another suite than 0: authenticated already; treat like a keepalive.
-        return;
-      }
-      case Verb.OK:
-        return this.onOk(now, ls, remote, peer, p);
-      case Verb.ERROR: {
-        const e = decodeError(p.payload);
-        if (!e.ok) return this.drop(`error-${e.reason}`);
-        if (e.value.code === ErrorCode.IDENTITY_COLLISION && this.topology.isUpstream(peer.address))
-          this.host.log?.('warn', `root ${peer.address.toString(16)} reports an identity collision for our address`);
-        if (e.value.networkId !== undefined) this.vl2?.handleError(now, peer, e.value);
-        return;
-      }
-      case Verb.WHOIS:
-        return this.onWhois(now, peer, p);
-      case Verb.RENDEZVOUS:
-        return this.onRendezvous(now, peer, p);
-      case Verb.ECHO: {
-        const path = hops === 0 ? peer.findPath(ls, remote) : undefined;
-        if (path) {
-          if (now - path.lastEchoAnswered < ECHO_ANSWER_GATE) return this.drop('echo-rate-gated');
-          path.lastEchoAnswered = now;
-        }
-        const ok = encodeOk(Verb.ECHO, p.header.packetId, p.payload);
-        if (hops === 0) this.sendVia(now, peer, ls, remote, Verb.OK, ok);
-        else this.send(now, peer, Verb.OK, ok, false);
-        return;
-      }
-      case Verb.PUSH_DIRECT_PATHS:
-        return this.onPushDirectPaths(now, peer, p);
-      case Verb.USER_MESSAGE: {
-        const m = decodeUserMessage(p.payload);
-        if (!m.ok) return this.drop(`user-message-${m.reason}`);
-        this.host.userMessage?.(peer.address, m.value.typeId, m.value.data);
-        return;
-      }
-      case Verb.ACK:
-      case Verb.QOS_MEASUREMENT:
-      case Verb.PATH_NEGOTIATION_REQUEST:
-      case Verb.REMOTE_TRACE:
-        return; // bonding and diagnostics: authenticated, then ignored
-      default:
-        if (!this.vl2?.handlePacket(now, peer, p)) this.drop(this.vl2 ? 'vl2-dropped' : 'unhandled-verb');
-    }
-  }
-
-  /** Receive bookkeeping: liveness and path learning (hops 0 only). */
-  private afterReceive(
-    now: number,
-    ls: LocalSocket,
-    remote: InetAddress,
-    peer: Peer,
-    hops: number,
-    verb: number,
-  ): void {
-    peer.lastReceive = now;
-    if (
-      verb === Verb.FRAME ||
-      verb === Verb.EXT_FRAME ||
-      verb === Verb.MULTICAST_FRAME ||
-      verb === Verb.NETWORK_CONFIG ||
-      verb === Verb.NETWORK_CONFIG_REQUEST
-    )
-      peer.lastNontrivial = now;
-    if (hops !== 0) return;
-    const path = peer.findPath(ls, remote);
-    if (path) {
-      path.received(now);
-      return;
-    }
-    if (this.topology.isProhibitedEndpoint(peer.address, remote)) return;
-    if (verb === Verb.OK) {
-      peer.learnPath(now, ls, remote);
-      this.host.log?.('debug', `learned path ${pathKey(ls, remote)} to ${peer.address.toString(16)}`);
-      if (peer.restoring) {
-        peer.restoring = undefined;
-        this.vl2?.peerReturned?.(now, peer);
-      }
-      this.retryWaiting(now, peer);
-      return;
-    }
-    // Unconfirmed path: confirm it with a HELLO (at most once a second per path).
-    const key = pathKey(ls, remote);
-    if (now - (peer.helloGate.get(key) ?? Number.NEGATIVE_INFINITY) >= PATH_HELLO_GATE) {
-      peer.helloGate.set(key, now);
-      this.sendHello(now, peer, ls, remote);
-    }
-  }
-
-  private onOk(now: number, ls: LocalSocket, remote: InetAddress, peer: Peer, p: OpenedPacket): void {
-    const d = decodeOk(p.payload);
-    if (!d.ok) return this.drop(`ok-${d.reason}`);
-    const ok = d.value;
-    if (!this.replies.expecting(ok.inRePacketId)) return this.drop('ok-unexpected');
-    switch (ok.kind) {
-      case 'hello': {
-        const hv = ok.hello;
-        if (p.header.hops === 0) {
-          const path = peer.findPath(ls, remote);
-          const rtt = now - Number(hv.timestamp);
-          if (path && rtt >= 0 && rtt < 60000) path.updateLatency(rtt);
-          if (hv.physicalAddress) this.recordSurface(now, peer.address, hv.physicalAddress);
-        }
-        peer.setVersion(hv.protocolVersion, hv.versionMajor, hv.versionMinor, hv.versionRevision);
-        if (hv.worlds.length > 0 && (this.topology.isUpstream(peer.address) || this.topology.isMoonSeed(peer.address)))
-          this.acceptWorlds(hv.worlds, peer.address);
-        return;
-      }
-      case 'whois': {
-        if (!this.topology.isUpstream(peer.address)) return this.drop('whois-reply-not-from-upstream');
-        const first = ok.identities[0];
-        if (!first) return;
-        this.whoisPending.delete(first.address);
-        if (first.address === this.address) return;
-        let known = this.topology.peers.get(first.address);
-        if (!known) {
-          known = new Peer(this.identity, new Identity(first.address, first.publicKey));
-          this.topology.peers.set(known.address, known);
-        }
-        this.retryWaiting(now, known);
-        return;
-      }
-      case 'echo':
-        return;
-      case 'other':
-        this.vl2?.handleOk(now, peer, ok);
-        return;
-    }
-  }
-
-  private onWhois(now: number, peer: Peer, p: OpenedPacket): void {
-    const w = decodeWhois(p.payload);
-    if (!w.ok) return this.drop(`whois-${w.reason}`);
-    if (!this.topology.iAmUpstream) {
-      if (now - peer.lastWhoisAnswered < WHOIS_ANSWER_GATE) return this.drop('whois-rate-gated');
-      peer.lastWhoisAnswered = now;
-    }
-    const found: Identity[] = [];
-    const unknown: number[] = [];
-    for (const a of w.value.addresses) {
-      if (a === this.address) found.push(this.identity.toPublic());
-      else {
-        const known = this.topology.peers.get(a);
-        if (known) found.push(known.identity);
-        else unknown.push(a);
-      }
-    }
-    if (found.length > 0) this.send(now, peer, Verb.OK, encodeOkWhois(p.header.packetId, found), false);
-    for (const a of unknown) this.requestWhois(now, a);
-  }
-
-  private onRendezvous(now: number, peer: Peer, p: OpenedPacket): void {
-    if (!this.topology.isUpstream(peer.address)) return this.drop('rendezvous-not-from-upstream');
-    const r = decodeRendezvous(p.payload);
-    if (!r.ok) return this.drop(`rendezvous-${r.reason}`);
-    const other = this.topology.peers.get(r.value.address);
-    if (!other || r.value.endpoint.port === 0) return this.drop('rendezvous-unknown-peer');
-    const junk = new Uint8Array(4);
-    this.random(junk);
-    this.host.wireSend(ANY_SOCKET, r.value.endpoint, junk, JUNK_TTL);
-    this.contactAt(now, other, ANY_SOCKET, r.value.endpoint);
-  }
-
-  private onPushDirectPaths(now: number, peer: Peer, p: OpenedPacket): void {
-    if (now - peer.lastPushReceived < PUSH_DIRECT_PATHS_CUTOFF_TIME) {
-      if (++peer.pushCutoffCount >= PUSH_DIRECT_PATHS_CUTOFF_LIMIT) return this.drop('push-rate-gated');
-    } else peer.pushCutoffCount = 0;
-    peer.lastPushReceived = now;
-    const d = decodePushDirectPaths(p.payload);
-    if (!d.ok) return this.drop(`push-${d.reason}`);
-    let tried = 0;
-    for (const path of d.value.paths) {
-      if (!path.address || tried >= 8) continue;
-      if (peer.paths.some((x) => inetAddressEquals(x.remote, path.address))) continue;
-      tried++;
-      this.contactAt(now, peer, ANY_SOCKET, path.address);
-    }
-  }
-
-  private onBeacon(now: number, ls: LocalSocket, remote: InetAddress, source: number): void {
-    const peer = this.topology.peers.get(source);
-    if (!peer || source === this.address) return this.drop('beacon');
-    const key = `beacon|${pathKey(ls, remote)}`;
-    if (now - (peer.helloGate.get(key) ?? Number.NEGATIVE_INFINITY) < 2500) return this.drop('beacon-rate-gated');
-    peer.helloGate.set(key, now);
-    this.sendVia(now, peer, ls, remote, Verb.NOP, new Uint8Array(0));
-  }
-
-  private acceptWorlds(bytes: Uint8Array, from: number): void {
-    let off = 0;
-    while (off < bytes.length) {
-      const r = readWorld(bytes, off);
-      if (!r.ok) return this.drop('world-malformed');
-      off += r.length;
-      const check = this.topology.offerWorld(r.world);
-      if (check.accept) {
-        this.host.log?.('info', `accepted world ${r.world.id} ts ${r.world.timestamp} from ${from.toString(16)}`);
-        this.host.worldUpdated?.(r.world, bytes.slice(off - r.length, off));
-      } else if (!check.reason.includes('not newer')) this.host.log?.('debug', `world refused: ${check.reason}`);
-    }
+    this.incoming.dispatch(now, ls, remote, peer, opened.value);
   }
 
   // ---- Relaying -------------------------------------------------------------------------------------------------
@@ -908,7 +583,7 @@ export class Node {
       }
       this.rxQueue.splice(i, 1);
       const opened = openPacket(peer.key, e.packet);
-      if (opened.ok) this.dispatch(now, e.localSocket, e.remote, peer, opened.value);
+      if (opened.ok) this.incoming.dispatch(now, e.localSocket, e.remote, peer, opened.value);
       else this.drop(opened.reason);
     }
     for (let i = 0; i < this.txQueue.length; ) {

@@ -8,8 +8,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import type { ResultPromise } from 'execa';
+import { freePort, groupCpuSeconds, inNs, kill } from '../../testkit/intercept.js';
 import { startCluster } from '../../tools/cluster.js';
-import { freePort, groupCpuSeconds, inNs, kill } from '../helpers/intercept.js';
 
 const PY = '/usr/bin/python3';
 const CPU_WINDOW_MS = 3000;

@@ -17,7 +17,7 @@ import {
   startHost,
   tmp,
   waitFor,
-} from '../helpers/intercept.js';
+} from '../../testkit/intercept.js';
 
 const CPU_WINDOW_MS = 3000;
 

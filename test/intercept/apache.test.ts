@@ -5,7 +5,7 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import type { ResultPromise } from 'execa';
-import { A4, A6, inNs, kill, type NetconHost, portOpen, startHost, tmp, waitFor } from '../helpers/intercept.js';
+import { A4, A6, inNs, kill, type NetconHost, portOpen, startHost, tmp, waitFor } from '../../testkit/intercept.js';
 
 const PORT = 8083;
 const MODS = '/usr/lib/apache2/modules';

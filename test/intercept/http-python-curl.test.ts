@@ -5,7 +5,18 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { execa, type ResultPromise } from 'execa';
-import { A4, A6, inNs, kill, LIB, type NetconHost, portOpen, startHost, tmp, waitFor } from '../helpers/intercept.js';
+import {
+  A4,
+  A6,
+  inNs,
+  kill,
+  LIB,
+  type NetconHost,
+  portOpen,
+  startHost,
+  tmp,
+  waitFor,
+} from '../../testkit/intercept.js';
 
 const PY = '/usr/bin/python3';
 const PORT = 8080;

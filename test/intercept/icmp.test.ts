@@ -5,7 +5,7 @@
 // unprivileged user (unless ZT_NC_FALLTHROUGH=1); MPTCP sockets are served as TCP.
 // Programs run in empty network namespaces: without the library nothing answers there.
 import test from 'ava';
-import { A4, A6, B4, B6, inNs, type NetconHost, startHost } from '../helpers/intercept.js';
+import { A4, A6, B4, B6, inNs, type NetconHost, startHost } from '../../testkit/intercept.js';
 
 const PING = '/usr/bin/ping';
 const PY = '/usr/bin/python3';

@@ -14,8 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { execa } from 'execa';
+import { CTESTS, inNs, kill, LIB, preloadEnv } from '../../testkit/intercept.js';
 import { api, type Cluster, cli, startCluster, waitFor } from '../../tools/cluster.js';
-import { CTESTS, inNs, kill, LIB, preloadEnv } from '../helpers/intercept.js';
 
 const RESOLVE = join(CTESTS, 'nc_resolve');
 

@@ -2,7 +2,7 @@
 // preloaded in an empty network namespace, IPv4 and IPv6.
 import test from 'ava';
 import type { ResultPromise } from 'execa';
-import { A4, A6, inNs, kill, type NetconHost, portOpen, startHost, waitFor } from '../helpers/intercept.js';
+import { A4, A6, inNs, kill, type NetconHost, portOpen, startHost, waitFor } from '../../testkit/intercept.js';
 
 const PORT = 8082;
 let host: NetconHost;

@@ -4,8 +4,8 @@ import test from 'ava';
 import { EAGAIN, EV_READ, EV_WRITE, fdpass, type PollerHandle, SHUT_WR } from '../../netcon/fdpass.js';
 import type { TcpSocket } from '../../netcon/stack-types.js';
 import { TcpPump } from '../../netcon/tcp-pump.js';
-import { lwipPair } from '../helpers/lwip-pair.js';
-import { HOST_A, HOST_B } from '../helpers/netcon-host.js';
+import { lwipPair } from '../../testkit/lwip-pair.js';
+import { HOST_A, HOST_B } from '../../testkit/netcon-host.js';
 
 interface Rig {
   app: number; // the app's end of the pair (blocking by default; we use MSG_DONTWAIT calls)

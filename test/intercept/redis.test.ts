@@ -2,7 +2,18 @@
 // redis-benchmark preloaded on the other stack.
 import test from 'ava';
 import { execa, type ResultPromise } from 'execa';
-import { A4, A6, inNs, kill, LIB, type NetconHost, portOpen, startHost, tmp, waitFor } from '../helpers/intercept.js';
+import {
+  A4,
+  A6,
+  inNs,
+  kill,
+  LIB,
+  type NetconHost,
+  portOpen,
+  startHost,
+  tmp,
+  waitFor,
+} from '../../testkit/intercept.js';
 
 const PORT = 6390;
 let host: NetconHost;

@@ -3,7 +3,7 @@
 // that binds the same local port again while its last connection is in TIME_WAIT. python3 on both sides,
 // preloaded on the two stacks.
 import test from 'ava';
-import { A4, inNs, type NetconHost, startHost } from '../helpers/intercept.js';
+import { A4, inNs, type NetconHost, startHost } from '../../testkit/intercept.js';
 
 const PY = '/usr/bin/python3';
 let host: NetconHost;

@@ -2,7 +2,7 @@
 // a connection ended and the library asks at EOF (RPC.md). Measured with real programs: python's recv
 // raises ConnectionResetError, curl says "Connection reset by peer". The peer aborts with SO_LINGER 0.
 import test from 'ava';
-import { A4, freePort, inNs, kill, type NetconHost, startHost } from '../helpers/intercept.js';
+import { A4, freePort, inNs, kill, type NetconHost, startHost } from '../../testkit/intercept.js';
 
 const PY = '/usr/bin/python3';
 let host: NetconHost;

@@ -39,7 +39,7 @@ import {
   NAME_MSG_MAX,
   NameOp,
 } from '../../netcon/rpc-names.js';
-import { CTESTS, ROOT } from '../helpers/intercept.js';
+import { CTESTS, ROOT } from '../../testkit/intercept.js';
 
 const FIX = join(ROOT, 'intercept', 'fixtures');
 

@@ -5,7 +5,7 @@ import { fdpass } from '../../netcon/fdpass.js';
 import { MemNet } from '../../netcon/mem-net.js';
 import { decodeResponse, Errno, encodeRequest, Op } from '../../netcon/rpc-codec.js';
 import { RpcServer } from '../../netcon/server.js';
-import { HOST_A } from '../helpers/netcon-host.js';
+import { HOST_A } from '../../testkit/netcon-host.js';
 
 function server(): RpcServer {
   return new RpcServer('/nonexistent/nc_test', new MemNet().addHost(HOST_A));

@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import test from 'ava';
 import { execa, type ResultPromise } from 'execa';
-import { A4, B4, CTESTS, inNs, kill, LIB, type NetconHost, preloadEnv, startHost } from '../helpers/intercept.js';
+import { A4, B4, CTESTS, inNs, kill, LIB, type NetconHost, preloadEnv, startHost } from '../../testkit/intercept.js';
 
 const TPORT = 7000;
 const UPORT = 7001;

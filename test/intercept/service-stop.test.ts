@@ -2,7 +2,7 @@
 // service stops.
 import { join } from 'node:path';
 import test from 'ava';
-import { A4, B4, CTESTS, freePort, groupCpuSeconds, inNs, kill, startHost, waitFor } from '../helpers/intercept.js';
+import { A4, B4, CTESTS, freePort, groupCpuSeconds, inNs, kill, startHost, waitFor } from '../../testkit/intercept.js';
 
 test('service stop: open connections see ECONNRESET and EPIPE, new sockets fail with ENETDOWN', async (t) => {
   const host = await startHost();

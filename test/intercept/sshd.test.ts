@@ -4,7 +4,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { execa, type ResultPromise } from 'execa';
-import { A4, A6, inNs, kill, type NetconHost, portOpen, startHost, tmp, waitFor } from '../helpers/intercept.js';
+import { A4, A6, inNs, kill, type NetconHost, portOpen, startHost, tmp, waitFor } from '../../testkit/intercept.js';
 
 const PORT = 2222;
 let host: NetconHost;

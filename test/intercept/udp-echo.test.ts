@@ -2,7 +2,7 @@
 // two stacks, IPv4 and IPv6.
 import test from 'ava';
 import type { ResultPromise } from 'execa';
-import { A4, A6, inNs, kill, type NetconHost, startHost } from '../helpers/intercept.js';
+import { A4, A6, inNs, kill, type NetconHost, startHost } from '../../testkit/intercept.js';
 
 const PY = '/usr/bin/python3';
 let host: NetconHost;

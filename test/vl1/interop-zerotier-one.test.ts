@@ -16,7 +16,6 @@ import test, { type ExecutionContext } from 'ava';
 import type { ResultPromise } from 'execa';
 import { addressToString } from '../../service/core/address.js';
 import { generateIdentity, type Identity } from '../../service/core/identity.js';
-import { type NodeEvent, type NodeProc, pollPeers, startNodeProc } from '../helpers/node-proc-client.js';
 import {
   makeNetns,
   type Netns,
@@ -28,7 +27,8 @@ import {
   ZT_ONE_BIN,
   ZT_PORT,
   ztCli,
-} from '../helpers/zerotier-one.js';
+} from '../../testkit/zerotier-one.js';
+import { type NodeEvent, type NodeProc, pollPeers, startNodeProc } from '../helpers/node-proc-client.js';
 
 const OUR_PORT = 29993;
 

@@ -26,7 +26,7 @@ import test, { type ExecutionContext } from 'ava';
 import { execa, type ResultPromise } from 'execa';
 import { addressToString } from '../../service/core/address.js';
 import { generateIdentity } from '../../service/core/identity.js';
-import { inNs, kill, LIB, ROOT } from '../helpers/intercept.js';
+import { inNs, kill, LIB, ROOT } from '../../testkit/intercept.js';
 import {
   makeNetns,
   type Netns,
@@ -38,7 +38,7 @@ import {
   ZT_ONE_BIN,
   ZT_PORT,
   ztCli,
-} from '../helpers/zerotier-one.js';
+} from '../../testkit/zerotier-one.js';
 
 const service = join(ROOT, 'zerotier-netcon-service');
 const cli = join(ROOT, 'zerotier-cli');

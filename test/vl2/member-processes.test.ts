@@ -8,7 +8,7 @@ import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, statSync
 import { join } from 'node:path';
 import test from 'ava';
 import { execa } from 'execa';
-import { freePort, inNs, kill, LIB, ROOT, tmp, waitFor } from '../helpers/intercept.js';
+import { freePort, inNs, kill, LIB, ROOT, tmp, waitFor } from '../../testkit/intercept.js';
 import { vectorPath } from '../helpers/vl1-vectors.js';
 
 const service = join(ROOT, 'zerotier-netcon-service');

@@ -4,8 +4,8 @@
 // programs under the intercept in empty network namespaces: a TCP server on A's stack, a client on B's.
 import { existsSync } from 'node:fs';
 import test, { type ExecutionContext } from 'ava';
+import { inNs, kill, LIB } from '../../testkit/intercept.js';
 import { api, type Cluster, cli, startCluster, waitFor } from '../../tools/cluster.js';
-import { inNs, kill, LIB } from '../helpers/intercept.js';
 
 const SERVER = `
 import socket,sys

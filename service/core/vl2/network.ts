@@ -2,6 +2,8 @@
 // the peers we exchange frames with (their COMs, COOs, tags, revocation thresholds), and the frame paths in
 // both directions with the rules applied. Pure: time is a parameter; packets go out through NetworkHost
 // (implemented by Vl2, which owns the node), frames go to the host's stack through Tap.
+// Beside the frame path, in their own modules: the peers' credentials (memberships.ts), our multicast
+// subscriptions (multicast-subscriptions.ts) and NDP emulation (ndp-emulation.ts).
 import type { Address } from '../address.js';
 import { ErrorCode, Verb } from '../constants.js';
 import type { Identity } from '../identity.js';
@@ -12,19 +14,10 @@ import {
   type Capability,
   type CertificateOfMembership,
   type CertificateOfOwnership,
-  capabilityIssuedTo,
-  comAgrees,
-  comIssuedTo,
-  comTimestamp,
   cooOwnsIp,
   cooOwnsMac,
-  encodeNetworkCredentials,
   type Revocation,
   type Tag,
-  verifyCapability,
-  verifyCom,
-  verifyCoo,
-  verifyTag,
 } from './credentials.js';
 import {
   decodeExtFrame,
@@ -37,33 +30,29 @@ import {
   encodeMulticastFrame,
   encodeMulticastFrameOk,
   encodeMulticastGather,
-  encodeMulticastLikes,
   ethernetFrame,
   MAX_FRAME_PAYLOAD,
   parseEthernetFrame,
 } from './frames.js';
 import {
   addressFromMac,
-  BROADCAST_GROUP,
-  compareMulticastGroups,
-  groupsForAddresses,
   isMulticastMac,
   type Mac,
   type MulticastGroup,
   macFromAddress,
   macToBytes,
   multicastGroupForFrame,
-  multicastGroupKey,
 } from './mac.js';
+import { type Membership, Memberships } from './memberships.js';
+import { MulticastSubscriptions } from './multicast-subscriptions.js';
 import type { Multicaster, PendingMulticast } from './multicaster.js';
-import { MULTICAST_ANNOUNCE_PERIOD } from './multicaster.js';
+import { emulatedNeighborAdvertisement } from './ndp-emulation.js';
 import {
   CONFIG_FLAG,
   ConfigReassembler,
   decodeNetworkConfig,
   type NetworkConfig,
   NetworkStatus,
-  NetworkType,
   networkConfigBytes,
   networkController,
   SPECIALIST,
@@ -82,8 +71,7 @@ const ACCEPTED: Verdict = { accept: true, superAccept: false, reason: undefined,
 
 /** Member config refresh: re-request when the last update is this old (every tick while there is none). */
 export const NETWORK_AUTOCONF_DELAY = 60_000;
-/** Re-push our credentials to a peer after this long. */
-export const CREDENTIALS_PUSH_PERIOD = 500_000;
+export { CREDENTIALS_PUSH_PERIOD } from './memberships.js';
 /** Frames that failed the credential gate are retried for this long. */
 export const RX_CREDENTIAL_WAIT = 5_000;
 
@@ -119,23 +107,6 @@ export interface NetworkHost {
   drop(reason: string): void;
 }
 
-interface Membership {
-  com: CertificateOfMembership | undefined;
-  comRevocationThreshold: number;
-  coos: Map<number, CertificateOfOwnership>;
-  tags: Map<number, Tag>;
-  capabilities: Map<number, Capability>;
-  lastPushedCredentials: number;
-  lastLikeSent: number;
-  /** The last COM agreement check (valid while both COMs and the peer's key are the same objects). */
-  gate: { mine: CertificateOfMembership; theirs: CertificateOfMembership; key: Uint8Array; ok: boolean } | undefined;
-  /** Rule environments, rebuilt when credentials or our config change. */
-  inEnv: RuleEnv | undefined;
-  outEnv: RuleEnv | undefined;
-  /** The sender's valid capabilities, by ID (rebuilt with inEnv). */
-  inCaps: Capability[];
-}
-
 interface WaitingFrame {
   arrived: number;
   source: Address;
@@ -167,12 +138,10 @@ export class Network {
 
   private readonly host: NetworkHost;
   private readonly reassembler: ConfigReassembler;
-  private readonly memberships = new Map<Address, Membership>();
+  private readonly members: Memberships;
   private readonly waiting: WaitingFrame[] = [];
   /** Groups the tap reports (beyond those derived from our addresses). */
-  private tapGroups: MulticastGroup[] = [];
-  private groups: MulticastGroup[] = [];
-  private lastAnnounce = Number.NEGATIVE_INFINITY;
+  private readonly subscriptions: MulticastSubscriptions;
   private readonly peerMacs = new Map<Address, Mac>();
   /** The rules are the default accept-all. */
   private acceptAll = false;
@@ -185,6 +154,8 @@ export class Network {
     this.controller = networkController(id);
     this.mac = macFromAddress(host.address, id);
     this.reassembler = new ConfigReassembler(id);
+    this.members = new Memberships(host, this.controller, this);
+    this.subscriptions = new MulticastSubscriptions(host, this, this.members);
     this.tap = tap;
   }
 
@@ -198,7 +169,7 @@ export class Network {
 
   /** Our multicast subscriptions, sorted (for the API and for LIKEs). */
   get multicastGroups(): readonly MulticastGroup[] {
-    return this.groups;
+    return this.subscriptions.groups;
   }
 
   get broadcastEnabled(): boolean {
@@ -241,10 +212,7 @@ export class Network {
       this.lastRequest = now;
       this.host.requestConfig(now, this);
     }
-    if (this.config && now - this.lastAnnounce >= MULTICAST_ANNOUNCE_PERIOD) {
-      this.lastAnnounce = now;
-      this.announce(now, this.announceTargets());
-    }
+    if (this.config) this.subscriptions.tick(now);
     this.retryWaiting(now);
   }
 
@@ -321,7 +289,7 @@ export class Network {
     this.config = c;
     this.failure = undefined;
     // New credentials: push them again to everyone we talk to.
-    for (const m of this.memberships.values()) {
+    for (const m of this.members.values()) {
       m.lastPushedCredentials = Number.NEGATIVE_INFINITY;
       m.inEnv = undefined;
       m.outEnv = undefined;
@@ -330,7 +298,7 @@ export class Network {
     // The default rule set (one unconditional ACCEPT) accepts every frame: skip the engine for it.
     const r0 = c.rules[0];
     this.acceptAll = c.rules.length === 1 && r0?.type === 'ACTION_ACCEPT' && !r0.not && !r0.or;
-    this.updateGroups(now);
+    this.subscriptions.update(now);
     if (notify) this.tap?.configChanged?.(this, dictionary);
     if (hadFailure) this.tap?.statusChanged?.(this);
   }
@@ -345,176 +313,46 @@ export class Network {
     if (before !== this.failure) this.tap?.statusChanged?.(this);
   }
 
-  // ---- multicast subscriptions --------------------------------------------------------------------------------
+  // ---- multicast subscriptions (multicast-subscriptions.ts holds them) ------------------------------------
 
   /** The groups the host's stack listens to beyond the address-derived ones. */
   setTapGroups(now: number, groups: MulticastGroup[]): void {
-    this.tapGroups = groups;
-    this.updateGroups(now);
-  }
-
-  private updateGroups(now: number): void {
-    const ips = (this.config?.staticIps ?? []).map((a) => a.ip);
-    const m = new Map<string, MulticastGroup>();
-    for (const g of groupsForAddresses(ips, false)) m.set(multicastGroupKey(g), g);
-    for (const g of this.tapGroups) m.set(multicastGroupKey(g), g);
-    const next = [...m.values()].sort(compareMulticastGroups);
-    const old = new Set(this.groups.map(multicastGroupKey));
-    this.groups = next;
-    if (!this.config) return;
-    const fresh = next.filter((g) => !old.has(multicastGroupKey(g)));
-    if (fresh.length === 0) return;
-    const targets = new Set(this.announceTargets());
-    for (const [a, mem] of this.memberships) if (this.comOk(a, mem)) targets.add(a);
-    for (const g of fresh) for (const t of targets) this.sendLikes(now, t, [g]);
-  }
-
-  /** Groups we announce: ours, plus broadcast when enabled. */
-  private announced(): MulticastGroup[] {
-    if (!this.broadcastEnabled) return [...this.groups];
-    const k = multicastGroupKey(BROADCAST_GROUP);
-    const out = this.groups.filter((g) => multicastGroupKey(g) !== k);
-    out.push(BROADCAST_GROUP);
-    return out.sort(compareMulticastGroups);
-  }
-
-  private announceTargets(): Address[] {
-    const s = new Set<Address>([this.controller, ...this.host.upstreams()]);
-    s.delete(this.host.address);
-    return [...s].sort((a, b) => a - b);
-  }
-
-  private announce(now: number, targets: Address[]): void {
-    const groups = this.announced();
-    for (const t of targets) this.sendLikes(now, t, groups);
-  }
-
-  private sendLikes(now: number, to: Address, groups: MulticastGroup[]): void {
-    if (groups.length === 0 || to === this.host.address) return;
-    for (const p of encodeMulticastLikes(groups.map((g) => ({ networkId: this.id, mac: g.mac, adi: g.adi }))))
-      this.host.send(now, to, Verb.MULTICAST_LIKE, p, p.length > 64);
+    this.subscriptions.setTapGroups(now, groups);
   }
 
   /** Do we listen to this group? */
   subscribed(g: MulticastGroup): boolean {
-    const k = multicastGroupKey(g);
-    if (this.broadcastEnabled && k === multicastGroupKey(BROADCAST_GROUP)) return true;
-    return this.groups.some((x) => multicastGroupKey(x) === k);
+    return this.subscriptions.subscribed(g);
   }
 
-  // ---- credentials ------------------------------------------------------------------------------------------
-
-  private membership(a: Address): Membership {
-    let m = this.memberships.get(a);
-    if (!m) {
-      m = {
-        com: undefined,
-        comRevocationThreshold: 0,
-        coos: new Map(),
-        tags: new Map(),
-        capabilities: new Map(),
-        lastPushedCredentials: Number.NEGATIVE_INFINITY,
-        lastLikeSent: Number.NEGATIVE_INFINITY,
-        gate: undefined,
-        inEnv: undefined,
-        outEnv: undefined,
-        inCaps: [],
-      };
-      this.memberships.set(a, m);
-    }
-    return m;
-  }
-
-  private controllerIdentity(): Identity | undefined {
-    return this.controller === this.host.address ? this.host.identity : this.host.peerIdentity(this.controller);
-  }
-
-  private comOk(a: Address, m: Membership | undefined): boolean {
-    const mine = this.config?.com;
-    if (!m?.com || !mine) return false;
-    const ts = comTimestamp(m.com) ?? 0;
-    if (ts <= m.comRevocationThreshold) return false;
-    const id = this.host.peerIdentity(a);
-    if (!id) return false;
-    // The agreement check hashes the peer's identity: remember its answer for these two COMs and this key.
-    const g = m.gate;
-    if (g && g.mine === mine && g.theirs === m.com && g.key === id.publicKey) return g.ok;
-    const ok = comAgrees(mine, m.com, id);
-    m.gate = { mine, theirs: m.com, key: id.publicKey, ok };
-    return ok;
-  }
+  // ---- credentials (memberships.ts holds them) -----------------------------------------------------------
 
   /** The gate of §6.3: we hold a config and the network is public or the peer's COM agrees with ours. */
   allows(a: Address): boolean {
-    if (!this.config) return false;
-    if (this.config.type === NetworkType.PUBLIC) return true;
-    return this.comOk(a, this.memberships.get(a));
+    return this.members.allows(a);
   }
 
   /** A received COM (filed under its issued-to address). 'ok' if stored or redundant. */
   addCom(com: CertificateOfMembership): 'ok' | 'rejected' | 'need-controller' {
-    const to = comIssuedTo(com);
-    if (to === undefined) return 'rejected';
-    const m = this.membership(to);
-    const ts = comTimestamp(com) ?? 0;
-    if (ts <= m.comRevocationThreshold) return 'rejected';
-    if (m.com) {
-      const old = comTimestamp(m.com) ?? 0;
-      if (ts < old) return 'rejected';
-      if (ts === old && Buffer.compare(Buffer.from(m.com.signature), Buffer.from(com.signature)) === 0) return 'ok';
-    }
-    const ctrl = this.controllerIdentity();
-    if (!ctrl) return 'need-controller';
-    if (!verifyCom(com, ctrl)) return 'rejected';
-    m.com = com;
-    return 'ok';
+    return this.members.addCom(com);
   }
 
   addCoo(coo: CertificateOfOwnership): void {
-    const ctrl = this.controllerIdentity();
-    if (!ctrl || !verifyCoo(coo, ctrl)) return;
-    const m = this.membership(coo.issuedTo);
-    const old = m.coos.get(coo.id);
-    if (old && old.timestamp > coo.timestamp) return;
-    m.coos.set(coo.id, coo);
-    m.inEnv = undefined;
+    this.members.addCoo(coo);
   }
 
   /** A capability presented by its holder (the last custody entry's `to`), verified against the controller. */
   addCapability(cap: Capability): void {
-    const ctrl = this.controllerIdentity();
-    const to = capabilityIssuedTo(cap);
-    if (!ctrl || to === undefined || verifyCapability(cap, ctrl, (a) => this.host.peerIdentity(a)) !== 'ok') return;
-    const m = this.membership(to);
-    const old = m.capabilities.get(cap.id);
-    if (old && old.timestamp > cap.timestamp) return;
-    m.capabilities.set(cap.id, cap);
-    m.inEnv = undefined;
-  }
-
-  /** A credential is used only while its timestamp is within `ctmd` of our config's (§5.8). */
-  private fresh(ts: number): boolean {
-    const c = this.config;
-    return !!c && Math.abs(ts - c.timestamp) <= c.credentialTimeMaxDelta;
+    this.members.addCapability(cap);
   }
 
   addTag(tag: Tag): void {
-    const ctrl = this.controllerIdentity();
-    if (!ctrl || !verifyTag(tag, ctrl)) return;
-    const m = this.membership(tag.issuedTo);
-    const old = m.tags.get(tag.id);
-    if (old && old.timestamp > tag.timestamp) return;
-    m.tags.set(tag.id, tag);
-    m.inEnv = undefined;
-    m.outEnv = undefined;
+    this.members.addTag(tag);
   }
 
   /** A verified revocation for this network. Returns true if it was new (raised the threshold). */
   addRevocation(now: number, rev: Revocation): boolean {
-    const m = this.membership(rev.target);
-    if (rev.threshold <= m.comRevocationThreshold) return false;
-    m.comRevocationThreshold = rev.threshold;
-    m.gate = undefined;
+    if (!this.members.raiseRevocationThreshold(rev)) return false;
     if (rev.target === this.host.address) {
       // We were deauthorized (or re-keyed): ask the controller now rather than at the next refresh.
       this.requestSoon();
@@ -525,32 +363,12 @@ export class Network {
 
   /** Members we hold credentials of (other than us): where fast-propagated revocations are forwarded. */
   knownMembers(): Address[] {
-    return [...this.memberships.entries()]
-      .filter(([a, m]) => a !== this.host.address && m.com !== undefined)
-      .map(([a]) => a);
+    return this.members.knownMembers();
   }
 
   /** Pushes our COM, tags and COOs to a peer if it has not had them since our last config update or 500 s. */
   pushCredentials(now: number, to: Address, force = false): void {
-    const c = this.config;
-    if (!c?.com || to === this.host.address) return;
-    const m = this.membership(to);
-    if (
-      !force &&
-      m.lastPushedCredentials >= this.lastConfigUpdate &&
-      now - m.lastPushedCredentials < CREDENTIALS_PUSH_PERIOD
-    )
-      return;
-    if (force && now - m.lastPushedCredentials < 1000 && m.lastPushedCredentials >= this.lastConfigUpdate) return;
-    m.lastPushedCredentials = now;
-    const payload = encodeNetworkCredentials({
-      coms: [c.com],
-      capabilities: c.capabilities,
-      tags: c.tags,
-      revocations: [],
-      coos: c.certificatesOfOwnership,
-    });
-    this.host.send(now, to, Verb.NETWORK_CREDENTIALS, payload, true);
+    this.members.pushCredentials(now, to, force);
   }
 
   /**
@@ -561,8 +379,7 @@ export class Network {
   peerReturned(now: number, to: Address): void {
     if (!this.config?.com || to === this.host.address) return;
     this.pushCredentials(now, to, true);
-    this.membership(to).lastLikeSent = now;
-    this.sendLikes(now, to, this.announced());
+    this.subscriptions.likeNow(now, to);
   }
 
   /** Credentials from `source` arrived: retry what waited for them. */
@@ -614,10 +431,7 @@ export class Network {
   }
 
   private maybeSendLikes(now: number, peer: Address): void {
-    const m = this.membership(peer);
-    if (now - m.lastLikeSent < MULTICAST_ANNOUNCE_PERIOD) return;
-    m.lastLikeSent = now;
-    this.sendLikes(now, peer, this.announced());
+    this.subscriptions.likeTo(now, peer);
   }
 
   private retryWaiting(now: number, credentials = false): void {
@@ -659,7 +473,7 @@ export class Network {
   ): Verdict {
     if (this.acceptAll) return ACCEPTED;
     const c = this.config!;
-    const m = this.memberships.get(source);
+    const m = this.members.get(source);
     const fr: RuleFrame = {
       inbound: true,
       ztSource: source,
@@ -669,10 +483,12 @@ export class Network {
       etherType,
       payload,
     };
-    const mem = m ?? this.membership(source);
+    const mem = m ?? this.members.of(source);
     if (!mem.inEnv) {
       mem.inEnv = this.ruleEnv(mem, true);
-      mem.inCaps = [...mem.capabilities.values()].filter((x) => this.fresh(x.timestamp)).sort((x, y) => x.id - y.id);
+      mem.inCaps = [...mem.capabilities.values()]
+        .filter((x) => this.members.fresh(x.timestamp))
+        .sort((x, y) => x.id - y.id);
     }
     const env = mem.inEnv;
     const r = filterFrame(c.rules, mem.inCaps, fr, env);
@@ -895,14 +711,14 @@ export class Network {
     const c = this.config!;
     const random = this.host.random;
     const coos = inbound
-      ? [...(m?.coos.values() ?? [])].filter((x) => this.fresh(x.timestamp))
+      ? [...(m?.coos.values() ?? [])].filter((x) => this.members.fresh(x.timestamp))
       : c.certificatesOfOwnership;
     return {
       self: this.host.address,
       configFlags: c.flags,
       myTags: new Map(c.tags.map((t) => [t.id, t.value])),
       peerTags: new Map(
-        [...(m?.tags.values() ?? [])].filter((t) => this.fresh(t.timestamp)).map((t) => [t.id, t.value]),
+        [...(m?.tags.values() ?? [])].filter((t) => this.members.fresh(t.timestamp)).map((t) => [t.id, t.value]),
       ),
       ipAuthenticated: (ip) => coos.some((coo) => cooOwnsIp(coo, ip)),
       macAuthenticated: (mac) => coos.some((coo) => cooOwnsMac(coo, macToBytes(mac))),
@@ -921,7 +737,7 @@ export class Network {
   ): Verdict {
     if (this.acceptAll) return ACCEPTED;
     const c = this.config!;
-    const m = dest ? this.membership(dest) : undefined;
+    const m = dest ? this.members.of(dest) : undefined;
     const fr: RuleFrame = {
       inbound: false,
       ztSource: this.host.address,
@@ -1014,50 +830,14 @@ export class Network {
    * or 6plane /40 prefixes names its owner's ZeroTier address, so the advertisement is made up here and
    * handed to our own stack; nothing goes on the wire. Returns true if it answered.
    */
+  /** NDP emulation (ndp-emulation.ts): answers a solicitation for another member's managed address ourselves. */
   private emulateNdp(ourMac: Mac, p: Uint8Array): boolean {
-    if (p.length < 64 || p[6] !== 0x3a || p[40] !== 0x87) return false;
-    const target = p.subarray(48, 64);
-    let owner: Address | undefined;
-    let mine: Uint8Array | undefined;
-    const nwid32 = Number((this.id ^ (this.id >> 32n)) & 0xffffffffn);
-    for (const a of this.config?.staticIps ?? []) {
-      if (a.family !== 6) continue;
-      const ip = a.ip;
-      const prefix =
-        a.port === 88 && ip[0] === 0xfd && ip[9] === 0x99 && ip[10] === 0x93
-          ? 11
-          : a.port === 40 &&
-              ip[0] === 0xfc &&
-              ((ip[1]! << 24) | (ip[2]! << 16) | (ip[3]! << 8) | ip[4]!) >>> 0 === nwid32
-            ? 5
-            : 0;
-      if (prefix === 0 || !target.subarray(0, prefix).every((b, i) => b === ip[i])) continue;
-      owner = target.subarray(prefix, prefix + 5).reduce((x, b) => x * 256 + b, 0);
-      mine = ip;
-      break;
-    }
-    if (owner === undefined || !mine || owner === this.host.address) return false;
-    const na = new Uint8Array(72);
-    na.set([0x60, 0, 0, 0, 0, 0x20, 0x3a, 0xff]);
-    na.set(target, 8);
-    na.set(mine, 24);
-    na[40] = 0x88;
-    na[44] = 0x60; // solicited, override
-    na.set(target, 48);
-    na[64] = 2; // target link-layer address option, 8 bytes
-    na[65] = 1;
-    const peerMac = this.macOf(owner);
-    na.set(macToBytes(peerMac), 66);
-    // ICMPv6 checksum over the pseudo-header (source, destination, length 32, next header 58) and the message.
-    let sum = 32 + 0x3a;
-    for (let i = 8; i < 40; i += 2) sum += (na[i]! << 8) | na[i + 1]!;
-    for (let i = 40; i < 72; i += 2) sum += (na[i]! << 8) | na[i + 1]!;
-    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-    const ck = ~sum & 0xffff;
-    na[42] = ck >>> 8;
-    na[43] = ck & 0xff;
+    const r = emulatedNeighborAdvertisement(this.id, this.config?.staticIps ?? [], this.host.address, p, (a) =>
+      this.macOf(a),
+    );
+    if (!r) return false;
     this.ndpEmulated++;
-    this.deliver(ourMac, peerMac, 0x86dd, na);
+    this.deliver(ourMac, r.peerMac, 0x86dd, r.advertisement);
     return true;
   }
 

@@ -1,5 +1,5 @@
-// Helpers for the intercept tests: a netcon host child process (two stacks, two RPC sockets) and
-// running programs under the preload inside an empty network namespace.
+// The rig the intercept tests and the benchmarks share (testkit/: outside the product, importable by both):
+// a netcon host child process (two stacks, two RPC sockets) and programs run under the preload in an empty network namespace.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,12 +8,12 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { execa, type Options, type ResultPromise } from 'execa';
 
-export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 // The build output (relinking makes a new file), not the copy in the repo root that build.sh
 // rewrites in place: a running program that has the library mapped must not see it truncated.
 export const LIB = join(ROOT, 'intercept', 'build', 'libzerotierintercept.so');
 export const CTESTS = join(ROOT, 'intercept', 'build', 'tests');
-export const HOST_SCRIPT = join(ROOT, 'dist', 'test', 'helpers', 'netcon-host.js');
+export const HOST_SCRIPT = join(ROOT, 'dist', 'testkit', 'netcon-host.js');
 
 /** Which stacks the netcon host runs: lwIP (the product) unless NETCON_TEST_BACKEND says otherwise. */
 export const BACKEND = process.env.NETCON_TEST_BACKEND ?? 'lwip';

@@ -1,15 +1,15 @@
 // A "netcon host" for tests and benchmarks: two stacks joined by an in-memory link in one process,
 // each serving its own RPC socket (<dir>/nc_a for 10.147.17.1 / fd80::1, <dir>/nc_b for
 // 10.147.17.2 / fd80::2). Run as a child process:
-//   node dist/test/helpers/netcon-host.js <dir> [mem|lwip]
+//   node dist/testkit/netcon-host.js <dir> [mem|lwip]
 // prints one JSON line {"ready":true,...} and serves until SIGTERM/SIGINT or stdin closes.
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { NetBackend } from '../../netcon/backend.js';
-import { MemNet } from '../../netcon/mem-net.js';
-import { RpcServer } from '../../netcon/server.js';
-import type { IpAssignment } from '../../netcon/stack-types.js';
+import type { NetBackend } from '../netcon/backend.js';
+import { MemNet } from '../netcon/mem-net.js';
+import { RpcServer } from '../netcon/server.js';
+import type { IpAssignment } from '../netcon/stack-types.js';
 
 export const HOST_A: IpAssignment[] = [
   { address: '10.147.17.1', prefix: 24 },

@@ -4,10 +4,10 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
-import { c25519Generate } from '../../service/core/c25519.js';
-import { formatIdentity, type Identity } from '../../service/core/identity.js';
-import { parseInetAddress } from '../../service/core/inet-address.js';
-import { makeWorld, serializeWorld, WORLD_ID_EARTH, WORLD_TYPE_PLANET } from '../../service/core/world.js';
+import { c25519Generate } from '../service/core/c25519.js';
+import { formatIdentity, type Identity } from '../service/core/identity.js';
+import { parseInetAddress } from '../service/core/inet-address.js';
+import { makeWorld, serializeWorld, WORLD_ID_EARTH, WORLD_TYPE_PLANET } from '../service/core/world.js';
 
 export const ZT_ONE_BIN = process.env.ZT_ONE_BIN;
 export const ZT_PORT = 9993;

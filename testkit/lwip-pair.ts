@@ -1,9 +1,9 @@
 // Two lwIP stacks (netcon/stack.ts) on an in-memory link (netcon/memory-link.ts), handed to the socket table
 // as they are, exactly as the daemon hands each network's stack to its RPC server (service/daemon/networks.ts).
-import type { NetBackend } from '../../netcon/backend.js';
-import { MemoryLink } from '../../netcon/memory-link.js';
-import { Stack } from '../../netcon/stack.js';
-import type { IpAssignment, StackConfig } from '../../netcon/stack-types.js';
+import type { NetBackend } from '../netcon/backend.js';
+import { MemoryLink } from '../netcon/memory-link.js';
+import { Stack } from '../netcon/stack.js';
+import type { IpAssignment, StackConfig } from '../netcon/stack-types.js';
 
 export function lwipPair(a: IpAssignment[], b: IpAssignment[], mtu = 2800): [NetBackend, NetBackend, () => void] {
   const cfg = (n: number, addresses: IpAssignment[]): StackConfig => ({
