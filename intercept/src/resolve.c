@@ -93,6 +93,7 @@ static int ask_reverse(int family, const uint8_t *addr, char *name, size_t cap) 
   char tmp[NC_NAME_MAX + 1];
   int r = ask_body(req, n, NC_OP_REVERSE, (uint8_t *)tmp, NC_NAME_MAX);
   if (r <= 0) return r;
+  if (r > NC_NAME_MAX) return -EIO; /* longer than any name: a malformed answer */
   tmp[r] = 0;
   if ((size_t)r >= cap) return -ERANGE;
   memcpy(name, tmp, (size_t)r + 1);

@@ -214,27 +214,36 @@ export class Service {
     };
   }
 
+  /** /moon as ZeroTier One answers it: held moons only; an unknown one is {}; orbit answers "waiting". */
   private async moonRoute(req: ApiRequest, arg: string | undefined, now: number): Promise<ApiResponse | undefined> {
     if (arg === undefined) return req.method === 'GET' ? { status: 200, body: this.moons() } : undefined;
     const id = parseWorldId(arg);
     if (id === undefined) throw new ApiError(400, { error: `bad moon id ${arg}` });
-    if (req.method === 'GET') {
-      const m = this.moons().find((x) => x.id === worldIdToHex(id));
-      if (!m) throw new ApiError(404);
-      return { status: 200, body: m };
-    }
-    if (req.method === 'POST') {
+    const held = () => this.moons().find((x) => x.id === worldIdToHex(id));
+    if (req.method === 'GET') return { status: 200, body: held() ?? {} };
+    if (req.method === 'POST' || req.method === 'PUT') {
       const seedText = (req.body as { seed?: unknown } | undefined)?.seed;
       const seed = typeof seedText === 'string' ? parseAddress(seedText) : 0;
       if (seed === undefined) throw new ApiError(400, { error: `bad seed ${String(seedText)}` });
+      const have = held();
+      if (have) return { status: 200, body: have };
+      if (!seed) return { status: 200, body: {} };
       this.udp.node.orbit(now, id, seed);
       this.udp.kick();
-      return { status: 200, body: this.moons().find((x) => x.id === worldIdToHex(id)) ?? {} };
+      const waiting = {
+        id: worldIdToHex(id),
+        roots: [],
+        signature: null,
+        timestamp: 0,
+        updatesMustBeSignedBy: null,
+        waiting: true,
+      };
+      return { status: 200, body: waiting };
     }
     if (req.method === 'DELETE') {
-      const had = this.udp.node.deorbit(id);
+      this.udp.node.deorbit(id);
       await deleteMoon(this.home, id);
-      return { status: 200, body: { result: had } };
+      return { status: 200, body: { result: true } };
     }
     return undefined;
   }
@@ -277,9 +286,10 @@ export class Service {
     };
   }
 
+  /** The moons this node holds (a moon being fetched is not listed until it arrives, as in ZeroTier One). */
   private moons() {
     const topo = this.udp.node.topology;
-    const held = [...topo.moons.values()].map((m) => ({
+    return [...topo.moons.values()].map((m) => ({
       id: worldIdToHex(m.id),
       roots: m.roots.map((r) => ({
         identity: formatIdentity(r.identity, false),
@@ -290,14 +300,6 @@ export class Service {
       updatesMustBeSignedBy: Buffer.from(m.updatesMustBeSignedBy).toString('hex'),
       waiting: false,
     }));
-    const wanted = [...topo.wantedMoons].map(([id, seed]) => ({
-      id: worldIdToHex(id),
-      roots: [],
-      seed: addressToString(seed),
-      timestamp: 0,
-      waiting: true,
-    }));
-    return [...held, ...wanted];
   }
 }
 

@@ -2,6 +2,7 @@
 // payloads, config chunks (sign/verify/split) and the member-side reassembler.
 import { readFileSync } from 'node:fs';
 import test from 'ava';
+import { dnsLabel } from '../../service/controller/config-plan.js';
 import { generateIdentity, parseIdentity } from '../../service/core/identity.js';
 import { comIssuedTo, comNetworkId, comTimestamp, verifyCom, verifyCoo } from '../../service/core/vl2/credentials.js';
 import { Dictionary } from '../../service/core/vl2/dictionary.js';
@@ -303,4 +304,36 @@ test('ad-hoc networks: port-range (IPv6 only, 14 rules) and IPv4 /8 forms, as 1.
   t.is(v4.staticIps[1]!.port, 8);
   t.deepEqual(v4.specialists, [0x29077f37cdn]);
   t.is(v4.multicastLimit, 1024);
+});
+
+test('named members (netcon key ncn) round trip; a config without names has no ncn key; a malformed one is refused', (t) => {
+  const v4 = (a: number[]) => ({ family: 4 as const, ip: Uint8Array.from(a), port: 0 });
+  const names = [
+    { address: 0x664dc8ba71, name: 'web-server', ips: [v4([10, 147, 20, 5])] },
+    {
+      address: 0xcaf2d0093e,
+      name: 'db',
+      ips: [v4([10, 147, 20, 6]), { family: 6 as const, ip: new Uint8Array(16).fill(0xfd, 0, 1), port: 0 }],
+    },
+  ];
+  const c = { ...defaultNetworkConfig(NWID, B.address), dns: { domain: 'corp.zt', servers: [] }, names };
+  const bytes = networkConfigBytes(c);
+  const r = decodeNetworkConfig(bytes);
+  if (!r.ok) return t.fail(r.detail);
+  t.deepEqual(r.value.names, names);
+  t.deepEqual(networkConfigBytes(r.value), bytes);
+  const plain = networkConfigBytes(defaultNetworkConfig(NWID, B.address));
+  t.false(new TextDecoder('latin1').decode(plain).includes('\nncn='), 'no names, no key (as ZeroTier One writes it)');
+  const d = Dictionary.from(plain);
+  d.add('ncn', Uint8Array.from([1, 2, 3, 4, 5, 9, 0x61])); // a name of 9 bytes with 1 present
+  const bad = decodeNetworkConfig(d.bytes());
+  t.false(bad.ok);
+});
+
+test('member names become DNS labels as zeronsd makes them', (t) => {
+  t.is(dnsLabel('Web Server'), 'web-server');
+  t.is(dnsLabel('  DB_1 (primary) '), 'db-1-primary');
+  t.is(dnsLabel('---'), '');
+  t.is(dnsLabel('x'.repeat(70)), 'x'.repeat(63));
+  t.is(dnsLabel('émile'), 'mile');
 });
