@@ -3,12 +3,13 @@
 // on a private network of our controller (our service is the planet's root and the controller, in the first
 // namespace); iperf3 -s on one node's tap address, iperf3 -c from the other namespace, one stream. Needs root
 // (ip netns, /dev/net/tun). Nothing of ZeroTier One is part of netcon.
+
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { addressToString } from '../../service/core/address.js';
-import { generateIdentity } from '../../service/core/identity.js';
+import { newIdentity } from '../../service/random.js';
 import { ROOT } from '../../testkit/intercept.js';
 import {
   makeNetns,
@@ -42,7 +43,7 @@ export async function zeroTierOneTapToTap(seconds: number, log: (m: string) => v
     const ns = await makeNetns(scope, 'bench', 't', '10.234');
     const dir = mkdtempSync(join(tmpdir(), 'netcon-zt-bench-'));
     scope.dirs.push(dir);
-    const rootId = generateIdentity();
+    const rootId = newIdentity();
     const planet = planetWithRoot(rootId, `${ns.ipA}/${ROOT_PORT}`);
     const rootHome = join(dir, 'root');
     writeHome(rootHome, rootId, planet, false);
@@ -54,8 +55,8 @@ export async function zeroTierOneTapToTap(seconds: number, log: (m: string) => v
     );
     if (started.exitCode !== 0) throw new Error(`our root did not start: ${started.stderr}`);
     const nodes = [
-      { ns: ns.a, home: join(dir, 'z1'), id: generateIdentity() },
-      { ns: ns.b, home: join(dir, 'z2'), id: generateIdentity() },
+      { ns: ns.a, home: join(dir, 'z1'), id: newIdentity() },
+      { ns: ns.b, home: join(dir, 'z2'), id: newIdentity() },
     ];
     for (const n of nodes) {
       writeHome(n.home, n.id, planet, true);
