@@ -13,13 +13,9 @@
 // (1000 / median of attempts × reference ms); ratio = value / baseline (higher is better; 1.0 means
 // generation costs no more than the bare cipher work it contains).
 
-import { randomBytes, sodium } from '../service/core/c25519.js';
-import {
-  generateIdentity,
-  memoryHardHash,
-  memoryHardHashImplementation,
-  memoryHardHashJs,
-} from '../service/core/identity.js';
+import { sodium } from '../service/core/c25519.js';
+import { memoryHardHash, memoryHardHashImplementation, memoryHardHashJs } from '../service/core/identity.js';
+import { newIdentity, randomBytes } from '../service/random.js';
 import { report } from './result.js';
 
 const runs = Math.max(10, Number(process.argv[3] ?? 20) || 20);
@@ -68,7 +64,7 @@ const attemptsPerId: number[] = [];
 for (let i = 0; i < runs; i++) {
   let attempts = 0;
   const t0 = performance.now();
-  generateIdentity({ onAttempt: (n) => (attempts = n) });
+  newIdentity({ onAttempt: (n) => (attempts = n) });
   genMs.push(performance.now() - t0);
   attemptsPerId.push(attempts);
 }

@@ -3,14 +3,14 @@
 // flight. Reports messages per CPU-second (user+system of this process, both ends) and per wall second.
 // Baseline: the same datagrams (two of 1432 and ~1400 bytes per message) sent unencrypted between two dgram
 // sockets in this process, per CPU-second.
+
 import { createSocket } from 'node:dgram';
-import { c25519Generate } from '../service/core/c25519.js';
 import { Verb } from '../service/core/constants.js';
-import { generateIdentity } from '../service/core/identity.js';
 import { parseInetAddress } from '../service/core/inet-address.js';
 import { encodeUserMessage } from '../service/core/verbs.js';
 import { makeWorld, WORLD_ID_EARTH, WORLD_TYPE_PLANET } from '../service/core/world.js';
 import { UdpNode } from '../service/daemon/udp-host.js';
+import { newIdentity, newKeyPair } from '../service/random.js';
 import { report } from './result.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
@@ -19,9 +19,9 @@ const SIZE = 2800;
 /** VL1_DGRAM=1: node:dgram instead of the addon's batched UDP (for A/B runs). */
 const DGRAM = process.env.VL1_DGRAM === '1';
 
-const idA = generateIdentity();
-const idB = generateIdentity();
-const keys = c25519Generate();
+const idA = newIdentity();
+const idB = newIdentity();
+const keys = newKeyPair();
 let received = 0;
 const a = await UdpNode.start(
   { identity: idA, planet: undefined, port: 0, bind4: '127.0.0.1', bind6: false, dgram: DGRAM },

@@ -1,13 +1,14 @@
 // Shared by the interop tests with a real ZeroTier One (ZT_ONE_BIN): the namespaces they create, the real
 // node's home and process, its CLI, and the teardown. ZeroTier One never uses loopback paths, so each side
 // lives in a network namespace joined by a veth pair. Nothing of ZeroTier One is part of netcon.
+
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
-import { c25519Generate } from '../service/core/c25519.js';
 import { formatIdentity, type Identity } from '../service/core/identity.js';
 import { parseInetAddress } from '../service/core/inet-address.js';
 import { makeWorld, serializeWorld, WORLD_ID_EARTH, WORLD_TYPE_PLANET } from '../service/core/world.js';
+import { newKeyPair } from '../service/random.js';
 
 export const ZT_ONE_BIN = process.env.ZT_ONE_BIN;
 export const ZT_PORT = 9993;
@@ -115,7 +116,7 @@ export function writeHome(home: string, id: Identity | undefined, planet: Uint8A
 
 /** A planet whose one root is `root` at `endpoint` (ip/port), newer than ZeroTier One's built-in one. */
 export function planetWithRoot(root: Identity, endpoint: string): Uint8Array {
-  const keys = c25519Generate();
+  const keys = newKeyPair();
   return serializeWorld(
     makeWorld(
       {

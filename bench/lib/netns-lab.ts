@@ -5,12 +5,13 @@
 // ZT_ONE_BIN, a real ZeroTier One with its kernel tap (apps run natively in its namespace). The kernel
 // baseline is the veth pair itself. Needs root (ip netns; /dev/net/tun for ZeroTier One). Nothing of
 // ZeroTier One is part of netcon.
+
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type Options, type ResultPromise } from 'execa';
 import { addressToString } from '../../service/core/address.js';
-import { generateIdentity } from '../../service/core/identity.js';
+import { newIdentity } from '../../service/random.js';
 import {
   makeNetns,
   type Netns,
@@ -72,7 +73,7 @@ export class Lab {
       const ns = await makeNetns(scope, 'lab', 'l', '10.234');
       const dir = mkdtempSync(join(tmpdir(), 'netcon-lab-'));
       scope.dirs.push(dir);
-      const rootId = generateIdentity();
+      const rootId = newIdentity();
       const planet = planetWithRoot(rootId, `${ns.ipA}/${ROOT_PORT}`);
       const rootHome = join(dir, 'root');
       writeHome(rootHome, rootId, planet, false);
@@ -127,7 +128,7 @@ export class Lab {
   async netcon(side: Side, name: string): Promise<LabMember> {
     const ns = this.nsOf(side);
     const home = join(this.dir, name);
-    const id = generateIdentity();
+    const id = newIdentity();
     writeHome(home, id, this.planet, false);
     this.scope.services.push(home);
     const port = this.ports++;
@@ -166,7 +167,7 @@ export class Lab {
     if (!ZT_ONE_BIN) throw new Error('ZT_ONE_BIN is not set');
     const ns = this.nsOf(side);
     const home = join(this.dir, name);
-    const id = generateIdentity();
+    const id = newIdentity();
     writeHome(home, id, this.planet, true);
     const child = startZeroTier(this.scope, ns, home);
     await waitFor(`ZeroTier One ${name} ONLINE`, 60000, async () =>

@@ -5,13 +5,13 @@
 // (ZeroTier prints it on stdout, and exits 0 for initmoon/genmoon); `validate` also rejects a secret
 // whose private half does not match its public half; `generate` never overwrites an existing file;
 // genmoon/genplanet refuse an unparseable identity, endpoint or key instead of writing a null one.
+
 import { readFileSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import { addressToString } from '../core/address.js';
-import { c25519Generate, c25519KeyPairMatches, fromHex, toHex } from '../core/c25519.js';
+import { c25519KeyPairMatches, fromHex, toHex } from '../core/c25519.js';
 import {
   formatIdentity,
-  generateIdentity,
   type Identity,
   parseIdentity,
   signWithIdentity,
@@ -38,6 +38,7 @@ import {
   worldIdToHex,
 } from '../core/world.js';
 import { atomicCreateFile, atomicWriteFile, StateFileError } from '../daemon/state-files.js';
+import { newIdentity, newKeyPair } from '../random.js';
 
 export const IDTOOL_VERSION = '1.14.1';
 const PROGRAM = 'zerotier-idtool';
@@ -167,7 +168,7 @@ async function generate(args: string[], io: IdtoolIo): Promise<void> {
     const vanity = Number.parseInt(vanityText, 16);
     const shift = 2 ** (40 - bits);
     for (;;) {
-      id = generateIdentity();
+      id = newIdentity();
       if (Math.floor(id.address / shift) === vanity) {
         io.err(`vanity address: found ${addressToString(id.address)} !\n`);
         break;
@@ -177,7 +178,7 @@ async function generate(args: string[], io: IdtoolIo): Promise<void> {
       );
     }
   } else {
-    id = generateIdentity();
+    id = newIdentity();
   }
   const [secretPath, publicPath] = args;
   if (secretPath === undefined) {
@@ -292,7 +293,7 @@ function initWorld(kind: 'moon' | 'planet', idArg: string, endpoints: string[], 
     if (!a) throw new Failure(`invalid stable endpoint: ${e} (expected ip/port)`);
     return formatInetAddress(a);
   });
-  const kp = c25519Generate();
+  const kp = newKeyPair();
   const json = {
     id: kind === 'moon' ? addressToString(id.address) : worldIdToHex(WORLD_ID_EARTH),
     objtype: 'world',

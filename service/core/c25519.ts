@@ -21,7 +21,6 @@ export interface Sodium {
   crypto_sign_verify_detached(sig: Uint8Array, m: Uint8Array, pk: Uint8Array): boolean;
   crypto_stream_salsa20(c: Uint8Array, n: Uint8Array, k: Uint8Array): void;
   crypto_stream_salsa20_xor_ic(c: Uint8Array, m: Uint8Array, n: Uint8Array, ic: number, k: Uint8Array): void;
-  randombytes_buf(buf: Uint8Array): void;
   sodium_memzero(buf: Uint8Array): void;
 }
 
@@ -38,12 +37,6 @@ export function sha512(data: Uint8Array): Uint8Array {
   const out = new Uint8Array(64);
   sodium.crypto_hash_sha512(out, data);
   return out;
-}
-
-export function randomBytes(n: number): Uint8Array {
-  const b = new Uint8Array(n);
-  sodium.randombytes_buf(b);
-  return b;
 }
 
 /** X25519 public key of a 32-byte scalar (clamped internally, as X25519 always does). */
@@ -72,7 +65,7 @@ export function c25519PublicFromPrivate(privateKey: Uint8Array): Uint8Array {
 }
 
 /** A fresh random key pair (what `initmoon` and `genplanet` use for world signing keys). */
-export function c25519Generate(random: (n: number) => Uint8Array = randomBytes): C25519KeyPair {
+export function c25519Generate(random: (n: number) => Uint8Array): C25519KeyPair {
   const privateKey = random(C25519_PRIVATE_KEY_LENGTH);
   return { publicKey: c25519PublicFromPrivate(privateKey), privateKey };
 }

@@ -39,7 +39,6 @@ import {
   ed25519PublicKey,
   ed25519SigningKey,
   fromHex,
-  randomBytes,
   sodium,
   toHex,
   x25519PublicKey,
@@ -225,8 +224,8 @@ export function deriveAddress(publicKey: Uint8Array): AddressDerivation {
 }
 
 export interface GenerateOptions {
-  /** Source of random bytes (defaults to libsodium's CSPRNG). */
-  random?: (n: number) => Uint8Array;
+  /** Source of random bytes: the host's (service/random.ts); the core draws none itself. */
+  random: (n: number) => Uint8Array;
   /** Called after every memory-hard attempt with the attempt count so far (for benchmarks). */
   onAttempt?: (attempts: number) => void;
 }
@@ -235,8 +234,8 @@ export interface GenerateOptions {
  * A new identity with a private key. Keeps one random Ed25519 seed and draws fresh X25519 scalars
  * until the memory-hard hash of the public key is acceptable (on average ~15 attempts).
  */
-export function generateIdentity(options: GenerateOptions = {}): Identity {
-  const random = options.random ?? randomBytes;
+export function generateIdentity(options: GenerateOptions): Identity {
+  const random = options.random;
   const privateKey = new Uint8Array(C25519_PRIVATE_KEY_LENGTH);
   privateKey.set(random(32), 32);
   const publicKey = new Uint8Array(C25519_PUBLIC_KEY_LENGTH);

@@ -9,11 +9,12 @@
 // place (or hard-linked, where an existing file must never be replaced), then the folder fsynced.
 // A file that exists but cannot be parsed or validated gives a StateFileError naming its path; the
 // file is left as it is.
+
 import { randomBytes } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
 import { link, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { generateIdentity, type Identity, parseIdentity, validateIdentity } from '../core/identity.js';
+import { type Identity, parseIdentity, validateIdentity } from '../core/identity.js';
 import {
   moonFileName,
   parseWorld,
@@ -24,6 +25,7 @@ import {
   type World,
   worldIdToHex,
 } from '../core/world.js';
+import { newIdentity } from '../random.js';
 
 export type StateFileErrorCode = 'CORRUPT' | 'EXISTS' | 'MISMATCH' | 'IO';
 
@@ -166,7 +168,7 @@ async function ensurePublicFile(home: string, id: Identity): Promise<void> {
  */
 export async function loadOrCreateIdentity(
   home: string,
-  generate: () => Identity = () => generateIdentity(),
+  generate: () => Identity = () => newIdentity(),
 ): Promise<{ identity: Identity; created: boolean }> {
   const existing = await readIdentitySecret(home);
   if (existing) {

@@ -2,11 +2,12 @@
 // Every node has one socket (local socket 0) at an address like 10.0.0.1/9993.
 
 import { randomFillSync } from 'node:crypto';
-import { type C25519KeyPair, c25519Generate } from '../../service/core/c25519.js';
+import type { C25519KeyPair } from '../../service/core/c25519.js';
 import type { Identity } from '../../service/core/identity.js';
 import { formatInetAddress, type InetAddress, parseInetAddress } from '../../service/core/inet-address.js';
 import { type Host, Node, type NodeOptions } from '../../service/core/node.js';
 import { makeWorld, WORLD_ID_EARTH, WORLD_TYPE_PLANET, type World } from '../../service/core/world.js';
+import { newKeyPair } from '../../service/random.js';
 
 interface InFlight {
   at: number;
@@ -100,7 +101,7 @@ export class MemWire {
 
 /** A planet whose one root is `root` at `endpoint`, signed with a fresh key pair (returned for updates). */
 export function testPlanet(root: Identity, endpoint = '10.0.0.1/9993'): { planet: World; keys: C25519KeyPair } {
-  const keys = c25519Generate();
+  const keys = newKeyPair();
   const planet = makeWorld(
     {
       type: WORLD_TYPE_PLANET,

@@ -14,6 +14,7 @@ const FORBIDDEN = [
   /\brandomFillSync\b/,
   /\brandomBytes\s*\(\s*\d/,
   /\bgetRandomValues\b/,
+  /\brandombytes_/, // libsodium's CSPRNG: keys are made from the host's random bytes (service/random.ts)
   /\bprocess\.env\b/,
   /\bset(Timeout|Interval|Immediate)\s*\(/,
 ];

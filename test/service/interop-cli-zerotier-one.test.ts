@@ -10,14 +10,15 @@
 // Without ZT_ONE_BIN the test is registered as skipped and says why.
 //
 //   ZT_ONE_BIN=/path/to/zerotier-one npx ava --verbose dist/test/service/interop-cli-zerotier-one.test.js
+
 import { existsSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { execa } from 'execa';
 import { addressToString } from '../../service/core/address.js';
-import { generateIdentity } from '../../service/core/identity.js';
-import { ROOT } from '../helpers/intercept.js';
+import { newIdentity } from '../../service/random.js';
+import { ROOT } from '../../testkit/intercept.js';
 import {
   makeNetns,
   planetWithRoot,
@@ -26,7 +27,7 @@ import {
   startZeroTier,
   writeHome,
   ZT_ONE_BIN,
-} from '../helpers/zerotier-one.js';
+} from '../../testkit/zerotier-one.js';
 
 const service = join(ROOT, 'zerotier-netcon-service');
 const ourCliBin = join(ROOT, 'zerotier-cli');
@@ -115,8 +116,8 @@ reg("interop: ZeroTier One's zerotier-cli against our service, as against ZeroTi
   symlinkSync(ZT_ONE_BIN!, realCli);
   const ns = await makeNetns(scope, 'ztc', 'c', '10.233');
 
-  const rootId = generateIdentity();
-  const ztId = generateIdentity();
+  const rootId = newIdentity();
+  const ztId = newIdentity();
   const ztAddr = addressToString(ztId.address);
   const planet = planetWithRoot(rootId, `${ns.ipB}/${ROOT_PORT}`);
   const ztHome = join(dir, 'zt');

@@ -13,7 +13,6 @@ import {
   deriveAddress,
   deserializeIdentity,
   formatIdentity,
-  generateIdentity,
   IDENTITY_PUBLIC_BINARY_LENGTH,
   IDENTITY_SECRET_BINARY_LENGTH,
   Identity,
@@ -31,6 +30,7 @@ import {
   verifyWithIdentity,
   writeIdentity,
 } from '../../service/core/identity.js';
+import { newIdentity } from '../../service/random.js';
 
 const vectors = new URL('../../../test/fixtures/vectors/identities/', import.meta.url);
 const read = (name: string) => readFileSync(new URL(name, vectors), 'utf8');
@@ -306,7 +306,7 @@ test('shared-keys vector: key agreement gives the 48-byte keys, symmetrically', 
 test('generated identities validate, sign, and round-trip through text and binary', (t) => {
   for (let i = 0; i < 2; i++) {
     let attempts = 0;
-    const id = generateIdentity({ onAttempt: (n) => (attempts = n) });
+    const id = newIdentity({ onAttempt: (n) => (attempts = n) });
     t.true(attempts >= 1);
     t.true(id.hasPrivate);
     t.false(isReservedAddress(id.address));

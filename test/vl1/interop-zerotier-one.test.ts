@@ -9,13 +9,15 @@
 // ZT_INTEROP_SOAK_MS=130000 also keeps each pair up that long and checks that keepalives hold it together.
 // ZeroTier One is built outside this repository (e.g. `make one ZT_SSO_SUPPORTED=0` in its 1.14.1 source);
 // nothing of it is part of netcon.
+
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import type { ResultPromise } from 'execa';
 import { addressToString } from '../../service/core/address.js';
-import { generateIdentity, type Identity } from '../../service/core/identity.js';
+import type { Identity } from '../../service/core/identity.js';
+import { newIdentity } from '../../service/random.js';
 import {
   makeNetns,
   type Netns,
@@ -127,8 +129,8 @@ function twoHomes(dir: string, ztId: Identity, ourId: Identity, planet: Uint8Arr
 reg('interop: a real ZeroTier One root answers our HELLO (OK), and lists us with a direct path', async (t) => {
   const { scope, dir, net } = setup(t, 'r');
   const ns = await net();
-  const ztId = generateIdentity(); // made by our code: ZeroTier One must accept it as its own
-  const ourId = generateIdentity();
+  const ztId = newIdentity(); // made by our code: ZeroTier One must accept it as its own
+  const ourId = newIdentity();
   const ztAddr = addressToString(ztId.address);
   const ourAddr = addressToString(ourId.address);
   const planet = planetWithRoot(ztId, `${ns.ipA}/${ZT_PORT}`);
@@ -181,8 +183,8 @@ reg('interop: a real ZeroTier One root answers our HELLO (OK), and lists us with
 reg('interop: our root answers a real ZeroTier One leaf, which comes ONLINE through it', async (t) => {
   const { scope, dir, net } = setup(t, 'l');
   const ns = await net();
-  const ztId = generateIdentity();
-  const ourId = generateIdentity();
+  const ztId = newIdentity();
+  const ourId = newIdentity();
   const ztAddr = addressToString(ztId.address);
   const ourAddr = addressToString(ourId.address);
   const planet = planetWithRoot(ourId, `${ns.ipB}/${OUR_PORT}`);

@@ -1,7 +1,8 @@
 // VL1 simulation: a root and two leaves over the in-memory wire with a fake clock.
+
 import test from 'ava';
-import { c25519Generate } from '../../service/core/c25519.js';
 import { makeWorld, serializeWorld, WORLD_TYPE_PLANET } from '../../service/core/world.js';
+import { newKeyPair } from '../../service/random.js';
 import { vectorIdentity as identity } from '../helpers/controller-fixtures.js';
 import { MemWire, testPlanet } from '../helpers/mem-wire.js';
 
@@ -67,7 +68,7 @@ test('WHOIS, relayed USER_MESSAGE, RENDEZVOUS, then a direct path', (t) => {
 test('a planet update issued at the root reaches both leaves and is handed to the host to persist', (t) => {
   const { wire, r, a, b, planet, keys, R } = setup();
   t.true(wire.run(20_000, () => a.node.online(wire.now) && b.node.online(wire.now)));
-  const next = c25519Generate();
+  const next = newKeyPair();
   const v2 = makeWorld(
     {
       type: WORLD_TYPE_PLANET,

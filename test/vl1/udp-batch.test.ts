@@ -1,17 +1,17 @@
 // The UDP edge with the addon's batched sockets (sendmmsg/recvmmsg) and with node:dgram: two nodes in this
 // process exchange fragmented USER_MESSAGEs over IPv4 and IPv6 loopback, each edge against the other, and
 // the NAT junk packet (own TTL) leaves through the batched socket without counting an error.
+
 import { createSocket } from 'node:dgram';
 import test from 'ava';
-import { c25519Generate } from '../../service/core/c25519.js';
-import { generateIdentity } from '../../service/core/identity.js';
 import { parseInetAddress } from '../../service/core/inet-address.js';
 import { makeWorld, WORLD_ID_EARTH, WORLD_TYPE_PLANET } from '../../service/core/world.js';
 import { batchedUdpAvailable } from '../../service/daemon/udp-batch.js';
 import { UdpNode } from '../../service/daemon/udp-host.js';
+import { newIdentity, newKeyPair } from '../../service/random.js';
 
-const idA = generateIdentity();
-const idB = generateIdentity();
+const idA = newIdentity();
+const idB = newIdentity();
 
 async function pair(family: 4 | 6, dgramA: boolean, dgramB: boolean) {
   const got: Uint8Array[] = [];
@@ -20,7 +20,7 @@ async function pair(family: 4 | 6, dgramA: boolean, dgramB: boolean) {
     { identity: idA, planet: undefined, port: 0, ...bind, dgram: dgramA },
     { userMessage: (_s, _t, d) => void got.push(d) },
   );
-  const keys = c25519Generate();
+  const keys = newKeyPair();
   const planet = makeWorld(
     {
       type: WORLD_TYPE_PLANET,

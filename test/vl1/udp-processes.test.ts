@@ -1,14 +1,15 @@
 // VL1 over real UDP on 127.0.0.1: a root and two leaves, each its own process.
+
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { execa } from 'execa';
-import { c25519Generate } from '../../service/core/c25519.js';
 import { parseIdentity } from '../../service/core/identity.js';
 import { parseInetAddress } from '../../service/core/inet-address.js';
 import { makeWorld, serializeWorld, WORLD_ID_EARTH, WORLD_TYPE_PLANET } from '../../service/core/world.js';
+import { newKeyPair } from '../../service/random.js';
 import { type NodeProc, pollPeers, startNodeProc } from '../helpers/node-proc-client.js';
 import { vectorPath } from '../helpers/vl1-vectors.js';
 
@@ -21,7 +22,7 @@ test('three processes: WHOIS, relayed USER_MESSAGE, RENDEZVOUS, direct path, pla
   const dir = mkdtempSync(join(tmpdir(), 'netcon-vl1-'));
   const base = 30000 + Math.floor(Math.random() * 20000);
   const ports = { R: base, A: base + 1, B: base + 2 };
-  const keys = c25519Generate();
+  const keys = newKeyPair();
   const R = parseIdentity(secret('node-R'));
   const root = { identity: R, stableEndpoints: [parseInetAddress(`127.0.0.1/${ports.R}`)!] };
   const v1 = makeWorld(
@@ -80,7 +81,7 @@ test('three processes: WHOIS, relayed USER_MESSAGE, RENDEZVOUS, direct path, pla
   );
 
   // The root issues a planet update (signed with v1's key); restarted leaves fetch it in OK(HELLO) and store it.
-  const next = c25519Generate();
+  const next = newKeyPair();
   const v2 = makeWorld(
     {
       type: WORLD_TYPE_PLANET,

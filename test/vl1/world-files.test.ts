@@ -2,7 +2,6 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { c25519Generate } from '../../service/core/c25519.js';
 import { parseIdentity } from '../../service/core/identity.js';
 import { parseInetAddress } from '../../service/core/inet-address.js';
 import { makeWorld, moonIdForAddress, parseWorld, serializeWorld, WORLD_TYPE_MOON } from '../../service/core/world.js';
@@ -16,6 +15,7 @@ import {
   writeMoon,
   writePlanet,
 } from '../../service/daemon/state-files.js';
+import { newKeyPair } from '../../service/random.js';
 
 const planetDir = new URL('../../../test/fixtures/vectors/planet/', import.meta.url);
 const v1bytes = new Uint8Array(await readFile(new URL('planet-v1.bin', planetDir)));
@@ -31,7 +31,7 @@ async function home(t: { teardown: (fn: () => Promise<void>) => void }): Promise
 }
 
 function moon(ts: bigint) {
-  const kp = c25519Generate();
+  const kp = newKeyPair();
   return makeWorld(
     {
       type: WORLD_TYPE_MOON,

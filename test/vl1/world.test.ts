@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import test from 'ava';
 import { addressToString } from '../../service/core/address.js';
-import { c25519Generate, toHex } from '../../service/core/c25519.js';
-import { generateIdentity, parseIdentity } from '../../service/core/identity.js';
+import { toHex } from '../../service/core/c25519.js';
+import { parseIdentity } from '../../service/core/identity.js';
 import {
   compareInetAddress,
   formatInetAddress,
@@ -31,6 +31,7 @@ import {
   worldIdToHex,
   worldSignedMessage,
 } from '../../service/core/world.js';
+import { newIdentity, newKeyPair } from '../../service/random.js';
 
 const dir = new URL('../../../test/fixtures/vectors/planet/', import.meta.url);
 const bin = (name: string) => new Uint8Array(readFileSync(new URL(name, dir)));
@@ -168,7 +169,7 @@ test('moons: 0x7f type, dictionary length, id from the first root, seed rule', (
   const root = parseIdentity(
     '29077f37cd:0:a0da70854f27b5919cc75b34f0025a64e134ec8f9522b55af94bdac5e34b6a176d1367126feb4cbaabb91970c0d1d2c52d729a8b5286c08c286281ba867a4c34',
   );
-  const kp = c25519Generate();
+  const kp = newKeyPair();
   const id = moonIdForAddress(root.address);
   t.is(worldIdToHex(id), '00000029077f37cd');
   t.is(moonFileName(id), '00000029077f37cd.moon');
@@ -244,9 +245,9 @@ test('readWorld never throws on truncated or corrupted input, and rejects format
 });
 
 test('worlds with several roots, IPv6 endpoints, sorted like genmoon, round-trip and verify', (t) => {
-  const a = generateIdentity();
-  const b = generateIdentity();
-  const kp = c25519Generate();
+  const a = newIdentity();
+  const b = newIdentity();
+  const kp = newKeyPair();
   const eps = ['10.0.0.2/9993', '10.0.0.1/9994', '10.0.0.1/9993', 'fd00::1/9993', '2001:db8::5/1'].map(
     (s) => parseInetAddress(s)!,
   );

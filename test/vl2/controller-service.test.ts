@@ -1,15 +1,16 @@
 // The controller inside the real service: its routes on the authenticated local HTTP API (compact JSON,
 // empty 404s), controller.d in the home folder, and a member node over real UDP on loopback getting
 // ACCESS_DENIED, then — after authorization through HTTP — its config.
+
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
-import { c25519Generate } from '../../service/core/c25519.js';
 import { formatInetAddress, parseInetAddress } from '../../service/core/inet-address.js';
 import { makeWorld, WORLD_ID_EARTH, WORLD_TYPE_PLANET } from '../../service/core/world.js';
 import { Service } from '../../service/daemon/service.js';
 import { writeIdentityFiles, writePlanet } from '../../service/daemon/state-files.js';
 import { UdpNode } from '../../service/daemon/udp-host.js';
+import { newKeyPair } from '../../service/random.js';
 import { controllerVector, tempHome, vectorIdentity } from '../helpers/controller-fixtures.js';
 import { TestMember } from '../helpers/controller-sim.js';
 
@@ -33,7 +34,7 @@ test('HTTP API and a member over UDP on loopback', async (t) => {
   const probe = await Service.start({ home, port: 0, log: quiet });
   const port = probe.port;
   await probe.stop();
-  const keys = c25519Generate();
+  const keys = newKeyPair();
   const planet = makeWorld(
     {
       type: WORLD_TYPE_PLANET,

@@ -18,6 +18,7 @@
 //
 //   ZT_ONE_BIN=/path/to/zerotier-one npx ava --verbose dist/test/vl2/interop-zerotier-one.test.js
 // ZeroTier One is built outside this repository; nothing of it is part of netcon.
+
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,7 +26,7 @@ import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { execa, type ResultPromise } from 'execa';
 import { addressToString } from '../../service/core/address.js';
-import { generateIdentity } from '../../service/core/identity.js';
+import { newIdentity } from '../../service/random.js';
 import { inNs, kill, LIB, ROOT } from '../../testkit/intercept.js';
 import {
   makeNetns,
@@ -464,8 +465,8 @@ reg('interop: a real ZeroTier One joins our controller; ping to our stack and HT
   if (missing) return t.fail(missing);
   const { scope, dir, net } = setup(t, 'a');
   const ns = await net();
-  const rootId = generateIdentity();
-  const ztId = generateIdentity();
+  const rootId = newIdentity();
+  const ztId = newIdentity();
   const ztAddr = addressToString(ztId.address);
   const planet = planetWithRoot(rootId, `${ns.ipB}/${ROOT_PORT}`);
   const ztHome = join(dir, 'zt');
@@ -681,7 +682,7 @@ reg('interop: we join a real ZeroTier One controller; ping to our stack and HTTP
   if (missing) return t.fail(missing);
   const { scope, dir, net } = setup(t, 'b');
   const ns = await net();
-  const ztId = generateIdentity();
+  const ztId = newIdentity();
   const ztAddr = addressToString(ztId.address);
   const planet = planetWithRoot(ztId, `${ns.ipA}/${ZT_PORT}`);
   const ztHome = join(dir, 'zt');

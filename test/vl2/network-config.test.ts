@@ -1,9 +1,10 @@
 // NetworkConfig ⇄ dictionary on the cached configs ZeroTier One 1.14.1 wrote, NETWORK_CONFIG_REQUEST
 // payloads, config chunks (sign/verify/split) and the member-side reassembler.
+
 import { readFileSync } from 'node:fs';
 import test from 'ava';
 import { dnsLabel } from '../../service/controller/config-plan.js';
-import { generateIdentity, parseIdentity } from '../../service/core/identity.js';
+import { parseIdentity } from '../../service/core/identity.js';
 import { comIssuedTo, comNetworkId, comTimestamp, verifyCom, verifyCoo } from '../../service/core/vl2/credentials.js';
 import { Dictionary } from '../../service/core/vl2/dictionary.js';
 import {
@@ -31,6 +32,7 @@ import {
   verifyConfigChunk,
 } from '../../service/core/vl2/network-config.js';
 import { evaluateRules } from '../../service/core/vl2/rules.js';
+import { newIdentity } from '../../service/random.js';
 import { METADATA_1_14_1 } from '../helpers/controller-fixtures.js';
 import { vectorPath } from '../helpers/vl1-vectors.js';
 
@@ -257,7 +259,7 @@ test('three reassembly slots: a new update takes the slot used least (its own us
   t.is(ra.accept(u[1]![1]!, R.address, 0n, R).kind, 'incomplete');
   t.is(ra.accept(u[1]![2]!, R.address, 0n, R).kind, 'complete');
   t.is(ra.accept(u[0]![1]!, R.address, 0n, R).kind, 'incomplete'); // update 1 restarted from scratch
-  const fresh = generateIdentity();
+  const fresh = newIdentity();
   t.like(ra.accept(makeConfigChunks(NWID, dict, 9n, fresh)[0]!, R.address, 0n, fresh), { kind: 'need-identity' });
 });
 
