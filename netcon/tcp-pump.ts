@@ -93,7 +93,8 @@ export class TcpPump {
       // Read what the stack can take, but at least 16 KiB: a write the stack cannot take in full
       // is what arms its onWritable (the remainder waits in the stash, and the fd is not read).
       const w = this.sock.writable();
-      const r = fdpass.read(this.fd, readBuf, 0, Math.min(Math.max(w, 16384), readBuf.length));
+      const want = Math.min(Math.max(w, 16384), readBuf.length);
+      const r = fdpass.read(this.fd, readBuf, 0, want);
       if (r > 0) {
         const n = this.write(readBuf.subarray(0, r));
         if (n < 0) return this.finish();
@@ -102,6 +103,9 @@ export class TcpPump {
           this.stash = readBuf.slice(n, r);
           break;
         }
+        // A short read emptied the socket: no second read only to hear EAGAIN (the poll is level-triggered,
+        // so more data, or the app's EOF, wakes us again). One syscall less per small message.
+        if (r < want) break;
         continue;
       }
       if (r === 0) return this.onAppEof();

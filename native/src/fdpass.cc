@@ -261,8 +261,14 @@ class Poller : public Napi::ObjectWrap<Poller> {
     }
     handle_->data = this;
     env_ = env;
+    Napi::Object resource = Napi::Object::New(env);
+    resource_ = Napi::Persistent(resource);
+    napi_async_init(env, resource, Napi::String::New(env, "netcon.fdpass.Poller"), &ctx_);
   }
-  ~Poller() override { CloseHandle(); }
+  ~Poller() override {
+    CloseHandle();
+    if (ctx_) napi_async_destroy(env_, ctx_);
+  }
 
  private:
   static void OnEvent(uv_poll_t* h, int status, int events) {
@@ -270,12 +276,11 @@ class Poller : public Napi::ObjectWrap<Poller> {
     if (!self) return;
     Napi::Env env = self->env_;
     Napi::HandleScope scope(env);
-    // Run inside a callback scope so microtasks (promise continuations) run afterwards.
+    // Run inside a callback scope (the poller's own async context, made once) so microtasks (promise
+    // continuations, the UDP flush) run afterwards. A context per event cost an object, a string and the
+    // async hooks' bookkeeping on every packet.
     napi_callback_scope cs = nullptr;
-    napi_async_context ctx = nullptr;
-    napi_value resource = Napi::Object::New(env);
-    napi_async_init(env, resource, Napi::String::New(env, "netcon.fdpass.Poller"), &ctx);
-    napi_open_callback_scope(env, resource, ctx, &cs);
+    napi_open_callback_scope(env, self->resource_.Value(), self->ctx_, &cs);
     int ev = 0;
     if (events & UV_READABLE) ev |= 1;
     if (events & UV_WRITABLE) ev |= 2;
@@ -286,7 +291,6 @@ class Poller : public Napi::ObjectWrap<Poller> {
       napi_fatal_exception(env, e.Value());
     }
     napi_close_callback_scope(env, cs);
-    napi_async_destroy(env, ctx);
   }
   Napi::Value Start(const Napi::CallbackInfo& info) {
     if (!handle_) return info.Env().Undefined();
@@ -332,6 +336,8 @@ class Poller : public Napi::ObjectWrap<Poller> {
   bool ref_ = false;
   uv_poll_t* handle_ = nullptr;
   Napi::FunctionReference cb_;
+  Napi::ObjectReference resource_;
+  napi_async_context ctx_ = nullptr;
   Napi::Env env_ = nullptr;
 };
 
