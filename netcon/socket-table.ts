@@ -148,6 +148,10 @@ function inPrefix(addr: string, family: 4 | 6, net: string, prefix: number): boo
   return true;
 }
 
+function sameAddr(a: SockAddr, b: SockAddr): boolean {
+  return a.family === b.family && a.port === b.port && sameIp(a.address, b.address, a.family);
+}
+
 const IPPROTO_ICMP = 1;
 const IPPROTO_ICMPV6 = 58;
 
@@ -476,6 +480,16 @@ export class SocketTable {
     s.opts.nodelay = (r.opts & ReattachOpt.NODELAY) !== 0;
     s.opts.keepalive = (r.opts & ReattachOpt.KEEPALIVE) !== 0;
     const b = this.bind(s, r.local);
+    if (b.result === -Errno.EADDRINUSE) {
+      // a listener reattached for the same address a moment ago (this app's, parked again): the same one
+      for (const x of this.reattached.values())
+        if (x.sock.local && !x.sock.closed && sameAddr(x.sock.local, r.local)) {
+          const fd = fdpass.dup(x.appFd);
+          this.release(s);
+          if (fd < 0) return { result: fd };
+          return { result: x.sock.id, sock: x.sock, fd };
+        }
+    }
     if (b.result < 0) return fail(b.result);
     const l = this.listen(s, r.backlog);
     if (l.result < 0 || l.fd === undefined) return fail(l.result < 0 ? l.result : -Errno.EIO);

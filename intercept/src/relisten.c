@@ -80,12 +80,17 @@ static void park_locked(int fd) {
   real.close(sv[0]);
 }
 
-/* Parks one listener whose pair hung up (accept saw it), and every other one with the watcher. */
+/* Parks a socket whose pair hung up (accept or recv saw EOF), and wakes the watcher. The EOF may have
+ * come from a description that is no longer the fd's (a blocked accept on a parked pair that the
+ * watcher just replaced by the new listener): only an fd that is hung up now is parked. */
 void relisten_hangup(int fd) {
   if ((unsigned)fd >= NC_MAXFD) return;
+  int saved = errno;
+  struct pollfd p = {fd, POLLIN, 0};
   pthread_mutex_lock(&tab_lock);
-  park_locked(fd);
+  if (poll(&p, 1, 0) == 1 && (p.revents & POLLHUP)) park_locked(fd);
   pthread_mutex_unlock(&tab_lock);
+  errno = saved;
   pthread_mutex_lock(&w_lock);
   w_kick = 1;
   pthread_cond_signal(&w_cond);
@@ -151,6 +156,21 @@ static void wait_ms(int ms) {
   pthread_mutex_unlock(&w_lock);
 }
 
+/* With w->mu held: one LOOKUP round trip on the watch connection, answered within 2 s. A service that
+ * is still dying (SIGKILL: its listening socket closed last) may accept the connection but never
+ * answers: only an answer means it is back. */
+static int watch_alive(struct ctl *w) {
+  uint8_t req[NC_HDR_LEN + 8], resp[NC_MSG_MAX];
+  size_t n = nc_put_hdr(req, NC_OP_LOOKUP, 0, 0);
+  n += nc_put_u64(req + n, 0);
+  if (real.send(w->fd, req, n, MSG_NOSIGNAL) != (ssize_t)n) return 0;
+  struct pollfd p = {w->fd, POLLIN, 0};
+  if (poll(&p, 1, 2000) != 1 || !(p.revents & POLLIN)) return 0;
+  struct nc_resp r;
+  ssize_t got = real.recv(w->fd, resp, sizeof(resp), MSG_DONTWAIT);
+  return got > 0 && nc_get_resp(resp, (size_t)got, &r) == 0 && r.op == NC_OP_LOOKUP;
+}
+
 static void *watcher_main(void *arg) {
   (void)arg;
   struct ctl *w = &ctls[NC_WATCH_SLOT];
@@ -165,6 +185,10 @@ static void *watcher_main(void *arg) {
     }
     pthread_mutex_lock(&w->mu);
     int r = ctl_ensure(w);
+    if (r == 0 && down && !watch_alive(w)) {
+      ctl_drop(w);
+      r = -ENETDOWN;
+    }
     int fd = w->fd;
     pthread_mutex_unlock(&w->mu);
     if (r < 0) {

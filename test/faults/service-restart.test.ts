@@ -154,3 +154,33 @@ for (const app of APPS) {
     t.true(await app.probe(host, port));
   });
 }
+
+test.serial(
+  'python3 -m http.server across five quick service restarts (killed, back 0.5 s later): each time serving again within 5 s',
+  async (t) => {
+    // Catches races between the dying service, the parked listener and a blocked accept(): a listener
+    // reattached to a service still in its last moments, or parked again right after its reattachment.
+    const app = APPS[0]!;
+    const home = tmp('netcon-restart-');
+    const dir = tmp('netcon-app-');
+    const port = freePort();
+    let host = await startHost(undefined, home);
+    const server = app.start(host, dir, port);
+    t.teardown(async () => {
+      kill(server);
+      await host.stop();
+    });
+    await waitFor(() => app.probe(host, port), 15000, app.name);
+    const times: number[] = [];
+    for (let round = 0; round < 5; round++) {
+      await host.crash();
+      await new Promise((r) => setTimeout(r, 500));
+      host = await startHost(undefined, home);
+      const t0 = Date.now();
+      await waitFor(() => app.probe(host, port), 5000, `${app.name} to serve again (restart ${round + 1})`);
+      times.push(Date.now() - t0);
+    }
+    t.true(server.exitCode === null);
+    t.log(`serving again after each restart: ${times.join(', ')} ms`);
+  },
+);
