@@ -23,6 +23,8 @@ export const API_LIMITS = {
   /** How often Node checks the header and request timeouts. */
   checkIntervalMs: 500,
   maxBody: 1 << 20,
+  /** Listen backlog: room for the token holder's connection while a flood is being refused (capped by somaxconn). */
+  backlog: 4096,
 };
 
 const limits = native.limits as {

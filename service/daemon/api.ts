@@ -78,7 +78,7 @@ export class ApiServer {
       try {
         await new Promise<void>((resolve, reject) => {
           server.once('error', reject);
-          server.listen(port, host, () => resolve());
+          server.listen({ port, host, backlog: API_LIMITS.backlog }, () => resolve());
         });
         this.servers.push(server);
       } catch (e) {

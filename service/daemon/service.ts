@@ -206,6 +206,8 @@ export class Service {
       drops: Object.fromEntries(node.drops),
       vl2Drops: Object.fromEntries(this.vl2?.drops ?? []),
       udpSendErrors: this.udp.sendErrors,
+      api: { ...this.api.gate.stats },
+      fdsRefusedToApps: fdReserve.refused,
       networks: (this.networks?.list() ?? []).map((j) => ({
         nwid: j.net.id.toString(16).padStart(16, '0'),
         drops: Object.fromEntries(j.net.drops),

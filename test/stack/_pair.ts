@@ -128,3 +128,12 @@ export async function connectPair(
   await accepted;
   return { client, server: server! };
 }
+
+/** Waits until `cond()` holds, polling every 5 ms; throws naming `what` after `ms` (a busy machine gets time). */
+export async function until(cond: () => boolean, what = 'condition', ms = 10_000): Promise<void> {
+  const t0 = performance.now();
+  while (!cond()) {
+    if (performance.now() - t0 > ms) throw new Error(`${what}: not reached within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

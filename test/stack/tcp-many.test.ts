@@ -1,7 +1,7 @@
 // 1,000 concurrent TCP connections between two stacks, each echoing 64 KiB.
 import test from 'ava';
 import type { TcpSocket } from '../../netcon/stack-types.js';
-import { makePair, pattern, sendAll, sha256 } from './_pair.js';
+import { makePair, pattern, sendAll, sha256, until } from './_pair.js';
 
 const CONNECTIONS = 1000;
 const SIZE = 64 * 1024;
@@ -97,7 +97,7 @@ test('a server closing first keeps a bounded number of TIME_WAIT connections (ea
       });
     for (let i = 0; i < COUNT; i += 100) await Promise.all(Array.from({ length: 100 }, one));
     // The stack's TCP timer (100 ms) trims the list.
-    await new Promise((r) => setTimeout(r, 300));
+    await until(() => p.b.stats().tcpPcbs <= 257, 'TIME_WAIT trimmed');
     const pcbs = p.b.stats().tcpPcbs;
     t.log(`${COUNT} connections closed by the server: ${pcbs} TCP PCBs left on its side (listener included)`);
     t.true(pcbs <= 257, `${pcbs} PCBs: TIME_WAIT is not bounded`);

@@ -200,7 +200,7 @@ test('a paused listener holds its backlog; further connections wait and complete
     for (let i = 0; i < 5; i++) {
       p.a.tcpConnect(undefined, { family: 4, address: '10.7.0.2', port: 7003 }, (o) => outcomes.push(o));
     }
-    await sleep(300);
+    await until(() => listener.pending === 2 && outcomes.length === 2);
     t.is(listener.pending, 2, 'the backlog holds two established connections');
     t.deepEqual(outcomes, ['connected', 'connected']);
     t.is(accepted.length, 0);
@@ -246,12 +246,13 @@ test('a reader that stops reading stalls the sender, which resumes when it reads
       },
     };
     send();
-    await sleep(300);
+    // Stalled: the receive window (256 KiB) is nearly all in flight unread, and the send buffer is full.
+    await until(() => received >= 200 * 1024 && client.writable() < 32 * 1024);
     const stalledAt = sent;
     t.true(received <= 256 * 1024 + 8192, `receive window bounds what arrives unread (${received})`);
     t.true(sent < total, 'the sender is stalled');
     t.true(client.writable() < 32 * 1024, 'no room worth resuming for');
-    await sleep(300);
+    await sleep(300); // an observation period (not a wait for a condition): nothing may move during it
     t.is(sent, stalledAt, 'still stalled');
     reading = true;
     server.consumed(unconsumed);
