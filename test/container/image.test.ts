@@ -183,6 +183,7 @@ for (const s of SUITES) {
       const s0 = Date.now();
       await execa('docker', ['stop', n]);
       const stopped = Date.now() - s0;
+      t.log(`netcon:${s}: docker stop took ${stopped} ms`);
       t.true(stopped < 8000, `stopped in ${stopped} ms`);
       t.is((await execa('docker', ['inspect', '-f', '{{.State.ExitCode}}', n])).stdout, '143');
       const logs = await execa('docker', ['logs', n], { all: true });
