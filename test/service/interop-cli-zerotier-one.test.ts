@@ -6,7 +6,7 @@
 //   - with what the real CLI prints against a real ZeroTier One in the same situation (a leaf of the same
 //     root, a member of the same network): the same line formats and the same JSON shapes.
 // ZeroTier One never uses loopback paths, so the real node and our services live in two network namespaces
-// joined by a veth pair (helpers/zerotier-one.ts); our service R is the root and the controller. Needs root.
+// joined by a veth pair (testkit/zerotier-one.ts); our service R is the root and the controller. Needs root.
 // Without ZT_ONE_BIN the test is registered as skipped and says why.
 //
 //   ZT_ONE_BIN=/path/to/zerotier-one npx ava --verbose dist/test/service/interop-cli-zerotier-one.test.js
