@@ -7,6 +7,7 @@
 //   - time: the headers must arrive within HEADERS_TIMEOUT, the whole request within REQUEST_TIMEOUT, and
 //     an idle connection closes after IDLE_TIMEOUT.
 //   - size: a body over MAX_BODY is answered 413 and the connection closed.
+import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { native } from '../../native/index.js';
 
@@ -98,26 +99,58 @@ export class ConnectionGate {
   }
 }
 
+/**
+ * For a client still sending a body we refused (413): once our answer is out, close our side but read and
+ * discard what still comes for up to LINGER_MS / LINGER_BYTES before closing, so the client reads the answer
+ * instead of a reset (closing with unread data makes the kernel send RST, which can discard the answer).
+ */
+export function lingerOnClose(s: Socket | null, ms = 2000, maxBytes = 16 << 20): void {
+  if (!s) return;
+  (s as Socket & { destroySoon(): void }).destroySoon = () => {
+    s.end();
+    let n = 0;
+    const stop = () => s.destroy();
+    const timer = setTimeout(stop, ms);
+    timer.unref();
+    s.on('data', (d: Buffer) => {
+      n += d.length;
+      if (n > maxBytes) stop();
+    });
+    s.once('close', () => clearTimeout(timer));
+    s.resume();
+  };
+}
+
 export type BodyResult = { ok: true; bytes: Buffer } | { ok: false; status: 413 | 400; error: string };
 
-/** Reads a request body up to API_LIMITS.maxBody: 413 when the declared or received length is over. */
-export async function readLimitedBody(
-  req: AsyncIterable<unknown> & { headers: Record<string, unknown> },
-  max = API_LIMITS.maxBody,
-): Promise<BodyResult> {
+/**
+ * Reads a request body up to API_LIMITS.maxBody: 413 when the declared or received length is over. A refused
+ * body is then read on and discarded (not destroyed: that would reset the connection before our answer).
+ */
+export function readLimitedBody(req: IncomingMessage, max = API_LIMITS.maxBody): Promise<BodyResult> {
   const tooLarge = { ok: false, status: 413, error: `request body is larger than ${max} bytes` } as const;
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > max) return tooLarge;
-  const chunks: Buffer[] = [];
-  let n = 0;
-  try {
-    for await (const c of req) {
-      n += (c as Buffer).length;
-      if (n > max) return tooLarge;
-      chunks.push(c as Buffer);
-    }
-  } catch (e) {
-    return { ok: false, status: 400, error: `request body could not be read: ${(e as Error).message}` };
+  if (declared > max) {
+    req.resume();
+    return Promise.resolve(tooLarge);
   }
-  return { ok: true, bytes: Buffer.concat(chunks) };
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    const finish = (r: BodyResult) => {
+      req.off('data', onData);
+      resolve(r);
+    };
+    const onData = (c: Buffer) => {
+      n += c.length;
+      if (n > max) {
+        finish(tooLarge);
+        return;
+      }
+      chunks.push(c);
+    };
+    req.on('data', onData);
+    req.once('end', () => finish({ ok: true, bytes: Buffer.concat(chunks) }));
+    req.once('error', (e) => finish({ ok: false, status: 400, error: `request body could not be read: ${e.message}` }));
+  });
 }

@@ -5,7 +5,7 @@
 // parts that own them.
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { API_LIMITS, ConnectionGate, readLimitedBody } from './api-limits.js';
+import { API_LIMITS, ConnectionGate, lingerOnClose, readLimitedBody } from './api-limits.js';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -126,6 +126,7 @@ export class ApiServer {
     const read = await readLimitedBody(req);
     if (!read.ok) {
       res.shouldKeepAlive = false;
+      lingerOnClose(req.socket);
       return send(res, read.status, { error: read.error });
     }
     let body: unknown;
