@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { execa } from 'execa';
+import { LIB } from '../../testkit/intercept.js';
 import { bin, cli, freePort, waitFor } from '../../tools/cluster.js';
-import { LIB } from '../helpers/intercept.js';
 
 const NWID = '8056c2e21c000001';
 
