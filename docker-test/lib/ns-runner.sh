@@ -88,8 +88,8 @@ rt_start() {
   chown "$NS_UID:$NS_UID" "$dir/log"
   local q
   q=$(printf '%q ' "${env[@]}")
-  local args
-  args=$(printf '%q ' "$@")
+  local args=""
+  [ $# -eq 0 ] || args=$(printf '%q ' "$@")
   (
     ip netns exec "$ns" unshare --mount --pid --fork --kill-child --mount-proc --propagation private -- sh -c "
       mount -t tmpfs -o mode=1777 tmpfs /tmp &&
