@@ -49,6 +49,9 @@ extern void js_tcp_sent(int id, int len);
 extern void js_tcp_err(int id, int err);
 extern void js_udp_recv(int id, const uint8_t *data, int len); /* source in scratch A */
 extern void js_ping_reply(int family, int seq, int len);
+/* An echo reply that is not the stack's own ping (an app's ICMP socket): the ICMP message (header and
+ * payload), its source in scratch C. */
+extern void js_icmp_echo_reply(int family, const uint8_t *msg, int len);
 extern void js_assert(const char *msg, int line, const char *file);
 extern void js_rx_flush(void); /* JS delivers the rx area and sets rx_used = rx_count = 0 */
 
@@ -1529,18 +1532,66 @@ static u8_t on_raw(void *arg, struct raw_pcb *pcb, struct pbuf *p, const ip_addr
     u16_t ihl = (u16_t)((vhl & 0x0f) * 4);
     if (p->tot_len < ihl + 8) return 0;
     pbuf_copy_partial(p, hdr, 8, ihl);
-    if (hdr[0] != ICMP_ER || ((hdr[4] << 8) | hdr[5]) != PING_ID) return 0;
+    if (hdr[0] != ICMP_ER) return 0;
     addr_to(&ctl.c, addr, 0);
-    js_ping_reply(4, (hdr[6] << 8) | hdr[7], p->tot_len - ihl - 8);
+    if (((hdr[4] << 8) | hdr[5]) != PING_ID) {
+      u16_t n = pbuf_copy_partial(p, udp_tmp, (u16_t)(p->tot_len - ihl), ihl);
+      js_icmp_echo_reply(4, udp_tmp, n);
+    } else {
+      js_ping_reply(4, (hdr[6] << 8) | hdr[7], p->tot_len - ihl - 8);
+    }
   } else {
     if (p->tot_len < 40 + 8) return 0;
     pbuf_copy_partial(p, hdr, 8, 40);
-    if (hdr[0] != ICMP6_TYPE_EREP || ((hdr[4] << 8) | hdr[5]) != PING_ID) return 0;
+    if (hdr[0] != ICMP6_TYPE_EREP) return 0;
     addr_to(&ctl.c, addr, 0);
-    js_ping_reply(6, (hdr[6] << 8) | hdr[7], p->tot_len - 40 - 8);
+    if (((hdr[4] << 8) | hdr[5]) != PING_ID) {
+      u16_t n = pbuf_copy_partial(p, udp_tmp, (u16_t)(p->tot_len - 40), 40);
+      js_icmp_echo_reply(6, udp_tmp, n);
+    } else {
+      js_ping_reply(6, (hdr[6] << 8) | hdr[7], p->tot_len - 40 - 8);
+    }
   }
   pbuf_free(p);
   return 1;
+}
+
+/* The raw PCB echo requests go out of (and replies come in to), made on first use. */
+static struct raw_pcb *ping_pcb(int v6) {
+  struct raw_pcb **slot = v6 ? &ping6 : &ping4;
+  if (*slot == NULL) {
+    *slot = raw_new_ip_type(v6 ? IPADDR_TYPE_V6 : IPADDR_TYPE_V4, v6 ? IP6_NEXTH_ICMP6 : IP_PROTO_ICMP);
+    if (*slot == NULL) return NULL;
+    if (v6) {
+      (*slot)->chksum_reqd = 1;
+      (*slot)->chksum_offset = 2;
+    }
+    raw_recv(*slot, on_raw, NULL);
+  }
+  return *slot;
+}
+
+/* Sends an app's echo request (an ICMP socket): the ICMP message as the app wrote it (type, code, id,
+ * sequence, payload; the checksum is computed here) to the address in scratch A. */
+EXPORT int nc_icmp_echo(const uint8_t *msg, int len) {
+  ip_addr_t a;
+  if (len < 8 || len > 65535 - 48) return ERR_VAL;
+  if (!addr_from(&ctl.a, &a)) return ERR_VAL;
+  int v6 = IP_IS_V6(&a);
+  struct raw_pcb *pcb = ping_pcb(v6);
+  if (pcb == NULL) return ERR_MEM;
+  struct pbuf *p = pbuf_alloc(PBUF_IP, (u16_t)len, PBUF_RAM);
+  if (p == NULL) return ERR_MEM;
+  uint8_t *h = p->payload;
+  memcpy(h, msg, len);
+  h[2] = h[3] = 0;
+  if (!v6) {
+    u16_t c = inet_chksum(h, (u16_t)len);
+    memcpy(h + 2, &c, 2);
+  }
+  err_t err = raw_sendto(pcb, p, &a);
+  pbuf_free(p);
+  return err;
 }
 
 /* Sends one echo request with len payload bytes to a. */
@@ -1550,15 +1601,7 @@ EXPORT int nc_ping(int seq, int len) {
   if (!addr_from(&ctl.a, &a)) return ERR_VAL;
   int v6 = IP_IS_V6(&a);
   struct raw_pcb **slot = v6 ? &ping6 : &ping4;
-  if (*slot == NULL) {
-    *slot = raw_new_ip_type(v6 ? IPADDR_TYPE_V6 : IPADDR_TYPE_V4, v6 ? IP6_NEXTH_ICMP6 : IP_PROTO_ICMP);
-    if (*slot == NULL) return ERR_MEM;
-    if (v6) {
-      (*slot)->chksum_reqd = 1;
-      (*slot)->chksum_offset = 2;
-    }
-    raw_recv(*slot, on_raw, NULL);
-  }
+  if (ping_pcb(v6) == NULL) return ERR_MEM;
   struct pbuf *p = pbuf_alloc(PBUF_IP, (u16_t)(8 + len), PBUF_RAM);
   if (p == NULL) return ERR_MEM;
   uint8_t *h = p->payload;

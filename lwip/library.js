@@ -10,6 +10,7 @@ mergeInto(LibraryManager.library, {
   js_tcp_err: function (id, err) { Module['nc'].tcpErr(id, err); },
   js_udp_recv: function (id, ptr, len) { Module['nc'].udpRecv(id, ptr, len); },
   js_ping_reply: function (family, seq, len) { Module['nc'].pingReply(family, seq, len); },
+  js_icmp_echo_reply: function (family, ptr, len) { Module['nc'].icmpEchoReply(family, ptr, len); },
   js_rx_flush: function () { Module['nc'].rxFlush(); },
   js_assert: function (msg, line, file) { Module['nc'].assertFail(msg, line, file); },
 });

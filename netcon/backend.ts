@@ -39,4 +39,8 @@ export interface NetBackend {
   ): PendingConnect;
   /** Throws StackError('EADDRINUSE' …). */
   udpOpen(local: SockAddr, opts: { v6only: boolean }): UdpSocket;
+  /** Sends an ICMP/ICMPv6 echo request (the message from type to payload; checksum computed); absent: no ICMP. */
+  icmpEcho?(address: string, msg: Uint8Array): void;
+  /** Set by the socket table: echo replies to icmpEcho's requests (the ICMP message). */
+  onIcmpEchoReply?: ((from: string, msg: Uint8Array) => void) | undefined;
 }

@@ -47,4 +47,16 @@ export class LwipBackend implements NetBackend {
   udpOpen(local: SockAddr, opts: { v6only: boolean }): UdpSocket {
     return this.stack.udpOpen(local, { v6only: opts.v6only });
   }
+
+  icmpEcho(address: string, msg: Uint8Array): void {
+    this.stack.icmpEcho(address, msg);
+  }
+
+  set onIcmpEchoReply(h: ((from: string, msg: Uint8Array) => void) | undefined) {
+    this.stack.onIcmpEchoReply = h;
+  }
+
+  get onIcmpEchoReply(): ((from: string, msg: Uint8Array) => void) | undefined {
+    return this.stack.onIcmpEchoReply;
+  }
 }

@@ -34,6 +34,7 @@ export interface LwipHost {
   tcpErr(id: number, err: number): void;
   udpRecv(id: number, ptr: number, len: number): void;
   pingReply(family: number, seq: number, len: number): void;
+  icmpEchoReply(family: number, ptr: number, len: number): void;
   assertFail(msg: number, line: number, file: number): void;
   rxFlush(): void;
 }
@@ -87,6 +88,7 @@ export interface LwipExports {
   nc_udp_sendto(pcb: number, ptr: number, len: number): number;
   nc_udp_remove(pcb: number): void;
   nc_ping(seq: number, len: number): number;
+  nc_icmp_echo(msg: number, len: number): number;
   nc_stats(ptr: number): void;
   nc_chksum_selftest(seed: number): number;
 }

@@ -16,14 +16,27 @@ export const HDR_LEN = 8;
 export const ACCEPT_LEN = 56;
 export const MSG_MAX = 256;
 
-export const Op = { SOCKET: 1, BIND: 2, LISTEN: 3, CONNECT: 4, INFO: 5, SETOPT: 6, LOOKUP: 7 } as const;
+export const Op = {
+  SOCKET: 1,
+  BIND: 2,
+  LISTEN: 3,
+  CONNECT: 4,
+  INFO: 5,
+  SETOPT: 6,
+  LOOKUP: 7,
+  REATTACH: 8,
+  ROUTE: 9,
+} as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 
 export const State = { NEW: 0, BOUND: 1, LISTENING: 2, CONNECTING: 3, CONNECTED: 4, CLOSED: 5 } as const;
 export const SockType = { STREAM: 1, DGRAM: 2 } as const;
-export const InfoFlag = { V6ONLY: 1, UDP_CONNECTED: 2 } as const;
+export const InfoFlag = { V6ONLY: 1, UDP_CONNECTED: 2, ICMP: 4 } as const;
 export const ReqFlag = { FALLTHROUGH: 1, WAIT: 2 } as const;
 export const CONNECT_USE_HOST = 1;
+/** REATTACH options. */
+export const ReattachOpt = { REUSEADDR: 1, REUSEPORT: 2, V6ONLY: 4, NODELAY: 8, KEEPALIVE: 16 } as const;
+export const REATTACH_LEN = 44;
 
 /** Linux errno values the RPC carries. */
 export const Errno: Record<string, number> = {
@@ -41,6 +54,7 @@ export const Errno: Record<string, number> = {
   ENOSYS: 38,
   ENOPROTOOPT: 92,
   EPROTONOSUPPORT: 93,
+  ESOCKTNOSUPPORT: 94,
   EOPNOTSUPP: 95,
   EAFNOSUPPORT: 97,
   EADDRINUSE: 98,
@@ -307,4 +321,44 @@ export function decodeAccept(b: Uint8Array): Decoded<AcceptMsg> {
   const remote = decodeAddr(b, 8 + ADDR_LEN);
   if (!remote.ok) return remote;
   return { ok: true, value: { id: dv(b).getUint32(0, true), local: local.value, remote: remote.value } };
+}
+
+// ---- REATTACH (44): old inode u64 · family u8 · 0 u8 · 0 u16 · backlog u32 · options u32 · ADDR local ----
+
+export interface Reattach {
+  ino: bigint;
+  family: 4 | 6;
+  backlog: number;
+  opts: number;
+  local: SockAddr | null;
+}
+
+export function encodeReattach(r: Reattach): Uint8Array {
+  const out = new Uint8Array(REATTACH_LEN);
+  const v = dv(out);
+  v.setBigUint64(0, r.ino, true);
+  out[8] = r.family;
+  v.setUint32(12, r.backlog, true);
+  v.setUint32(16, r.opts, true);
+  encodeAddr(out, 20, r.local);
+  return out;
+}
+
+export function decodeReattach(b: Uint8Array): Decoded<Reattach> {
+  if (b.length < REATTACH_LEN) return { ok: false, reason: 'truncated' };
+  const family = b[8]!;
+  if (family !== 4 && family !== 6) return { ok: false, reason: 'badFamily' };
+  const local = decodeAddr(b, 20);
+  if (!local.ok) return local;
+  const v = dv(b);
+  return {
+    ok: true,
+    value: {
+      ino: v.getBigUint64(0, true),
+      family,
+      backlog: v.getUint32(12, true),
+      opts: v.getUint32(16, true),
+      local: local.value,
+    },
+  };
 }

@@ -5,7 +5,9 @@ import { unlinkSync } from 'node:fs';
 import type { NetBackend } from './backend.js';
 import { EAGAIN, EV_READ, fdpass, type PollerHandle } from './fdpass.js';
 import {
+  CONNECT_USE_HOST,
   decodeAddr,
+  decodeReattach,
   decodeRequest,
   decodeSetOpt,
   decodeSocketBody,
@@ -123,7 +125,7 @@ export class RpcServer {
     if (req.op === Op.SOCKET) {
       const b = decodeSocketBody(req.body);
       if (!b.ok) return bad();
-      return answer(t.socket(b.value.family, b.value.type));
+      return answer(t.socket(b.value.family, b.value.type, b.value.protocol));
     }
     if (req.op === Op.LOOKUP) {
       const b = decodeU64(req.body);
@@ -132,9 +134,25 @@ export class RpcServer {
       if (!s) return { bytes: encodeResponse(req.op, -Errno.ENOENT) };
       return answer({ result: s.id, sock: s });
     }
+    if (req.op === Op.REATTACH) {
+      const b = decodeReattach(req.body);
+      if (!b.ok) return bad();
+      return answer(t.reattach(b.value));
+    }
     const s = t.get(req.id);
+    if (req.op === Op.ROUTE) {
+      const a = decodeAddr(req.body, 0);
+      if (!a.ok || !a.value) return bad();
+      return { bytes: encodeResponse(req.op, t.outside(a.value) ? CONNECT_USE_HOST : 0) };
+    }
     if (req.op < Op.BIND || req.op > Op.SETOPT) return { bytes: encodeResponse(req.op, -Errno.ENOSYS) };
-    if (!s) return { bytes: encodeResponse(req.op, -Errno.EBADF) };
+    if (!s) {
+      // a connection that ended with an error (RST): the library asks at EOF
+      const b = req.op === Op.INFO ? decodeU32(req.body) : null;
+      const gone = b?.ok ? t.infoGone(req.id, b.value === 1) : null;
+      if (gone) return answer(gone);
+      return { bytes: encodeResponse(req.op, -Errno.EBADF) };
+    }
     const withInfo = (r: Result) => answer({ ...r, sock: r.sock ?? s });
     switch (req.op) {
       case Op.BIND: {

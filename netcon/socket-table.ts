@@ -29,6 +29,8 @@ import {
   type Info,
   InfoFlag,
   parseIp,
+  type Reattach,
+  ReattachOpt,
   State,
 } from './rpc-codec.js';
 import type { SockAddr, TcpListener, TcpSocket, UdpSocket } from './stack-types.js';
@@ -100,6 +102,8 @@ export class Sock {
   acceptQueue: PendingAccept[] = [];
   udp: UdpSocket[] = [];
   udpConnected: SockAddr | null = null;
+  /** An ICMP echo datagram socket (unprivileged ping): its "port" is the echo identifier. */
+  icmp = false;
   /** A blocking connect() waiting for its answer (RPC CONNECT with the WAIT flag). */
   waiter: (() => void) | null = null;
   closed = false;
@@ -114,6 +118,7 @@ export class Sock {
     let flags = 0;
     if (this.opts.v6only) flags |= InfoFlag.V6ONLY;
     if (this.udpConnected) flags |= InfoFlag.UDP_CONNECTED;
+    if (this.icmp) flags |= InfoFlag.ICMP;
     return {
       family: this.family,
       type: this.type,
@@ -143,6 +148,36 @@ function inPrefix(addr: string, family: 4 | 6, net: string, prefix: number): boo
   return true;
 }
 
+const IPPROTO_ICMP = 1;
+const IPPROTO_ICMPV6 = 58;
+
+/** Sets an ICMP message's checksum; ICMPv6 (v6src = the source, also the destination: loopback) adds the pseudo-header. */
+function icmpChecksum(msg: Uint8Array, v6src: string | null): void {
+  msg[2] = 0;
+  msg[3] = 0;
+  let sum = 0;
+  const add = (b: Uint8Array) => {
+    for (let i = 0; i < b.length; i += 2) sum += (b[i]! << 8) | (b[i + 1] ?? 0);
+  };
+  if (v6src) {
+    const a = parseIp(v6src, 6);
+    if (a) {
+      add(a);
+      add(a);
+    }
+    sum += msg.length + 58;
+  }
+  add(msg);
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  const c = ~sum & 0xffff;
+  msg[2] = c >> 8;
+  msg[3] = c & 0xff;
+}
+
+/** How long the new listening end made by REATTACH is kept to hand to the other processes that shared the old one. */
+const REATTACH_GRACE_MS = 10_000;
+/** Failed connections remembered for the library's question at EOF. */
+const FAILED_MAX = 4096;
 const EPHEMERAL_LOW = 49152;
 const EPHEMERAL_HIGH = 65535;
 const scratch = new Uint8Array(65536 + ADDR_LEN);
@@ -153,10 +188,16 @@ export class SocketTable {
   private groups = new Map<string, ListenGroup>();
   private nextId = 1;
   private nextPort = EPHEMERAL_LOW + Math.floor(Math.random() * (EPHEMERAL_HIGH - EPHEMERAL_LOW));
+  /** Connections that ended with an error (a peer's RST …), by id: the library asks at EOF (RPC.md). Bounded. */
+  private readonly failed = new Map<number, { family: 4 | 6; soError: number }>();
+  /** Listeners re-created for apps whose service restarted, by the inode of their old listening fd (REATTACH). */
+  private reattached = new Map<number, { sock: Sock; appFd: number; timer: NodeJS.Timeout }>();
   readonly loop: MemHost = loopbackHost();
   readonly drops: Record<string, number> = {};
 
-  constructor(readonly backend: NetBackend) {}
+  constructor(readonly backend: NetBackend) {
+    backend.onIcmpEchoReply = (from, msg) => this.onIcmpEchoReply(from, msg);
+  }
 
   get size(): number {
     return this.socks.size;
@@ -198,8 +239,13 @@ export class SocketTable {
     return a ? a.address : null;
   }
 
+  /** The port space a socket's port is in: TCP (1), UDP (2), ICMP echo identifiers (3). */
+  private space(s: Sock): number {
+    return s.icmp ? 3 : s.type;
+  }
+
   private portBusy(type: number, port: number): boolean {
-    for (const s of this.socks.values()) if (s.type === type && s.local && s.local.port === port) return true;
+    for (const s of this.socks.values()) if (this.space(s) === type && s.local && s.local.port === port) return true;
     return false;
   }
 
@@ -220,7 +266,8 @@ export class SocketTable {
   /** Linux's bind conflict rule, simplified: both SO_REUSEPORT, or both SO_REUSEADDR and the other not listening. */
   private conflict(s: Sock, local: SockAddr, listening: boolean): boolean {
     for (const o of this.socks.values()) {
-      if (o === s || o.type !== s.type || !o.local || o.closed || o.state === State.CLOSED) continue;
+      if (o === s || o.type !== s.type || o.icmp !== s.icmp || !o.local || o.closed || o.state === State.CLOSED)
+        continue;
       if (!this.overlaps(local, s.opts.v6only, o.local, o.opts.v6only)) continue;
       // The app may have closed it an instant ago (close() then bind() again, as iperf3 does):
       // the hang-up is already visible on our end even if its event has not been handled yet.
@@ -321,6 +368,7 @@ export class SocketTable {
   }
 
   closeAll(): void {
+    for (const ino of [...this.reattached.keys()]) this.forgetReattached(ino);
     for (const s of [...this.socks.values()]) this.release(s);
     for (const g of this.groups.values()) for (const l of g.listeners) l.close();
     this.groups.clear();
@@ -328,11 +376,16 @@ export class SocketTable {
 
   // ---- requests ----
 
-  socket(family: 4 | 6, type: 1 | 2): Result {
+  socket(family: 4 | 6, type: 1 | 2, protocol = 0): Result {
+    // TCP (MPTCP, 262, served as TCP), UDP, and ICMP echo datagram sockets (IPPROTO_ICMP, IPPROTO_ICMPV6)
+    const icmp = type === 2 && protocol === (family === 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6);
+    const ok = type === 1 ? [0, 6, 262].includes(protocol) : protocol === 0 || protocol === 17 || icmp;
+    if (!ok) return { result: -Errno.EPROTONOSUPPORT };
     const pair = fdpass.socketpair(type === 1 ? fdpass.SOCK_STREAM : fdpass.SOCK_SEQPACKET);
     if (typeof pair === 'number') return { result: pair };
     const s = new Sock(this.nextId++, family, type);
     if (this.nextId > 0x7fffffff) this.nextId = 1;
+    s.icmp = icmp;
     s.fd = pair[1];
     this.register(s, pair[0]);
     if (type === 2) this.watch(s, EV_READ);
@@ -348,7 +401,7 @@ export class SocketTable {
     if (!isWildcard(a) && !isLoopback(a) && !this.ownsAddress(a)) return { result: -Errno.EADDRNOTAVAIL };
     const local = { ...a };
     if (local.port === 0) {
-      local.port = this.ephemeralPort(s.type);
+      local.port = this.ephemeralPort(this.space(s));
       if (!local.port) return { result: -Errno.EADDRINUSE };
     } else if (this.conflict(s, local, false)) {
       return { result: -Errno.EADDRINUSE };
@@ -393,6 +446,57 @@ export class SocketTable {
     s.state = State.LISTENING;
     this.watch(s, EV_READ);
     return { result: 0, fd: pair[0] };
+  }
+
+  /**
+   * REATTACH: a listener of an app whose service restarted, made again at the same address with the
+   * same options. Every process that shared the old listening fd asks with the same old inode and gets
+   * the same new listener (the app's end is kept for a while to hand out again: REATTACH_GRACE_MS).
+   */
+  reattach(r: Reattach): Result {
+    const ino = Number(r.ino);
+    const prev = this.reattached.get(ino);
+    if (prev && !prev.sock.closed && prev.sock.state === State.LISTENING) {
+      const fd = fdpass.dup(prev.appFd);
+      if (fd < 0) return { result: fd };
+      return { result: prev.sock.id, sock: prev.sock, fd };
+    }
+    if (!r.local) return { result: -Errno.EINVAL };
+    const made = this.socket(r.family, 1, 0);
+    const s = made.sock;
+    if (!s) return made;
+    fdpass.close(made.fd!); // the stream end: the listening end replaces it
+    const fail = (result: number): Result => {
+      this.release(s);
+      return { result };
+    };
+    s.opts.reuseaddr = (r.opts & ReattachOpt.REUSEADDR) !== 0;
+    s.opts.reuseport = (r.opts & ReattachOpt.REUSEPORT) !== 0;
+    s.opts.v6only = r.family === 6 && (r.opts & ReattachOpt.V6ONLY) !== 0;
+    s.opts.nodelay = (r.opts & ReattachOpt.NODELAY) !== 0;
+    s.opts.keepalive = (r.opts & ReattachOpt.KEEPALIVE) !== 0;
+    const b = this.bind(s, r.local);
+    if (b.result < 0) return fail(b.result);
+    const l = this.listen(s, r.backlog);
+    if (l.result < 0 || l.fd === undefined) return fail(l.result < 0 ? l.result : -Errno.EIO);
+    if (ino > 0) {
+      const keep = fdpass.dup(l.fd);
+      if (keep >= 0) {
+        prev && this.forgetReattached(ino);
+        const timer = setTimeout(() => this.forgetReattached(ino), REATTACH_GRACE_MS);
+        timer.unref();
+        this.reattached.set(ino, { sock: s, appFd: keep, timer });
+      }
+    }
+    return { result: s.id, sock: s, fd: l.fd };
+  }
+
+  private forgetReattached(ino: number): void {
+    const r = this.reattached.get(ino);
+    if (!r) return;
+    this.reattached.delete(ino);
+    clearTimeout(r.timer);
+    fdpass.close(r.appFd);
   }
 
   private groupKey(l: SockAddr): string {
@@ -510,7 +614,11 @@ export class SocketTable {
       watch: (ev) => this.watch(s, ev),
       abortive: () => s.opts.linger0,
       done: (err) => {
-        if (err) s.soError = errnoOf(err);
+        if (err) {
+          s.soError = errnoOf(err);
+          this.failed.set(s.id, { family: s.family, soError: s.soError });
+          if (this.failed.size > FAILED_MAX) this.failed.delete(this.failed.keys().next().value!);
+        }
         s.pump = null;
         s.fd = -1;
         s.state = State.CLOSED;
@@ -520,7 +628,7 @@ export class SocketTable {
   }
 
   connect(s: Sock, dst: SockAddr | null, fallthrough: boolean, appFd: number): Result {
-    if (s.type === 2) return this.udpConnect(s, dst);
+    if (s.type === 2) return this.udpConnect(s, dst, fallthrough);
     if (!dst) return { result: -Errno.EAFNOSUPPORT };
     if (s.state === State.CONNECTING) return { result: -Errno.EALREADY };
     if (s.state === State.CONNECTED) return { result: -Errno.EISCONN };
@@ -617,6 +725,23 @@ export class SocketTable {
     fdpass.close(f.dupFd);
   }
 
+  /** INFO about a connection that is gone: how it failed, if it did (read-and-clear); null if unknown. */
+  infoGone(id: number, clear: boolean): Result | null {
+    const f = this.failed.get(id);
+    if (!f) return null;
+    if (clear) this.failed.delete(id);
+    const info: Info = {
+      family: f.family,
+      type: 1,
+      state: State.CLOSED,
+      flags: 0,
+      soError: f.soError,
+      local: null,
+      remote: null,
+    };
+    return { result: 0, info };
+  }
+
   info(s: Sock, clear: boolean): Result {
     const r: Result = { result: 0, sock: s };
     if (clear && s.soError) {
@@ -664,6 +789,7 @@ export class SocketTable {
 
   /** Opens the PCBs for a UDP socket bound to local; returns 0 or -errno. */
   private udpOpen(s: Sock, local: SockAddr): number {
+    if (s.icmp) return 0; // echo requests go out of the stack's ICMP PCB; replies are matched by identifier
     const opened: UdpSocket[] = [];
     try {
       const onMessage = (data: Uint8Array, from: SockAddr) => this.onUdpMessage(s, data, from);
@@ -685,7 +811,7 @@ export class SocketTable {
 
   private udpAutobind(s: Sock): number {
     if (s.local) return 0;
-    const port = this.ephemeralPort(2);
+    const port = this.ephemeralPort(this.space(s));
     if (!port) return -Errno.EAGAIN;
     const local: SockAddr = { family: s.family, address: s.family === 4 ? '0.0.0.0' : '::', port };
     const r = this.udpOpen(s, local);
@@ -695,14 +821,19 @@ export class SocketTable {
     return 0;
   }
 
-  private udpConnect(s: Sock, dst: SockAddr | null): Result {
+  /** ROUTE: is the destination outside the network (not loopback, not ours, not on a route)? */
+  outside(dst: SockAddr): boolean {
+    return !isLoopback(dst) && !this.ownsAddress(dst) && !this.routable(dst);
+  }
+
+  private udpConnect(s: Sock, dst: SockAddr | null, fallthrough = false): Result {
     if (!dst) {
       s.udpConnected = null;
       s.remote = null;
       return { result: 0 };
     }
     if (s.family === 4 && dst.family !== 4) return { result: -Errno.EAFNOSUPPORT };
-    if (!isLoopback(dst) && !this.ownsAddress(dst) && !this.routable(dst)) return { result: -Errno.ENETUNREACH };
+    if (this.outside(dst)) return { result: fallthrough ? CONNECT_USE_HOST : -Errno.ENETUNREACH };
     const r = this.udpAutobind(s);
     if (r) return { result: r };
     s.udpConnected = { ...dst };
@@ -737,6 +868,10 @@ export class SocketTable {
         this.drop('udpNoPort');
         continue;
       }
+      if (s.icmp) {
+        this.icmpSend(s, dst, payload);
+        continue;
+      }
       const viaLoop = isLoopback(dst) || this.ownsAddress(dst);
       if (!viaLoop && !this.routable(dst)) {
         this.drop('udpNoRoute');
@@ -759,7 +894,7 @@ export class SocketTable {
     if (s.closed) return;
     const c = s.udpConnected;
     if (c) {
-      if (c.port !== from.port || !sameIp(c.address, from.address, from.family)) return;
+      if ((!s.icmp && c.port !== from.port) || !sameIp(c.address, from.address, from.family)) return;
       const n = fdpass.write(s.fd, data, 0, data.length);
       if (n < 0) this.drop('udpAppFull');
       return;
@@ -769,6 +904,61 @@ export class SocketTable {
     msg.set(data, ADDR_LEN);
     const n = fdpass.write(s.fd, msg, 0, msg.length);
     if (n < 0) this.drop('udpAppFull');
+  }
+
+  // ---- ICMP echo (unprivileged ping sockets) ----
+  // As Linux's ping sockets: the app writes an echo request (type, code, checksum, identifier, sequence,
+  // payload) and reads echo replies; the identifier is the socket's "port" (bind, or chosen on the first
+  // send), the checksum is computed for it. Loopback destinations are answered here; the network's and
+  // the stack's own addresses go through the stack, which answers its own addresses itself.
+
+  private icmpSend(s: Sock, dst: SockAddr, payload: Uint8Array): void {
+    const v6 = dst.family === 6;
+    if (payload.length < 8 || payload[0] !== (v6 ? 128 : 8) || payload[1] !== 0) {
+      this.drop('icmpNotEcho');
+      return;
+    }
+    if (v6 !== (s.family === 6)) {
+      this.drop('icmpFamily');
+      return;
+    }
+    const msg = payload.slice();
+    const id = s.local?.port ?? 0;
+    msg[4] = id >> 8;
+    msg[5] = id & 0xff;
+    if (isLoopback(dst)) {
+      msg[0] = v6 ? 129 : 0;
+      icmpChecksum(msg, v6 ? dst.address : null);
+      queueMicrotask(() => this.icmpDeliver(s, dst.address, msg));
+      return;
+    }
+    if (!this.ownsAddress(dst) && !this.routable(dst)) {
+      this.drop('icmpNoRoute');
+      return;
+    }
+    if (!this.backend.icmpEcho) {
+      this.drop('icmpUnsupported');
+      return;
+    }
+    try {
+      this.backend.icmpEcho(dst.address, msg);
+    } catch {
+      this.drop('icmpSendError');
+    }
+  }
+
+  private onIcmpEchoReply(from: string, msg: Uint8Array): void {
+    if (msg.length < 8) return;
+    const id = (msg[4]! << 8) | msg[5]!;
+    const family = from.includes(':') ? 6 : 4;
+    for (const s of this.socks.values())
+      if (s.icmp && s.family === family && s.local?.port === id && !s.closed) return this.icmpDeliver(s, from, msg);
+    this.drop('icmpNoSocket');
+  }
+
+  private icmpDeliver(s: Sock, from: string, msg: Uint8Array): void {
+    const family = from.includes(':') ? 6 : 4;
+    this.onUdpMessage(s, msg, { family, address: from, port: 0 });
   }
 
   /** The app is gone for good (shutdown of the service): close everything it holds. */

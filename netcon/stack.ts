@@ -57,6 +57,7 @@ const CTL_IN_BUF = 80;
 const WBUF_MIN = 2048;
 const ADDR_A = 16;
 const ADDR_B = 36;
+const ADDR_C = 56;
 
 function errName(err: number): string {
   switch (err) {
@@ -200,6 +201,16 @@ export class Stack {
         this.udp.get(id)?.received(ptr, len);
       },
       pingReply: (_family, seq) => this.onPingReply(seq),
+      icmpEchoReply: (_family, ptr, len) => {
+        const h = this.onIcmpEchoReply;
+        if (!h) return;
+        const msg = this.heap().slice(ptr, ptr + len);
+        try {
+          h(this.getAddr(ADDR_C).address, msg);
+        } catch (e) {
+          rethrowLater(e);
+        }
+      },
       assertFail: (msg, line) => {
         this.dead = true;
         throw new Error(`lwIP assertion failed: ${this.cstr(msg)} (line ${line})`);
@@ -977,6 +988,28 @@ export class Stack {
       }
     });
   }
+
+  /**
+   * An app's echo request (an ICMP socket, netcon/socket-table.ts): the ICMP or ICMPv6 message as written
+   * (type, code, identifier, sequence, payload); the checksum is computed here. Replies come to
+   * onIcmpEchoReply. Throws StackError('ENETUNREACH' …).
+   */
+  icmpEcho(address: string, msg: Uint8Array): void {
+    this.alive();
+    if (msg.length < 8 || msg.length > 65535 - 48) throw new StackError('EMSGSIZE');
+    this.enter();
+    try {
+      this.putAddr(ADDR_A, { family: address.includes(':') ? 6 : 4, address, port: 0 });
+      const ptr = this.stageBytes(msg);
+      const err = this.ex.nc_icmp_echo(ptr, msg.length);
+      if (err !== 0) throw new StackError(err === ERR_VAL ? 'EINVAL' : errName(err), `ping ${address}`);
+    } finally {
+      this.leave();
+    }
+  }
+
+  /** Echo replies that answer icmpEcho (not ping()): the source and the ICMP message (a copy). */
+  onIcmpEchoReply?: ((from: string, msg: Uint8Array) => void) | undefined;
 
   private onPingReply(seq: number): void {
     const p = this.pings.get(seq);

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need on a fresh Debian 12 machine.
 # Each step checks first, so a second run with nothing missing costs a fraction of a second.
+#   NETCON_DEPS=build   only what the build needs (container/Dockerfile's builder stage)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   # build
   emscripten libsodium-dev libssl-dev liblz4-dev dpkg-dev build-essential pkg-config
+)
+[ "${NETCON_DEPS:-}" = build ] || APT_PACKAGES+=(
   # real programs the tests run under the intercept
   curl nginx-light apache2 redis-server redis-tools openssh-server openssh-client iperf3 iproute2 iputils-ping python3
   # docker-test (its namespace runner uses the host's programs): a UDP service, a DNS client, JSON in shell
@@ -31,14 +34,10 @@ fi
 LWIP_DIR=lwip/src-lwip
 if [ ! -f "$LWIP_DIR/src/core/tcp.c" ]; then
   if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ && ! grep -qs '^deb-src' /etc/apt/sources.list; then
-    echo "build: adding a deb-src entry for Debian's source packages"
-    as_root tee /etc/apt/sources.list.d/netcon-deb-src.sources >/dev/null <<'SRC'
-Types: deb-src
-URIs: http://deb.debian.org/debian
-Suites: bookworm
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SRC
+    # The same archive as the machine's own deb entry for its release (scripts/apt-archive.sh).
+    echo "build: adding a deb-src entry for Debian's source packages (from this machine's apt sources)"
+    src=$(bash scripts/apt-archive.sh --deb-src)
+    printf '%s\n' "$src" | as_root tee /etc/apt/sources.list.d/netcon-deb-src.sources >/dev/null
     as_root apt-get update -q >/dev/null
   fi
   echo "build: fetching lwIP source (apt-get source lwip)"

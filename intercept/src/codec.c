@@ -155,3 +155,15 @@ socklen_t nc_to_sockaddr(const struct nc_addr *a, int domain, struct sockaddr_st
   }
   return sizeof(*s);
 }
+
+size_t nc_put_reattach(uint8_t *p, uint64_t ino, uint8_t family, uint32_t backlog, uint32_t opts,
+                       const struct nc_addr *local) {
+  nc_put_u64(p, ino);
+  p[8] = family;
+  p[9] = 0;
+  p[10] = p[11] = 0;
+  nc_put_u32(p + 12, backlog);
+  nc_put_u32(p + 16, opts);
+  nc_put_addr(p + 20, local);
+  return NC_REATTACH_LEN;
+}

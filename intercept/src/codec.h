@@ -12,6 +12,7 @@
 #define NC_HDR_LEN 8
 #define NC_ACCEPT_LEN 56
 #define NC_MSG_MAX 256
+#define NC_REATTACH_LEN 44
 
 enum nc_op {
   NC_OP_SOCKET = 1,
@@ -21,6 +22,8 @@ enum nc_op {
   NC_OP_INFO = 5,
   NC_OP_SETOPT = 6,
   NC_OP_LOOKUP = 7,
+  NC_OP_REATTACH = 8,
+  NC_OP_ROUTE = 9,
 };
 
 enum nc_state {
@@ -36,9 +39,17 @@ enum nc_state {
 #define NC_TYPE_DGRAM 2
 #define NC_FLAG_V6ONLY 1
 #define NC_FLAG_UDP_CONNECTED 2
+#define NC_FLAG_ICMP 4 /* an ICMP (echo) datagram socket */
 #define NC_REQ_FALLTHROUGH 1
 #define NC_REQ_WAIT 2
 #define NC_CONNECT_USE_HOST 1
+#define NC_ROUTE_HOST 1 /* ROUTE: outside the network */
+/* REATTACH options */
+#define NC_RA_REUSEADDR 1
+#define NC_RA_REUSEPORT 2
+#define NC_RA_V6ONLY 4
+#define NC_RA_NODELAY 8
+#define NC_RA_KEEPALIVE 16
 
 struct nc_addr {
   uint8_t family; /* 0, 4 or 6 */
@@ -76,6 +87,9 @@ size_t nc_put_u64(uint8_t *p, uint64_t v);
 int nc_get_resp(const uint8_t *p, size_t len, struct nc_resp *r);
 size_t nc_put_accept(uint8_t *p, const struct nc_accept *a);
 int nc_get_accept(const uint8_t *p, size_t len, struct nc_accept *a);
+/* REATTACH body (44): u64 old inode, u8 family, u8 0, u16 0, u32 backlog, u32 options, ADDR local. */
+size_t nc_put_reattach(uint8_t *p, uint64_t ino, uint8_t family, uint32_t backlog, uint32_t opts,
+                       const struct nc_addr *local);
 
 /* sockaddr ⇄ ADDR. An IPv4-mapped IPv6 address becomes family 4. Returns 0 or -errno. */
 int nc_from_sockaddr(const struct sockaddr *sa, socklen_t len, int domain, struct nc_addr *a);

@@ -132,9 +132,8 @@ static void t_bind(void) {
   CHECK(bind(r1, (struct sockaddr *)&ss, l) == 0 && listen(r1, 4) == 0, "reuseport 1");
   l = mkaddr(&ss, self, local_port(r1));
   CHECK(bind(r2, (struct sockaddr *)&ss, l) == 0 && listen(r2, 4) == 0, "reuseport 2");
-  /* closing frees the port */
+  /* closing frees the port, at once (the service sees the hang-up when it checks the conflict) */
   close(a);
-  usleep(100000);
   s = socket(AF_INET, SOCK_STREAM, 0);
   l = mkaddr(&ss, self, p);
   CHECK(bind(s, (struct sockaddr *)&ss, l) == 0, "port free after close");
@@ -168,8 +167,10 @@ static void t_listen_accept(void) {
   CHECK(b < 0 && errno == EAGAIN, "one connection, one accept");
   /* a blocking accept in a blocking listener waits for the connection */
   int l2 = listener(self, 0, SOCK_STREAM, 8);
+  pid_t parent = getpid();
   if (fork() == 0) {
-    usleep(200000);
+    /* connect once the parent is blocked in accept (the library's recvmsg on the listening pair) */
+    CHECK(wait_in_syscall(parent, parent, SYS_recvmsg), "parent blocked in accept");
     int cc = tcp_connect(self, local_port(l2));
     (void)cc;
     _exit(0);
@@ -281,8 +282,10 @@ static void t_shutdown(void) {
   close(u);
 }
 
+static pid_t reader_tid;
 static void *closer(void *arg) {
-  usleep(100000);
+  /* close once the other thread is blocked in read() */
+  CHECK(wait_in_syscall(getpid(), reader_tid, SYS_read), "reader blocked in read");
   close((int)(long)arg);
   return NULL;
 }
@@ -294,6 +297,7 @@ static void t_close(void) {
   CHECK(a >= 0, "accept");
   /* close from another thread: the peer sees EOF */
   pthread_t t;
+  reader_tid = (pid_t)syscall(SYS_gettid);
   pthread_create(&t, NULL, closer, (void *)(long)c);
   char buf[8];
   CHECK(read(a, buf, sizeof(buf)) == 0, "peer sees EOF after close in another thread");
@@ -910,7 +914,7 @@ static void t_service_stop(void) {
   CHECK(fgets(line, sizeof(line), stdin) != NULL, "wait for the service to stop");
   char buf[8];
   ssize_t r = read(s, buf, sizeof(buf));
-  CHECK(r == 0 || (r < 0 && errno == ECONNRESET), "read sees the end (%zd)", r);
+  CHECK(r < 0 && errno == ECONNRESET, "read fails with ECONNRESET (%zd, %s)", r, strerror(errno));
   signal(SIGPIPE, SIG_IGN);
   r = write(s, "x", 1);
   CHECK(r < 0 && errno == EPIPE, "write fails with EPIPE (%zd)", r);

@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 #define CHECK(cond, ...)                                                        \
   do {                                                                          \
@@ -52,4 +55,34 @@ static inline const char *fmtaddr(const struct sockaddr_storage *ss, char *buf, 
   snprintf(buf, n, "%s:%d", ip, port);
   return buf;
 }
+/* Waits (up to 10 s) until thread `tid` of process `pid` is blocked in system call `nr` (read from
+ * /proc/<pid>/task/<tid>/syscall and its state): a condition instead of a sleep. 1 if it is. */
+static inline int wait_in_syscall(pid_t pid, pid_t tid, long nr) {
+  char path[96], stat[96];
+  snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", (int)pid, (int)tid);
+  snprintf(stat, sizeof(stat), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+  for (int i = 0; i < 10000; i++) {
+    long got = -1;
+    char st = 0;
+    FILE *f = fopen(path, "r");
+    if (f) {
+      if (fscanf(f, "%ld", &got) != 1) got = -1;
+      fclose(f);
+    }
+    f = fopen(stat, "r");
+    if (f) {
+      char line[512];
+      if (fgets(line, sizeof(line), f)) {
+        char *p = strrchr(line, ')');
+        if (p && p[1] == ' ') st = p[2];
+      }
+      fclose(f);
+    }
+    if (got == nr && st == 'S') return 1;
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+  }
+  return 0;
+}
+
 #endif

@@ -67,6 +67,13 @@ int main(int argc, char **argv) {
   b[n + 1] = NC_TYPE_STREAM;
   check("socket-request", b, n + 8);
 
+  n = nc_put_hdr(b, NC_OP_SOCKET, 0, 0);
+  memset(b + n, 0, 8);
+  b[n] = 6;
+  b[n + 1] = NC_TYPE_DGRAM;
+  nc_put_u32(b + n + 4, 58); /* IPPROTO_ICMPV6 */
+  check("socket-request-icmp6", b, n + 8);
+
   struct nc_addr a = mk(4, 8080, 0, "10.147.17.1");
   n = nc_put_hdr(b, NC_OP_BIND, 0, 7);
   n += nc_put_addr(b + n, &a);
@@ -80,6 +87,16 @@ int main(int argc, char **argv) {
   n = nc_put_hdr(b, NC_OP_LOOKUP, 0, 0);
   n += nc_put_u64(b + n, 0x1122334455667788ULL);
   check("lookup-request", b, n);
+
+  a = mk(4, 8080, 0, "10.147.17.1");
+  n = nc_put_hdr(b, NC_OP_REATTACH, 0, 0);
+  n += nc_put_reattach(b + n, 0x1122334455667788ULL, 4, 128, NC_RA_REUSEADDR, &a);
+  check("reattach-request", b, n);
+
+  a = mk(4, 53, 0, "192.0.2.1");
+  n = nc_put_hdr(b, NC_OP_ROUTE, 0, 3);
+  n += nc_put_addr(b + n, &a);
+  check("route-request", b, n);
 
   n = nc_put_hdr(b, NC_OP_SETOPT, 0, 5);
   n += nc_put_u32(b + n, 6);
@@ -116,6 +133,17 @@ int main(int argc, char **argv) {
     memset(b + 2, 0, 6);
     n = NC_HDR_LEN + nc_put_info(b + NC_HDR_LEN, &r.info);
     check("info-response", b, n);
+  }
+  gn = load("info-response-icmp", g, sizeof(g));
+  if (nc_get_resp(g, gn, &r) < 0 || !r.has_info || r.info.type != NC_TYPE_DGRAM || r.info.flags != NC_FLAG_ICMP ||
+      r.info.state != NC_ST_BOUND || r.info.local.port != 4660 || r.info.remote.family != 0) {
+    printf("FAIL info-response-icmp decode\n");
+    failures++;
+  } else {
+    b[0] = NC_OP_INFO;
+    memset(b + 1, 0, 7);
+    n = NC_HDR_LEN + nc_put_info(b + NC_HDR_LEN, &r.info);
+    check("info-response-icmp", b, n);
   }
   gn = load("connect-refused-response", g, sizeof(g));
   if (nc_get_resp(g, gn, &r) < 0 || r.op != NC_OP_CONNECT || r.result != -111 || r.info.so_error != 111 ||

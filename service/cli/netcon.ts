@@ -1,22 +1,44 @@
 // zerotier-netcon: run an unmodified program on a network of the local service.
-//   zerotier-netcon run  [-D<home>] [-p<port>] [-t<seconds>] <nwid> -- <command> [args…]
+//   zerotier-netcon run  [-D<home>] [-p<port>] [-t<seconds>] [--isolate] <nwid> -- <command> [args…]
 //   zerotier-netcon wait [-D<home>] [-p<port>] [-t<seconds>] <nwid>
 // Both wait until the network is OK with an address, also while the service is still starting (a progress
 // line while waiting, a clear error naming the network's status on timeout). `run` then starts the command
 // with LD_PRELOAD and ZT_NC_NETWORK set, passes signals on, and exits with its status; `wait` prints the
 // network's socket path and addresses.
-import { spawn } from 'node:child_process';
+// `run --isolate` starts the command in a new network namespace (and a new user namespace unless run as
+// root) through util-linux's unshare, so what bypasses the library (static binaries, raw syscalls, Go,
+// io_uring) finds no network at all; the library still reaches the service through its Unix socket.
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { defaultHome } from '../daemon/home.js';
 import { ApiClientError, type ApiTarget, apiCall } from './api-client.js';
 
-const USAGE = `usage: zerotier-netcon run  [-D<home>] [-p<port>] [-t<seconds>] <nwid> -- <command> [args...]
+const USAGE = `usage: zerotier-netcon run  [-D<home>] [-p<port>] [-t<seconds>] [--isolate] <nwid> -- <command> [args...]
        zerotier-netcon wait [-D<home>] [-p<port>] [-t<seconds>] <nwid>
   -D<home>     the service's home folder (default /var/lib/zerotier-one if writable, else ~/.zerotier-netcon)
   -p<port>     the service's port (default: from <home>/zerotier-one.port)
   -t<seconds>  how long to wait for the network (default 60)
+  --isolate    run the command in a new network namespace (plus a user namespace unless root), so that
+               what bypasses the library (static binaries, raw syscalls) finds no network
 `;
+
+/**
+ * The unshare(1) arguments that isolate a command run by `uid`: root needs no user namespace (and one
+ * would stop servers that switch users: only root would be mapped); anyone else gets a user namespace
+ * mapping them to themselves, which is what lets them make a network namespace.
+ */
+export function isolateArgs(uid: number): string[] {
+  return uid === 0 ? ['--net'] : ['--user', '--map-current-user', '--net'];
+}
+
+/** Null if isolation works here, else why not (unshare's own message). */
+export function isolateProblem(uid: number): string | null {
+  const r = spawnSync('unshare', [...isolateArgs(uid), '--', 'true'], { encoding: 'utf8' });
+  if (r.error) return `cannot run unshare (util-linux): ${r.error.message}`;
+  if (r.status !== 0) return (r.stderr || `unshare exited ${r.status}`).trim();
+  return null;
+}
 
 interface NetworkJson {
   status: string;
@@ -68,6 +90,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const [verb, ...rest] = argv;
   const target: ApiTarget = { home: '' };
   let seconds = 60;
+  let isolate = false;
   let nwid: string | undefined;
   let command: string[] = [];
   for (let i = 0; i < rest.length; i++) {
@@ -76,7 +99,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       command = rest.slice(i + 1);
       break;
     }
-    if (a.startsWith('-D')) target.home = a.slice(2);
+    if (a === '--isolate' && verb === 'run') isolate = true;
+    else if (a.startsWith('-D')) target.home = a.slice(2);
     else if (a.startsWith('-p') && /^\d+$/.test(a.slice(2))) target.port = Number(a.slice(2));
     else if (a.startsWith('-t') && /^\d+$/.test(a.slice(2))) seconds = Number(a.slice(2));
     else if (!a.startsWith('-') && nwid === undefined) nwid = a;
@@ -99,6 +123,16 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     process.exit(1);
   }
   target.home ||= defaultHome();
+  const uid = process.getuid?.() ?? 0;
+  if (isolate) {
+    const problem = isolateProblem(uid);
+    if (problem) {
+      err(
+        `zerotier-netcon: --isolate needs ${uid === 0 ? 'network' : 'user'} namespaces, which this system refuses (${problem}); run without --isolate, or allow them (sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0)\n`,
+      );
+      process.exit(1);
+    }
+  }
   let net: NetworkJson;
   try {
     net = await waitReady(target, nwid.toLowerCase(), seconds, err);
@@ -112,7 +146,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   }
   const lib = interceptLibrary();
   const preload = [lib, ...(process.env.LD_PRELOAD ? [process.env.LD_PRELOAD] : [])].join(':');
-  const child = spawn(command[0]!, command.slice(1), {
+  const [file, ...args] = isolate ? ['unshare', ...isolateArgs(uid), '--', ...command] : command;
+  const child = spawn(file!, args, {
     stdio: 'inherit',
     env: { ...process.env, LD_PRELOAD: preload, ZT_NC_NETWORK: net.portDeviceName },
   });

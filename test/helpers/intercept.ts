@@ -1,7 +1,7 @@
 // Helpers for the intercept tests: a netcon host child process (two stacks, two RPC sockets) and
 // running programs under the preload inside an empty network namespace.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -24,6 +24,8 @@ export interface NetconHost {
   b: string; // RPC socket of 10.147.17.2 / fd80::2
   child: ChildProcess;
   stop(): Promise<void>;
+  /** SIGKILL, as a crash: the folder (and the stale sockets) stay, for startHost(kind, dir) to start again on. */
+  crash(): Promise<void>;
 }
 
 export const A4 = '10.147.17.1';
@@ -31,9 +33,9 @@ export const B4 = '10.147.17.2';
 export const A6 = 'fd80::1';
 export const B6 = 'fd80::2';
 
-export async function startHost(kind = BACKEND): Promise<NetconHost> {
+export async function startHost(kind = BACKEND, at?: string): Promise<NetconHost> {
   if (!existsSync(LIB)) throw new Error(`${LIB} is missing: run ./build.sh`);
-  const dir = mkdtempSync(join(tmpdir(), 'netcon-'));
+  const dir = at ?? mkdtempSync(join(tmpdir(), 'netcon-'));
   const child = spawn(process.execPath, [HOST_SCRIPT, dir, kind], { stdio: ['pipe', 'pipe', 'inherit'] });
   const rl = createInterface({ input: child.stdout! });
   const ready = await new Promise<{ a: string; b: string }>((resolve, reject) => {
@@ -58,6 +60,13 @@ export async function startHost(kind = BACKEND): Promise<NetconHost> {
       await Promise.race([gone, new Promise((r) => setTimeout(r, 3000))]);
       if (child.exitCode === null) child.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
+    },
+    async crash() {
+      if (stopped) return;
+      stopped = true;
+      const gone = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await gone;
     },
   };
 }
@@ -99,6 +108,24 @@ let nextPort = 20000 + Math.floor(Math.random() * 20000);
 export function freePort(): number {
   nextPort += 1;
   return nextPort;
+}
+
+/** CPU seconds (user + system) used so far by the processes of process group `pgid` (inNs starts each program in its own). */
+export function groupCpuSeconds(pgid: number): number {
+  let ticks = 0;
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+    } catch {
+      continue; // gone
+    }
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields after the name: state(3) ppid(4) pgrp(5) … utime(14) stime(15)
+    if (Number(f[2]) === pgid) ticks += Number(f[11]) + Number(f[12]);
+  }
+  return ticks / 100; // USER_HZ
 }
 
 /** Kills a program started by inNs and everything it started. */

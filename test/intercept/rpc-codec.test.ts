@@ -8,6 +8,7 @@ import { formatIp } from '../../netcon/ipaddr.js';
 import {
   decodeAccept,
   decodeAddr,
+  decodeReattach,
   decodeRequest,
   decodeResponse,
   decodeSetOpt,
@@ -15,12 +16,15 @@ import {
   decodeU64,
   encodeAccept,
   encodeAddr,
+  encodeReattach,
   encodeRequest,
   encodeResponse,
   encodeSetOpt,
   encodeSocketBody,
+  InfoFlag,
   Op,
   parseIp,
+  ReattachOpt,
   ReqFlag,
   State,
 } from '../../netcon/rpc-codec.js';
@@ -44,6 +48,48 @@ test('rpc codec: SOCKET request matches the golden bytes', (t) => {
   const d = decodeRequest(b);
   t.true(d.ok);
   if (d.ok) t.deepEqual(decodeSocketBody(d.value.body), { ok: true, value: { family: 6, type: 1, protocol: 0 } });
+});
+
+test('rpc codec: SOCKET request for an ICMPv6 echo socket and the INFO of a bound ICMP socket', (t) => {
+  const b = encodeRequest(Op.SOCKET, 0, 0, encodeSocketBody({ family: 6, type: 2, protocol: 58 }));
+  t.deepEqual(b, fixture('socket-request-icmp6'));
+  const info = {
+    family: 4 as const,
+    type: 2 as const,
+    state: State.BOUND,
+    flags: InfoFlag.ICMP,
+    soError: 0,
+    local: { family: 4 as const, address: '0.0.0.0', port: 4660 },
+    remote: null,
+  };
+  t.deepEqual(encodeResponse(Op.INFO, 0, info), fixture('info-response-icmp'));
+  const d = decodeResponse(fixture('info-response-icmp'));
+  t.true(d.ok);
+  if (d.ok) t.deepEqual(d.value.info, info);
+});
+
+test('rpc codec: REATTACH request matches the golden bytes, decodes, refuses truncation', (t) => {
+  const r = {
+    ino: 0x1122334455667788n,
+    family: 4 as const,
+    backlog: 128,
+    opts: ReattachOpt.REUSEADDR,
+    local: { family: 4 as const, address: '10.147.17.1', port: 8080 },
+  };
+  const b = encodeRequest(Op.REATTACH, 0, 0, encodeReattach(r));
+  t.deepEqual(b, fixture('reattach-request'));
+  const d = decodeRequest(b);
+  t.true(d.ok);
+  if (d.ok) {
+    t.deepEqual(decodeReattach(d.value.body), { ok: true, value: r });
+    t.false(decodeReattach(d.value.body.subarray(0, 43)).ok);
+  }
+});
+
+test('rpc codec: ROUTE request matches the golden bytes', (t) => {
+  const a = new Uint8Array(24);
+  encodeAddr(a, 0, { family: 4, address: '192.0.2.1', port: 53 });
+  t.deepEqual(encodeRequest(Op.ROUTE, 0, 3, a), fixture('route-request'));
 });
 
 test('rpc codec: BIND and CONNECT requests with IPv4 and IPv6 addresses', (t) => {

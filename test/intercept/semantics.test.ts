@@ -78,7 +78,8 @@ for (const [name, title] of cases) {
 test('semantics: isolation by default, ZT_NC_FALLTHROUGH=1 uses the host stack outside the network', async (t) => {
   // A kernel listener on 192.0.2.1 (outside the virtual network) inside the test's own namespace.
   const script = `ip addr add 192.0.2.1/32 dev lo; ip link set lo up;
-    env -u LD_PRELOAD -u ZT_NC_NETWORK ${join(CTESTS, 'nc_echo')} tcp 192.0.2.1 ${TPORT} >/dev/null & E=$!; sleep 0.3;
+    F=$(mktemp); env -u LD_PRELOAD -u ZT_NC_NETWORK ${join(CTESTS, 'nc_echo')} tcp 192.0.2.1 ${TPORT} >$F & E=$!;
+    until [ -s $F ]; do sleep 0.01; done; rm -f $F;
     ${join(CTESTS, 'nc_sem')} connect_expect_fail 192.0.2.1 ${TPORT} ${UPORT} ${B4} &&
     ZT_NC_FALLTHROUGH=1 ${join(CTESTS, 'nc_sem')} connect_host 192.0.2.1 ${TPORT} ${UPORT} ${B4}; r=$?; kill $E; exit $r`;
   const r = await execa('unshare', ['-n', '--', 'sh', '-c', script], {
@@ -89,6 +90,37 @@ test('semantics: isolation by default, ZT_NC_FALLTHROUGH=1 uses the host stack o
   t.is(r.exitCode, 0, `${r.stdout}\n${r.stderr}`);
   t.regex(r.stdout, /ok connect_expect_fail/);
   t.regex(r.stdout, /ok connect_host/);
+});
+
+const UDP_OUT = `
+import socket, sys
+def echo(connect):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(1)
+    try:
+        if connect:
+            s.connect(('192.0.2.1', ${UPORT})); s.send(b'out')
+        else:
+            s.sendto(b'out', ('192.0.2.1', ${UPORT}))
+        return s.recvfrom(100)[0].decode()
+    except OSError as e:
+        return 'errno %s' % (e.errno,)
+print(echo(False), echo(True))`;
+
+test('semantics: UDP outside the network: dropped / ENETUNREACH by default, the host stack with ZT_NC_FALLTHROUGH=1', async (t) => {
+  // A kernel UDP echo server on 192.0.2.1 (outside the virtual network) inside the test's own namespace.
+  const script = `ip addr add 192.0.2.1/32 dev lo; ip link set lo up;
+    F=$(mktemp); env -u LD_PRELOAD -u ZT_NC_NETWORK ${join(CTESTS, 'nc_echo')} udp 192.0.2.1 ${UPORT} >$F & E=$!;
+    until [ -s $F ]; do sleep 0.01; done; rm -f $F;
+    python3 -c "$0"; ZT_NC_FALLTHROUGH=1 python3 -c "$0"; r=$?; kill $E; exit $r`;
+  const r = await execa('unshare', ['-n', '--', 'sh', '-c', script, UDP_OUT], {
+    env: preloadEnv(host.b),
+    reject: false,
+    timeout: 20000,
+  });
+  t.is(r.exitCode, 0, `${r.stdout}\n${r.stderr}`);
+  // errno None: socket.timeout (dropped); 101: ENETUNREACH from connect()
+  t.deepEqual(String(r.stdout).trim().split('\n'), ['errno None errno 101', 'out out']);
 });
 
 test('semantics: without ZT_NC_NETWORK the library is inert (kernel sockets)', async (t) => {
