@@ -9,6 +9,10 @@ cd "$(dirname "$0")/.."
 suites=("$@")
 [ ${#suites[@]} -gt 0 ] || suites=(bookworm trixie)
 mkdir -p .cache
+# The certificates this machine trusts, for the builder's npm (container/Dockerfile; git-ignored).
+ca=$(npm config get cafile 2>/dev/null || true)
+[ -f "$ca" ] || ca=/etc/ssl/certs/ca-certificates.crt
+if [ -f "$ca" ] && ! cmp -s "$ca" container/build-ca.crt; then cp "$ca" container/build-ca.crt; fi
 build_base=$(container/make-base.sh bookworm)
 for s in "${suites[@]}"; do
   base=$(container/make-base.sh "$s")

@@ -17,6 +17,31 @@ static void *resolve(const char *name, void *self) {
 }
 
 
+/* netcon's own programs: the service, zerotier-cli, zerotier-idtool and zerotier-netcon, i.e. node running one
+ * of the package's bin/<name>.js (by whatever path: launcher, npm bin, docker exec). They are never
+ * intercepted, even when ZT_NC_NETWORK is set for a whole container with the library in /etc/ld.so.preload:
+ * the service would send its own UDP and API traffic into its own network, the CLI would look for the API
+ * there. Recognised by the first arguments of /proc/self/cmdline, which node's own options may precede. */
+static int own_program(void) {
+  static const char *const names[] = {"zerotier-netcon-service.js", "zerotier-cli.js", "zerotier-idtool.js",
+                                      "zerotier-netcon.js"};
+  char buf[4096];
+  int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = real.read(fd, buf, sizeof buf - 1);
+  real.close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  const char *p = buf, *end = buf + n;
+  for (int arg = 0; arg < 4 && p < end; arg++, p += strlen(p) + 1) {
+    const char *base = strrchr(p, '/');
+    base = base ? base + 1 : p;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+      if (strcmp(base, names[i]) == 0 && base - p >= 4 && memcmp(base - 4, "bin/", 4) == 0) return 1;
+  }
+  return 0;
+}
+
 void init(void) {
 #define R(n) real.n = (__typeof__(real.n))resolve(#n, (void *)n)
   R(socket);
@@ -54,7 +79,7 @@ void init(void) {
   R(epoll_ctl);
 #undef R
   const char *path = getenv("ZT_NC_NETWORK");
-  if (path && *path && strlen(path) < sizeof(ctl_addr.sun_path)) {
+  if (path && *path && strlen(path) < sizeof(ctl_addr.sun_path) && !own_program()) {
     ctl_addr.sun_family = AF_UNIX;
     strcpy(ctl_addr.sun_path, path);
     active = 1;
