@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # docker-test/build.sh [SUBSTRING]: builds the Docker images of the suites whose "<suite>.<base>.<arch>"
 # contains SUBSTRING (all by default), and what they stand on:
-#   netcon:<base>                  the netcon image (container/Dockerfile on container/make-base.sh's base),
-#                                  built only when missing (DT_REBUILD=1: always)
+#   netcon:<base>                  the netcon image (container/build-images.sh: container/Dockerfile on
+#                                  container/make-base.sh's base); DT_NETCON_IMAGES=keep: the existing ones
 #   netcon-dt-apps:<base>          common/apps_dockerfile: the apps and the checking tools, one apt layer
 #   netcon-dt-<suite>:<base>       <suite>/netcon_dockerfile: the app container
 #   netcon-dt-<suite>-monitor:<base>  <suite>/monitor_dockerfile: the monitor container
@@ -34,12 +34,17 @@ quiet_build() { # quiet_build TAG docker-build-args…: the build's output only 
   say "build: $tag ($(($(date +%s) - t0)) s)"
 }
 
+# The netcon images come from this checkout: container/build-images.sh every time (Docker's cache makes it
+# seconds when nothing changed; stale images would test old code). DT_NETCON_IMAGES=keep uses the ones there.
+if [ "${DT_NETCON_IMAGES:-}" = keep ]; then
+  for base in $bases; do
+    docker image inspect "netcon:$base" >/dev/null 2>&1 || { say "build: no netcon:$base (DT_NETCON_IMAGES=keep)"; exit 1; }
+  done
+else
+  # shellcheck disable=SC2086
+  "$REPO/container/build-images.sh" $bases >&2
+fi
 for base in $bases; do
-  if [ "${DT_REBUILD:-}" = 1 ] || ! docker image inspect "netcon:$base" >/dev/null 2>&1; then
-    say "build: netcon:$base (container/Dockerfile)"
-    base_image=$("$REPO/container/make-base.sh" "$base")
-    quiet_build "netcon:$base" -f "$REPO/container/Dockerfile" --build-arg "BASE=$base_image" "$REPO"
-  fi
   user=$(docker image inspect -f '{{.Config.User}}' "netcon:$base")
   quiet_build "netcon-dt-apps:$base" -f common/apps_dockerfile --build-arg "NETCON_IMAGE=netcon:$base" \
     --build-arg "NETCON_USER=${user:-root}" .

@@ -42,7 +42,7 @@ for runner in $runners; do
       if [ "${DT_KEEP:-}" = 1 ]; then say "kept $RUN"; else rm -rf "$RUN"; fi
     }
     trap cleanup EXIT
-    trap 'exit 130' INT TERM
+    trap 'exit 130' INT TERM HUP PIPE
     if [ "$runner" = docker ]; then mode=listed; else mode=host; fi
     mapfile -t runs < <(select_runs "$filter" "$mode")
     if [ ${#runs[@]} -eq 0 ]; then

@@ -201,12 +201,14 @@ run_suite() {
 
 secret() { head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 
-# A free port on the host (TCP and UDP both unbound when probed), from a random start, distinct within a run.
+# A free port on the host (TCP and UDP both unbound when probed), distinct within a run, below Linux's
+# ephemeral range (32768-60999), where any program's outgoing connections could take it before the service
+# binds it (seen: EADDRINUSE on a container's API port).
 USED_PORTS=" "
 free_port() {
   local p
   for _ in $(seq 200); do
-    p=$((20000 + RANDOM % 30000))
+    p=$((20000 + RANDOM % 12000))
     case "$USED_PORTS" in *" $p "*) continue ;; esac
     if ! ss -Hlntu "sport = :$p" 2>/dev/null | grep -q .; then
       USED_PORTS="$USED_PORTS$p "

@@ -1,7 +1,7 @@
 # docker-test, the runner without a Docker engine (sourced by test.sh; needs root).
 #
 # Each "container" is a process tree in its own network, mount and PID namespace, over its own home, running
-# the same entrypoint scripts as the images, with the host's installed apps, as a non-root user (uid 10000,
+# the same entrypoint scripts as the images, with the host's installed apps, as a non-root user (uid 9993,
 # "netcon", as in the images):
 #   - network: its own namespace with one veth into a "LAN" namespace that holds a bridge (what Docker's
 #     default bridge network is). The containers reach the root over UDP on that LAN; nothing is added to
@@ -17,7 +17,7 @@
 #     group, which otherwise is the harness's (it stopped the root container).
 # shellcheck shell=bash
 
-NS_UID=10000
+NS_UID=9993
 NS_LAN=""
 NS_NET=""
 NS_INDEX=1
@@ -88,8 +88,8 @@ rt_start() {
   chown "$NS_UID:$NS_UID" "$dir/log"
   local q
   q=$(printf '%q ' "${env[@]}")
-  local args
-  args=$(printf '%q ' "$@")
+  local args=""
+  [ $# -eq 0 ] || args=$(printf '%q ' "$@")
   (
     ip netns exec "$ns" unshare --mount --pid --fork --kill-child --mount-proc --propagation private -- sh -c "
       mount -t tmpfs -o mode=1777 tmpfs /tmp &&
