@@ -64,8 +64,12 @@ function lines(p: ResultPromise): {
   const seen: string[] = [];
   const waiters: (() => void)[] = [];
   const stamps: number[] = [];
+  // A line may arrive split over two chunks: only complete lines count.
+  let rest = '';
   p.stdout?.on('data', (d: Buffer) => {
-    for (const l of String(d).split('\n').filter(Boolean)) {
+    const parts = (rest + String(d)).split('\n');
+    rest = parts.pop() ?? '';
+    for (const l of parts.filter(Boolean)) {
       seen.push(l);
       stamps.push(Date.now());
     }
