@@ -14,8 +14,15 @@ if ldd "$addon" | grep -qE 'libcrypto|liblz4'; then
   echo "pack: the addon with libcrypto and liblz4 linked in"
   nodedir=()
   [ -f /usr/include/node/node_api.h ] && nodedir=(--nodedir=/usr)
-  (cd native && ../node_modules/.bin/node-gyp rebuild "${nodedir[@]}" --loglevel=error -- -Dnetcon_static_libs=1 >build.log 2>&1) ||
-    { cat native/build.log >&2; exit 1; }
+  # Built in a folder of its own (inside native/, so node-addon-api resolves), then renamed over the addon:
+  # programs and tests using native/build meanwhile never see it half-built or removed.
+  work=$(mktemp -d native/.pack-build.XXXXXX)
+  trap 'rm -rf "$work"' EXIT
+  cp -a native/binding.gyp native/src "$work/"
+  (cd "$work" && ../../node_modules/.bin/node-gyp rebuild "${nodedir[@]}" --loglevel=error -- -Dnetcon_static_libs=1 >build.log 2>&1) ||
+    { cat "$work/build.log" >&2; exit 1; }
+  cp "$work/build/Release/netcon_native.node" "$addon.pack-new"
+  mv -f "$addon.pack-new" "$addon"
 fi
 sodium=$(ldd "$addon" | awk '$1 == "libsodium.so.23" { print $3 }')
 [ -f "$sodium" ] || { echo "pack-prepare: $addon does not link libsodium.so.23" >&2; exit 1; }

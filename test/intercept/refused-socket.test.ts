@@ -25,7 +25,7 @@ test('socket() on a service socket of another user fails with EACCES', async (t)
         '--reuid=65534',
         '--regid=65534',
         '--clear-groups',
-        'python3',
+        '/usr/bin/python3', // Debian's: nobody may run it (a pyenv shim under /root may not be)
         '-c',
         'import socket\ntry:\n  socket.socket()\n  print("opened")\nexcept OSError as e:\n  print("errno", e.errno)',
       ],

@@ -3,22 +3,40 @@
 // with the installed bins:
 // idtool generate, service -d, cli info / join / listnetworks / leave, and stopping the service. The installed
 // package must carry the built lwIP module, addon and intercept (no emscripten, no compiler at install).
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { execa } from 'execa';
 import { freePort, ROOT, waitFor } from '../../tools/cluster.js';
 
+/**
+ * One `npm pack` for every test here (they run concurrently): the tarball's folder and file name. Its prepack
+ * touches the checkout (the addon is relinked), so it must not run twice at once.
+ */
+let packed: Promise<{ dir: string; file: string; stderr: string; ok: boolean }> | undefined;
+function packOnce() {
+  packed ??= (async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'netcon-pkg-tarball-'));
+    const pack = await execa('npm', ['pack', '--pack-destination', dir], { cwd: ROOT, reject: false });
+    return { dir, file: pack.stdout.trim().split('\n').pop() ?? '', stderr: pack.stderr, ok: pack.exitCode === 0 };
+  })();
+  return packed;
+}
+
 // Whether a Docker engine answers (for the fresh-Debian containers below), asked before any test is declared.
 const engine = await execa('docker', ['info', '--format', '{{.ServerVersion}}'], { reject: false, timeout: 20_000 });
+
+test.after.always(async () => {
+  if (packed) rmSync((await packed).dir, { recursive: true, force: true });
+});
 
 test('npm pack, npm install -g into a temporary prefix, then the walk-through with the installed bins', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'netcon-pkg-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const pack = await execa('npm', ['pack', '--pack-destination', dir], { cwd: ROOT, reject: false });
-  t.is(pack.exitCode, 0, pack.stderr);
-  const tarball = join(dir, pack.stdout.trim().split('\n').pop()!);
+  const pack = await packOnce();
+  t.true(pack.ok, pack.stderr);
+  const tarball = join(pack.dir, pack.file);
   const listing = (await execa('tar', ['tzf', tarball])).stdout.split('\n');
   for (const f of [
     'package/lwip/build/lwip.wasm',
@@ -103,8 +121,10 @@ for (const suite of ['bookworm', 'trixie']) {
       const dir = mkdtempSync(join(tmpdir(), 'netcon-pkg-'));
       t.teardown(() => rmSync(dir, { recursive: true, force: true }));
       const base = (await execa(join(ROOT, 'container', 'make-base.sh'), [suite])).stdout.trim();
-      const pack = await execa('npm', ['pack', '--pack-destination', dir], { cwd: ROOT });
-      const tarball = pack.stdout.trim().split('\n').pop()!;
+      const pack = await packOnce();
+      t.true(pack.ok, pack.stderr);
+      const tarball = pack.file;
+      copyFileSync(join(pack.dir, tarball), join(dir, tarball));
       const npmRoot = (await execa('npm', ['root', '-g'])).stdout.trim();
       const ca = (await execa('npm', ['config', 'get', 'cafile'], { reject: false })).stdout.trim();
       const port = await freePort();
