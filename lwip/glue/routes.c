@@ -145,3 +145,11 @@ const ip6_addr_t *nc_ip6_gw(struct netif *netif, const ip6_addr_t *dest) {
   ip6_addr_assign_zone(&gw, IP6_UNICAST, &nif);
   return &gw;
 }
+
+/* The local address of a bind, from scratch a: the wildcard of the pcb's own type when a holds none. */
+static void bind_addr(const ip_addr_t *pcb_local, ip_addr_t *out) {
+  if (addr_from(&ctl.a, out)) return;
+  if (IP_IS_ANY_TYPE_VAL(*pcb_local)) ip_addr_copy(*out, *IP_ANY_TYPE);
+  else if (IP_IS_V6_VAL(*pcb_local)) ip_addr_copy(*out, *IP6_ADDR_ANY);
+  else ip_addr_copy(*out, *IP4_ADDR_ANY);
+}

@@ -29,11 +29,7 @@ EXPORT struct udp_pcb *nc_udp_new(int id, int family) {
 EXPORT int nc_udp_bind(struct udp_pcb *pcb, int reuse) {
   ip_addr_t a;
   if (reuse) ip_set_option(pcb, SOF_REUSEADDR);
-  if (!addr_from(&ctl.a, &a)) {
-    if (IP_IS_ANY_TYPE_VAL(pcb->local_ip)) ip_addr_copy(a, *IP_ANY_TYPE);
-    else if (IP_IS_V6_VAL(pcb->local_ip)) ip_addr_copy(a, *IP6_ADDR_ANY);
-    else ip_addr_copy(a, *IP4_ADDR_ANY);
-  }
+  bind_addr(&pcb->local_ip, &a);
   return udp_bind(pcb, &a, ctl.a.port);
 }
 
