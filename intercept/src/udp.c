@@ -15,6 +15,20 @@ static int udp_autobind(int fd, const struct ncfd *e) {
   return r == -EINVAL ? 0 : r; /* EINVAL: bound meanwhile */
 }
 
+/* The message vector of a headed datagram: the ADDR header hdr, then the caller's iov (copied into stack_iov
+ * when it fits, else into a malloc'ed array the caller frees when it is not stack_iov). NULL: no memory. */
+static struct iovec *headed_iov(uint8_t hdr[NC_ADDR_LEN], const struct iovec *iov, size_t iovlen,
+                                struct iovec stack_iov[17], struct msghdr *mh) {
+  struct iovec *v = iovlen < 16 ? stack_iov : malloc(sizeof(struct iovec) * (iovlen + 1));
+  if (!v) return NULL;
+  v[0].iov_base = hdr;
+  v[0].iov_len = NC_ADDR_LEN;
+  if (iovlen) memcpy(v + 1, iov, sizeof(struct iovec) * iovlen);
+  mh->msg_iov = v;
+  mh->msg_iovlen = iovlen + 1;
+  return v;
+}
+
 static ssize_t udp_send(int fd, const struct ncfd *e, const struct iovec *iov, size_t iovlen, int flags,
                         const struct sockaddr *addr, socklen_t alen) {
   struct nc_addr a;
@@ -44,14 +58,9 @@ static ssize_t udp_send(int fd, const struct ncfd *e, const struct iovec *iov, s
   uint8_t hdr[NC_ADDR_LEN];
   nc_put_addr(hdr, &a);
   struct iovec stack_iov[17];
-  struct iovec *v = iovlen < 16 ? stack_iov : malloc(sizeof(struct iovec) * (iovlen + 1));
-  if (!v) return fail(ENOMEM);
-  v[0].iov_base = hdr;
-  v[0].iov_len = sizeof(hdr);
-  if (iovlen) memcpy(v + 1, iov, sizeof(struct iovec) * iovlen);
   struct msghdr mh = {0};
-  mh.msg_iov = v;
-  mh.msg_iovlen = iovlen + 1;
+  struct iovec *v = headed_iov(hdr, iov, iovlen, stack_iov, &mh);
+  if (!v) return fail(ENOMEM);
   ssize_t n = real.sendmsg(fd, &mh, flags | MSG_NOSIGNAL);
   int err = errno;
   if (v != stack_iov) free(v);
@@ -64,14 +73,9 @@ static ssize_t udp_recv(int fd, const struct ncfd *e, struct iovec *iov, size_t 
                         struct sockaddr *addr, socklen_t *alen, int *msg_flags) {
   uint8_t hdr[NC_ADDR_LEN];
   struct iovec stack_iov[17];
-  struct iovec *v = iovlen < 16 ? stack_iov : malloc(sizeof(struct iovec) * (iovlen + 1));
-  if (!v) return fail(ENOMEM);
-  v[0].iov_base = hdr;
-  v[0].iov_len = sizeof(hdr);
-  if (iovlen) memcpy(v + 1, iov, sizeof(struct iovec) * iovlen);
   struct msghdr mh = {0};
-  mh.msg_iov = v;
-  mh.msg_iovlen = iovlen + 1;
+  struct iovec *v = headed_iov(hdr, iov, iovlen, stack_iov, &mh);
+  if (!v) return fail(ENOMEM);
   ssize_t n = real.recvmsg(fd, &mh, flags);
   int err = errno;
   if (v != stack_iov) free(v);
