@@ -182,6 +182,15 @@ reg('interop: hosted nodes behind one port with a real ZeroTier One as root, con
     alive,
   );
 
+  // ZeroTier One's own CLI against each hosted node's home (its token and the shared port from that home).
+  for (const [i, h] of homes.entries()) {
+    const info = await ztCli(ns.b, h, 'info');
+    t.regex(info.out, new RegExp(`^200 info ${addrs[i]} 1\\.14\\.1 ONLINE$`), `ZeroTier One's CLI on ${h}`);
+    const nets = await ztCli(ns.b, h, 'listnetworks');
+    if (i < 2) t.regex(nets.out, new RegExp(`^200 listnetworks ${nwid} host-interop \\S+ OK PRIVATE `, 'm'));
+    else t.notRegex(nets.out, new RegExp(nwid), 'the node that did not join has no network');
+  }
+
   // TCP from the real member (its kernel tap) to each hosted node (an HTTP server under the intercept).
   const www = join(dir, 'www');
   mkdirSync(www);
