@@ -198,6 +198,11 @@ export interface NetworksOptions {
   log: NetworksLogger;
   /** Serve the RPC socket (false in tests that only need the stacks). */
   rpc?: boolean;
+  /**
+   * The periodic rescan of networks.d for what fs.watch misses (ms; 3000 by default). 0: none, the owner calls
+   * rescan() itself (a host of many nodes spreads one timer over all of them instead of one each).
+   */
+  rescanMs?: number;
 }
 
 export class Networks {
@@ -227,8 +232,11 @@ export class Networks {
       this.opts.log.warn(`cannot watch ${this.dir}: ${(e as Error).message}`);
     }
     // fs.watch can miss events (and some file systems have none): rescan every few seconds too.
-    this.rescanTimer = setInterval(() => void this.rescan(), 3000);
-    this.rescanTimer.unref();
+    const every = this.opts.rescanMs ?? 3000;
+    if (every > 0) {
+      this.rescanTimer = setInterval(() => void this.rescan(), every);
+      this.rescanTimer.unref();
+    }
   }
 
   async stop(): Promise<void> {
@@ -243,7 +251,8 @@ export class Networks {
     setTimeout(() => void this.rescan(), ms).unref();
   }
 
-  private async rescan(): Promise<void> {
+  /** Joins the networks.d/<nwid>.conf files not joined yet (and reports odd entries once). */
+  async rescan(): Promise<void> {
     if (this.stopped) return;
     let names: string[];
     try {
