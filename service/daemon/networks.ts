@@ -200,11 +200,83 @@ export interface NetworksOptions {
   rpc?: boolean;
 }
 
+/** With a working watch on networks.d, the folder is also read this often (for events the kernel dropped). */
+export const RESCAN_WATCHED_MS = 60_000;
+/** Without one (no inotify, out of watches), this often. */
+export const RESCAN_UNWATCHED_MS = 3_000;
+/** Folders read per turn of the pacer at most: a thousand nodes started together do not read in one burst. */
+const RESCANS_PER_TURN = 64;
+/** The pacer's turns are at least this far apart. */
+const PACER_MIN_GAP_MS = 250;
+
+/**
+ * The periodic rescans of every Networks in the process, on one timer: a service hosting 1,000 nodes would
+ * otherwise run 1,000 intervals (333 folder reads a second at 3 s each). The timer sleeps until the next
+ * folder is due, and is unref'd (it never keeps the process alive).
+ */
+class RescanPacer {
+  private readonly due = new Map<Networks, { at: number; period: number }>();
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Number.POSITIVE_INFINITY;
+
+  add(n: Networks, period: number): void {
+    // The first read lands somewhere in the period, so nodes started together spread out.
+    this.due.set(n, { at: performance.now() + period * (0.5 + Math.random() * 0.5), period });
+    this.arm();
+  }
+
+  delete(n: Networks): void {
+    this.due.delete(n);
+    if (this.due.size === 0 && this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.timerAt = Number.POSITIVE_INFINITY;
+    }
+  }
+
+  /** Timers the pacer holds now (0 or 1), for tests. */
+  get timers(): number {
+    return this.timer ? 1 : 0;
+  }
+
+  private arm(): void {
+    let next = Number.POSITIVE_INFINITY;
+    for (const d of this.due.values()) if (d.at < next) next = d.at;
+    if (next === Number.POSITIVE_INFINITY) return;
+    const now = performance.now();
+    next = Math.max(next, now + PACER_MIN_GAP_MS);
+    if (this.timer && this.timerAt <= next) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = next;
+    this.timer = setTimeout(() => this.turn(), next - now);
+    this.timer.unref();
+  }
+
+  private turn(): void {
+    this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
+    const now = performance.now();
+    let n = 0;
+    for (const [net, d] of this.due) {
+      if (d.at > now) continue;
+      if (++n > RESCANS_PER_TURN) break;
+      d.at = now + d.period;
+      void net.rescan();
+    }
+    this.arm();
+  }
+}
+
+/** The process's one pacer (exported for tests: `rescanPacer.timers`). */
+export const rescanPacer = new RescanPacer();
+
 export class Networks {
   private readonly joined = new Map<bigint, Joined>();
   private readonly joining = new Map<bigint, Promise<Joined>>();
   private watcher: FSWatcher | undefined;
   private rescanTimer: NodeJS.Timeout | undefined;
+  private scanning: Promise<void> | undefined;
+  private scanAgain = false;
   private readonly dir: string;
   private readonly clock: () => number;
   private stopped = false;
@@ -220,30 +292,56 @@ export class Networks {
   async start(): Promise<void> {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     await this.rescan();
+    let watched = false;
     try {
       this.watcher = watch(this.dir, () => this.scheduleRescan(50));
       this.watcher.on('error', () => {});
+      watched = true;
     } catch (e) {
       this.opts.log.warn(`cannot watch ${this.dir}: ${(e as Error).message}`);
     }
-    // fs.watch can miss events (and some file systems have none): rescan every few seconds too.
-    this.rescanTimer = setInterval(() => void this.rescan(), 3000);
-    this.rescanTimer.unref();
+    // fs.watch can miss events (and some file systems have none): the folder is read again now and then too,
+    // on one timer for every node of the process (rescanPacer).
+    if (!this.stopped) rescanPacer.add(this, watched ? RESCAN_WATCHED_MS : RESCAN_UNWATCHED_MS);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     this.watcher?.close();
-    if (this.rescanTimer) clearInterval(this.rescanTimer);
+    rescanPacer.delete(this);
+    if (this.rescanTimer) clearTimeout(this.rescanTimer);
     for (const j of this.joined.values()) this.teardown(j);
     this.joined.clear();
   }
 
+  /** A watch event: one rescan soon (events come in bursts: one timer for the burst). */
   private scheduleRescan(ms: number): void {
-    setTimeout(() => void this.rescan(), ms).unref();
+    if (this.rescanTimer || this.stopped) return;
+    this.rescanTimer = setTimeout(() => {
+      this.rescanTimer = undefined;
+      void this.rescan();
+    }, ms);
+    this.rescanTimer.unref();
   }
 
-  private async rescan(): Promise<void> {
+  /** Reads networks.d and joins what is new; one read at a time (a request during one runs once after it). */
+  rescan(): Promise<void> {
+    if (this.scanning) {
+      this.scanAgain = true;
+      return this.scanning;
+    }
+    this.scanning = (async () => {
+      do {
+        this.scanAgain = false;
+        await this.scanOnce();
+      } while (this.scanAgain && !this.stopped);
+    })().finally(() => {
+      this.scanning = undefined;
+    });
+    return this.scanning;
+  }
+
+  private async scanOnce(): Promise<void> {
     if (this.stopped) return;
     let names: string[];
     try {
@@ -270,11 +368,13 @@ export class Networks {
         this.reportOdd(n, 'not a regular file');
         continue;
       }
+      if (this.stopped) return;
       try {
         await this.join(nwid, false);
       } catch (e) {
-        // Logged and retried at the next rescan; a failure here must not take the service down.
+        // Logged and retried in a few seconds; a failure here must not take the service down.
         this.opts.log.warn(`cannot join ${networkIdToString(nwid)} from ${n}: ${(e as Error).message}`);
+        this.scheduleRescan(RESCAN_UNWATCHED_MS);
       }
     }
   }
@@ -364,6 +464,7 @@ export class Networks {
   }
 
   private reconfigure(j: Joined): void {
+    if (j.stack.closed) return; // left or stopped: a late config or status change has nothing to apply to
     try {
       j.stack.setConfig(stackConfigOf(j.net, j.settings));
       j.net.portError = 0;

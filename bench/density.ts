@@ -1,0 +1,407 @@
+// npm run bench -- density [--nodes N]
+// Many nodes in one process (issue 16). N nodes (default 1,000) are started in ONE process (bench/lib/many-nodes.ts:
+// one Service per node folder), each joined to one private network of one controller and authorized through
+// the controller's API. The controller (also the planet's only root) is a separate zerotier-netcon-service
+// process on 127.0.0.1, not counted. Measured:
+//   - RSS per node: the nodes' process RSS / N, once all are OK (and the marginal cost: what it grew by from a
+//     process with 1 node, / N-1);
+//   - idle CPU of the whole nodes' process (% of one core) over BENCH_IDLE_SECONDS (default 20) after all are OK;
+//   - the time to add one more node (an existing identity, already authorized) until it is OK on its network;
+//   - TCP between two nodes through the intercept (a Python echo server and client under LD_PRELOAD);
+//   - min(100, N/2) nodes serving HTTP at once (Debian's `python3 -m http.server`, one per node) to as many
+//     others (curl, one per node), every request answered.
+// Baseline: ZeroTier One 1.14.1's idle RSS with one network joined (ZT_ONE_BIN, run as root in a network
+// namespace with a tap; bench/lib/netns-lab.ts), else the issue's figure (8.1 MB). value = RSS per node;
+// ratio = baseline / value here (how many of our nodes fit in the memory of one ZeroTier One).
+// Identities are cached under .cache/density/ (generating one costs about 68 ms), so reruns skip the keygen.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { execa } from 'execa';
+import { formatIdentity, type Identity, parseIdentity } from '../service/core/identity.js';
+import { parseInetAddress } from '../service/core/inet-address.js';
+import { encodeCachedPeer } from '../service/core/peer-cache.js';
+import { newIdentity } from '../service/random.js';
+import { LIB } from '../testkit/intercept.js';
+import { planetWithRoot, ZT_ONE_BIN } from '../testkit/zerotier-one.js';
+import { api, bin, freePort, ROOT, waitFor } from '../tools/cluster.js';
+import { cpuSeconds } from './lib/netns-lab.js';
+import { report } from './result.js';
+
+const log = (m: string) => process.stderr.write(`${m}\n`);
+const args = process.argv.slice(3);
+const nodesArg = args.indexOf('--nodes');
+const N = nodesArg >= 0 ? Number(args[nodesArg + 1]) : 1000;
+if (!Number.isInteger(N) || N < 2) {
+  process.stderr.write('usage: npm run bench -- density [--nodes N]   (N ≥ 2, default 1000)\n');
+  process.exit(2);
+}
+const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 20);
+const HTTP_PAIRS = Math.min(100, Math.floor(N / 2));
+const ISSUE_ZT1_RSS = 8.1 * 1048576;
+const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+const CACHE = join(ROOT, '.cache', 'density');
+
+/** RSS of a process in bytes (VmRSS). */
+function rss(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+/** `count` identities: the cached ones first, new ones generated (and cached) for the rest. */
+function identities(count: number): { ids: Identity[]; generated: number } {
+  const dir = join(CACHE, 'identities');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const ids = readdirSync(dir)
+    .filter((f) => f.endsWith('.secret'))
+    .sort()
+    .slice(0, count)
+    .map((f) => parseIdentity(readFileSync(join(dir, f), 'utf8')));
+  const need = count - ids.length;
+  const t0 = Date.now();
+  for (let i = 0; i < need; i++) {
+    const id = newIdentity();
+    writeFileSync(join(dir, `${formatIdentity(id).slice(0, 10)}.secret`), formatIdentity(id, true), { mode: 0o600 });
+    ids.push(id);
+    if ((i + 1) % Math.max(1, Math.floor(need / 10)) === 0)
+      log(`identities: generated ${i + 1}/${need} (${((Date.now() - t0) / (i + 1)).toFixed(0)} ms each)`);
+  }
+  return { ids, generated: need };
+}
+
+function writeNode(base: string, id: Identity, planet: Uint8Array, nwid: string): string {
+  const name = formatIdentity(id).slice(0, 10);
+  const home = join(base, name);
+  mkdirSync(join(home, 'networks.d'), { recursive: true, mode: 0o700 });
+  writeFileSync(join(home, 'identity.secret'), formatIdentity(id, true), { mode: 0o600 });
+  writeFileSync(join(home, 'identity.public'), formatIdentity(id), { mode: 0o644 });
+  writeFileSync(join(home, 'planet'), planet);
+  writeFileSync(join(home, 'networks.d', `${nwid}.conf`), '\n', { mode: 0o600 });
+  return name;
+}
+
+/** The nodes' process: JSON lines from many-nodes.ts, an "add" command. */
+class Nodes {
+  readonly child;
+  private lines: ((o: Record<string, unknown>) => void)[] = [];
+  constructor(dir: string) {
+    // BENCH_NODE_FLAGS: extra node flags for the nodes' process (e.g. --cpu-prof to see where idle time goes).
+    const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+    this.child = spawn(process.execPath, [...flags, join(ROOT, 'dist', 'bench', 'lib', 'many-nodes.js'), dir], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    createInterface({ input: this.child.stdout! }).on('line', (l) => {
+      const o = JSON.parse(l) as Record<string, unknown>;
+      for (const f of this.lines) f(o);
+    });
+  }
+  get pid(): number {
+    return this.child.pid!;
+  }
+  until(pred: (o: Record<string, unknown>) => boolean, ms: number, what: string): Promise<Record<string, unknown>> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
+      const f = (o: Record<string, unknown>) => {
+        if (!pred(o)) return;
+        clearTimeout(timer);
+        this.lines = this.lines.filter((x) => x !== f);
+        resolve(o);
+      };
+      this.lines.push(f);
+      this.child.once('exit', (c) => reject(new Error(`the nodes' process exited (${c}) waiting for ${what}`)));
+    });
+  }
+  send(line: string): void {
+    this.child.stdin!.write(`${line}\n`);
+  }
+  async stop(): Promise<void> {
+    const gone = new Promise((r) => this.child.once('exit', r));
+    this.child.stdin!.end();
+    const t = setTimeout(() => this.child.kill('SIGKILL'), 20000);
+    await gone;
+    clearTimeout(t);
+  }
+}
+
+/** A program under the intercept on `sock`, in an empty network namespace of its own. */
+function intercepted(sock: string, cmd: string, argv: string[], timeout?: number) {
+  return execa('unshare', ['-n', '--', cmd, ...argv], {
+    env: { LD_PRELOAD: LIB, ZT_NC_NETWORK: sock },
+    extendEnv: true,
+    reject: false,
+    detached: true,
+    ...(timeout ? { timeout } : {}),
+  });
+}
+
+const ECHO_SERVER = `import socket,sys
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('0.0.0.0', int(sys.argv[1]))); s.listen(1)
+print('ready', flush=True)
+c,_=s.accept(); d=b''
+while len(d) < 1000000:
+  b=c.recv(65536)
+  if not b: break
+  d+=b
+c.sendall(d); c.close()`;
+const ECHO_CLIENT = `import socket,sys,os
+data=os.urandom(1000000); s=socket.create_connection((sys.argv[1], int(sys.argv[2])), 10); s.sendall(data)
+got=b''
+while len(got) < len(data):
+  b=s.recv(65536)
+  if not b: break
+  got+=b
+sys.exit(0 if got == data else 1)`;
+
+/** ZeroTier One's idle RSS with one network joined, in a namespace lab; undefined without ZT_ONE_BIN or root. */
+async function zeroTierOneRss(): Promise<number | undefined> {
+  if (!ZT_ONE_BIN) {
+    log('ZT_ONE_BIN is not set: ZeroTier One is not measured; the baseline is the issue figure (8.1 MB)');
+    return undefined;
+  }
+  const { Lab } = await import('./lib/netns-lab.js');
+  const lab = await Lab.start(log);
+  try {
+    const z = await lab.zeroTierOne('b', 'z1');
+    await new Promise((r) => setTimeout(r, 10000)); // idle, joined and OK
+    const bytes = rss(z.pid()!);
+    log(`ZeroTier One 1.14.1 idle with one network joined: RSS ${(bytes / 1048576).toFixed(1)} MB`);
+    await z.stop();
+    return bytes;
+  } finally {
+    await lab.close();
+  }
+}
+
+const base = mkdtempSync(join(tmpdir(), 'netcon-density-'));
+const load0 = loadavg()[0]!;
+let controllerHome = '';
+let nodes: Nodes | undefined;
+try {
+  const { ids, generated } = identities(N + 2);
+  log(
+    generated > 0
+      ? `identities: ${generated} generated now and cached in ${CACHE} (reruns reuse them)`
+      : `identities: all ${N + 2} from the cache in ${CACHE}`,
+  );
+  const [rootId, extraId, ...nodeIds] = ids as [Identity, Identity, ...Identity[]];
+  // The controller, also the planet's root, in a process of its own.
+  const port = await freePort();
+  const planet = planetWithRoot(rootId, `127.0.0.1/${port}`);
+  controllerHome = join(base, 'controller');
+  mkdirSync(controllerHome, { mode: 0o700 });
+  writeFileSync(join(controllerHome, 'identity.secret'), formatIdentity(rootId, true), { mode: 0o600 });
+  writeFileSync(join(controllerHome, 'identity.public'), formatIdentity(rootId));
+  writeFileSync(join(controllerHome, 'planet'), planet);
+  // A root validates at most one NEW identity per /24 every 2 s (IDENTITY_VALIDATION_GATE, as ZeroTier One):
+  // 1,000 never-seen nodes behind 127.0.0.1 would need over half an hour just to be heard. The controller is
+  // told their identities beforehand through its peer cache, as a root that has seen them before (the path,
+  // port 9, is a dead end: the nodes come to it).
+  mkdirSync(join(controllerHome, 'peers.d'), { mode: 0o700 });
+  for (const id of [extraId, ...nodeIds])
+    writeFileSync(
+      join(controllerHome, 'peers.d', `${formatIdentity(id).slice(0, 10)}.peer`),
+      encodeCachedPeer({
+        identity: id,
+        protocolVersion: 0,
+        versionMajor: 0,
+        versionMinor: 0,
+        versionRevision: 0,
+        paths: [parseInetAddress('127.0.0.1/9')!],
+      }),
+      { mode: 0o600 },
+    );
+  const started = await execa(bin('zerotier-netcon-service'), ['-d', `-p${port}`, controllerHome], { reject: false });
+  if (started.exitCode !== 0) throw new Error(`the controller did not start: ${started.stderr}`);
+  const net = (await api(
+    controllerHome,
+    port,
+    'POST',
+    `/controller/network/${formatIdentity(rootId).slice(0, 10)}______`,
+    {
+      name: 'density',
+      private: true,
+      v4AssignMode: { zt: true },
+      ipAssignmentPools: [{ ipRangeStart: '10.99.0.1', ipRangeEnd: '10.99.254.254' }],
+      routes: [{ target: '10.99.0.0/16' }],
+    },
+  )) as { id: string };
+  const nwid = net.id;
+  const hostDir = join(base, 'nodes');
+  mkdirSync(hostDir, { mode: 0o700 });
+  const names = nodeIds.map((id) => writeNode(hostDir, id, planet, nwid));
+  const extraDir = join(base, 'later');
+  mkdirSync(extraDir, { mode: 0o700 });
+  const extra = writeNode(extraDir, extraId, planet, nwid);
+  log(`authorizing ${N + 1} members on network ${nwid} through the controller API`);
+  for (const [i, a] of [...names, extra].entries()) {
+    await api(controllerHome, port, 'POST', `/controller/network/${nwid}/member/${a}`, { authorized: true });
+    if ((i + 1) % Math.max(1, Math.floor(N / 5)) === 0) log(`  ${i + 1}/${N + 1}`);
+  }
+
+  // The process with one node (the floor), then with N.
+  const floorDir = join(base, 'floor');
+  mkdirSync(floorDir, { mode: 0o700 });
+  writeNode(floorDir, nodeIds[0]!, planet, nwid);
+  // (the same identity as node 0, run alone first and stopped before the N start)
+  const one = new Nodes(floorDir);
+  await one.until((o) => o.ok === 1, 120000, 'one node OK');
+  await new Promise((r) => setTimeout(r, 3000));
+  const rssOne = rss(one.pid);
+  await one.stop();
+  log(`one node in a process: RSS ${(rssOne / 1048576).toFixed(1)} MB`);
+
+  const t0 = Date.now();
+  nodes = new Nodes(hostDir);
+  const s = await nodes.until((o) => o.started !== undefined, 600000, 'the nodes to start');
+  log(`${N} nodes started in ${s.ms} ms; waiting until every one is OK on ${nwid}`);
+  let lastLog = 0;
+  await nodes.until(
+    (o) => {
+      if (typeof o.ok === 'number' && Date.now() - lastLog > 5000) {
+        lastLog = Date.now();
+        log(`  ${o.ok}/${N} OK`);
+      }
+      return o.ok === N;
+    },
+    900000,
+    'every node OK',
+  );
+  const allOkMs = Date.now() - t0;
+  log(`all ${N} OK after ${(allOkMs / 1000).toFixed(1)} s; idle for ${IDLE_SECONDS} s`);
+  await new Promise((r) => setTimeout(r, 5000));
+  const loadIdle = loadavg()[0]!;
+  const c0 = cpuSeconds(nodes.pid);
+  const w0 = performance.now();
+  await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
+  const idleCpu = ((cpuSeconds(nodes.pid) - c0) / ((performance.now() - w0) / 1000)) * 100;
+  const rssN = rss(nodes.pid);
+  log(
+    `RSS ${(rssN / 1048576).toFixed(1)} MB for ${N} nodes = ${(rssN / N / 1048576).toFixed(3)} MB/node; idle CPU ${idleCpu.toFixed(2)} % of a core`,
+  );
+
+  // One more node, with an existing identity.
+  nodes.send(`add ${join('..', 'later', extra)}`);
+  const added = await nodes.until((o) => o.added !== undefined, 60000, 'the added node OK');
+  log(`one more node OK on its network in ${added.ms} ms`);
+
+  const sockOf = (name: string) => join(hostDir, name, `nc_${nwid}`);
+  const ipOf = async (name: string) => {
+    const r = await execa(bin('zerotier-netcon'), ['wait', `-D${join(hostDir, name)}`, '-t30', nwid]);
+    return r.stdout.split(' ')[1]!.split(',')[0]!.split('/')[0]!;
+  };
+
+  // Two nodes exchange 1 MB over TCP through the intercept.
+  const [a, b] = [names[0]!, names[N - 1]!];
+  const echoPort = 7000;
+  const srv = intercepted(sockOf(a), PYTHON, ['-c', ECHO_SERVER, String(echoPort)], 60000);
+  await new Promise<void>((resolve, reject) => {
+    srv.stdout?.on('data', (d) => String(d).includes('ready') && resolve());
+    srv.then((r) => reject(new Error(`echo server exited: ${r.stderr}`)), reject);
+  });
+  const aIp = await ipOf(a);
+  const tcp = await waitFor('TCP between two nodes', 60000, async () => {
+    const r = await intercepted(sockOf(b), PYTHON, ['-c', ECHO_CLIENT, aIp, String(echoPort)], 20000);
+    return r.exitCode === 0 ? true : undefined;
+  });
+  srv.kill('SIGKILL');
+  log(`TCP through the intercept between ${a} and ${b}: 1 MB echoed (${tcp})`);
+
+  // HTTP: HTTP_PAIRS servers, as many clients, at once.
+  const servers = names.slice(0, HTTP_PAIRS);
+  const clients = names.slice(N - HTTP_PAIRS);
+  const httpPort = 8080;
+  const www = join(base, 'www');
+  mkdirSync(www);
+  writeFileSync(join(www, 'index.html'), 'x'.repeat(4096));
+  log(`HTTP: ${HTTP_PAIRS} x ${PYTHON} -m http.server, then ${HTTP_PAIRS} x curl at once`);
+  const procs = servers.map((n) =>
+    intercepted(sockOf(n), PYTHON, ['-m', 'http.server', '-b', '0.0.0.0', '-d', www, String(httpPort)], 300000),
+  );
+  const serverIps = await Promise.all(servers.map(ipOf));
+  const t1 = Date.now();
+  let answered = 0;
+  try {
+    const results = await Promise.all(
+      clients.map((n, i) =>
+        waitFor(`HTTP from ${n}`, 120000, async () => {
+          const r = await intercepted(
+            sockOf(n),
+            'curl',
+            [
+              '-sS',
+              '-f',
+              '-m',
+              '20',
+              '-o',
+              '/dev/null',
+              '-w',
+              '%{size_download}',
+              `http://${serverIps[i]}:${httpPort}/`,
+            ],
+            30000,
+          );
+          return r.exitCode === 0 && r.stdout === '4096' ? true : undefined;
+        }).then(
+          () => true,
+          () => false,
+        ),
+      ),
+    );
+    answered = results.filter(Boolean).length;
+  } finally {
+    for (const p of procs) {
+      try {
+        process.kill(-p.pid!, 'SIGKILL');
+      } catch {}
+    }
+  }
+  const httpMs = Date.now() - t1;
+  log(`HTTP: ${answered}/${HTTP_PAIRS} answered in ${(httpMs / 1000).toFixed(1)} s (servers started meanwhile)`);
+
+  await nodes.stop();
+  nodes = undefined;
+  const zt1 = await zeroTierOneRss().catch((e) => {
+    log(`ZeroTier One could not be measured: ${(e as Error).message}`);
+    return undefined;
+  });
+  const baseline = zt1 ?? ISSUE_ZT1_RSS;
+  const perNode = rssN / N;
+  const mb = (x: number) => Math.round((x / 1048576) * 1000) / 1000;
+  report({
+    bench: 'density',
+    value: Math.round(perNode),
+    unit: 'bytes RSS per node (one process)',
+    baseline: Math.round(baseline),
+    baselineIs: zt1
+      ? 'ZeroTier One 1.14.1 idle RSS, one network joined (measured)'
+      : 'issue 16 figure for ZeroTier One',
+    // how many of our nodes fit in one ZeroTier One's memory
+    zt1PerNode: Math.round((baseline / perNode) * 100) / 100,
+    nodes: N,
+    rssMB: mb(rssN),
+    rssPerNodeMB: mb(perNode),
+    marginalPerNodeMB: mb((rssN - rssOne) / (N - 1)),
+    oneNodeProcessMB: mb(rssOne),
+    idleCpuPercent: Math.round(idleCpu * 100) / 100,
+    idleSeconds: IDLE_SECONDS,
+    allOkSeconds: Math.round(allOkMs / 100) / 10,
+    addNodeMs: added.ms,
+    tcpThroughIntercept: true,
+    http: { pairs: HTTP_PAIRS, answered, seconds: Math.round(httpMs / 100) / 10, server: 'python3 -m http.server' },
+    mode: 'one Service per node in one process; controller in a separate process',
+    load: { atStart: Math.round(load0 * 100) / 100, whileIdle: Math.round(loadIdle * 100) / 100 },
+  });
+} finally {
+  await nodes?.stop().catch(() => undefined);
+  if (controllerHome) {
+    try {
+      process.kill(Number(readFileSync(join(controllerHome, 'zerotier-one.pid'), 'utf8')), 'SIGTERM');
+    } catch {}
+  }
+  await new Promise((r) => setTimeout(r, 500));
+  // NETCON_KEEP=1 keeps the homes (the controller's log in controller/netcon.log) for a look after a run.
+  if (process.env.NETCON_KEEP === '1') log(`kept ${base}`);
+  else rmSync(base, { recursive: true, force: true });
+}
