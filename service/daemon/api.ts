@@ -3,7 +3,13 @@
 // the first present decides, as in ZeroTier One). Bodies are compact JSON, as ZeroTier One's. Requests
 // without a Host: header are served: ZeroTier One's zerotier-cli sends none. Routes are registered by the
 // parts that own them.
-import { timingSafeEqual } from 'node:crypto';
+//
+// An ApiServer is one token and the routes behind it (a node's API); an ApiListener is the listening sockets,
+// the connection limits (api-limits.ts) and the authentication, which hands each request to the ApiServer
+// whose token it carries. A single service has one of each (ApiServer.listen); a host of many nodes
+// (host.ts) has one listener for every node's ApiServer and its own: a request reaches exactly the routes of
+// the token it carries, any other token gets 401.
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { API_LIMITS, ConnectionGate, lingerOnClose, readLimitedBody } from './api-limits.js';
 
@@ -41,22 +47,97 @@ function isLoopback(addr: string | undefined): boolean {
   return addr === '127.0.0.1' || addr === '::1' || addr === '::ffff:127.0.0.1';
 }
 
+/** Tokens are looked up by their SHA-256, so the lookup time says nothing about how much of a guess matched. */
+function tokenKey(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+/** One token and the routes behind it. */
 export class ApiServer {
-  private readonly servers: Server[] = [];
   private readonly handlers: Handler[] = [];
-  /** Connection allowances (api-limits.ts). */
-  readonly gate: ConnectionGate;
+  private listener: ApiListener | undefined;
+  /** Whether `listener` is this server's own (listen) or shared (attach). */
+  private ownListener = false;
+  private readonly emptyGate: ConnectionGate;
 
   constructor(
-    private readonly token: string,
-    warn: (msg: string) => void = () => {},
+    readonly token: string,
+    private readonly warn: (msg: string) => void = () => {},
   ) {
-    this.gate = new ConnectionGate(warn);
+    this.emptyGate = new ConnectionGate(warn);
+  }
+
+  /** Connection allowances (api-limits.ts) of the listener serving these routes. */
+  get gate(): ConnectionGate {
+    return this.listener?.gate ?? this.emptyGate;
   }
 
   /** Handlers are tried in order; the first that returns a response wins. */
   use(h: Handler): void {
     this.handlers.push(h);
+  }
+
+  /** Listens on 127.0.0.1 and ::1 (the latter only where IPv6 loopback exists), for this token only. */
+  async listen(port: number): Promise<void> {
+    const l = new ApiListener(this.warn);
+    l.add(this);
+    await l.listen(port);
+    this.listener = l;
+    this.ownListener = true;
+  }
+
+  /** Served by a listener shared with other tokens (host mode); close() takes it off again. */
+  attach(listener: ApiListener): void {
+    listener.add(this);
+    this.listener = listener;
+    this.ownListener = false;
+  }
+
+  async close(): Promise<void> {
+    const l = this.listener;
+    this.listener = undefined;
+    if (!l) return;
+    l.remove(this);
+    if (this.ownListener) await l.close();
+  }
+
+  /** Runs the handlers on an authenticated request. */
+  async dispatch(req: ApiRequest): Promise<ApiResponse> {
+    for (const h of this.handlers) {
+      const r = await h(req);
+      if (r) return r;
+    }
+    return { status: 404, body: {} };
+  }
+}
+
+/** The listening sockets of the API: authenticates each request and hands it to the ApiServer of its token. */
+export class ApiListener {
+  private readonly servers: Server[] = [];
+  private readonly routes = new Map<string, ApiServer>();
+  /** Connection allowances (api-limits.ts), for all tokens together. */
+  readonly gate: ConnectionGate;
+
+  constructor(warn: (msg: string) => void = () => {}) {
+    this.gate = new ConnectionGate(warn);
+  }
+
+  /** Serves `api`'s routes to requests carrying its token; refused if another ApiServer here has that token. */
+  add(api: ApiServer): void {
+    const key = tokenKey(api.token);
+    const have = this.routes.get(key);
+    if (have && have !== api) throw new Error('another API here already has this token');
+    this.routes.set(key, api);
+  }
+
+  remove(api: ApiServer): void {
+    const key = tokenKey(api.token);
+    if (this.routes.get(key) === api) this.routes.delete(key);
+  }
+
+  /** Whether some ApiServer here has this token. */
+  hasToken(token: string): boolean {
+    return this.routes.has(tokenKey(token));
   }
 
   /** Listens on 127.0.0.1 and ::1 (the latter only where IPv6 loopback exists). */
@@ -90,6 +171,12 @@ export class ApiServer {
     }
   }
 
+  /** The TCP port listened on (useful with port 0). */
+  port(): number {
+    const a = this.servers[0]?.address();
+    return a && typeof a === 'object' ? a.port : 0;
+  }
+
   async close(): Promise<void> {
     await Promise.all(
       this.servers.splice(0).map(
@@ -102,15 +189,13 @@ export class ApiServer {
     );
   }
 
-  private authorized(req: IncomingMessage, url: URL): boolean {
+  private routeOf(req: IncomingMessage, url: URL): ApiServer | undefined {
     const given =
       (req.headers['x-zt1-auth'] as string | undefined) ??
       url.searchParams.get('auth') ??
       bearerToken(req.headers.authorization) ??
       '';
-    const a = Buffer.from(given);
-    const b = Buffer.from(this.token);
-    return a.length === b.length && timingSafeEqual(a, b);
+    return given.length > 0 ? this.routes.get(tokenKey(given)) : undefined;
   }
 
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -119,7 +204,8 @@ export class ApiServer {
       return;
     }
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (!this.authorized(req, url)) {
+    const api = this.routeOf(req, url);
+    if (!api) {
       res.shouldKeepAlive = false; // an unauthenticated client gets its 401 and nothing more
       return send(res, 401, {});
     }
@@ -138,12 +224,8 @@ export class ApiServer {
     const method = (req.method ?? 'GET').toUpperCase() as Method;
     const segments = url.pathname.split('/').filter((s) => s.length > 0);
     try {
-      for (const h of this.handlers) {
-        const r = await h({ method, segments, body });
-        if (r)
-          return r.text !== undefined ? sendText(res, r.status, r.text, r.contentType) : send(res, r.status, r.body);
-      }
-      send(res, 404, {});
+      const r = await api.dispatch({ method, segments, body });
+      return r.text !== undefined ? sendText(res, r.status, r.text, r.contentType) : send(res, r.status, r.body);
     } catch (e) {
       if (e instanceof ApiError) return send(res, e.status, e.body);
       send(res, 500, { error: (e as Error).message });

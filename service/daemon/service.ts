@@ -1,5 +1,8 @@
 // zerotier-netcon-service: the node as a long-running process. It owns the home folder, the UDP sockets,
-// the local API and the persisted state; the protocol lives in the pure core.
+// the local API and the persisted state; the protocol lives in the pure core. A node either runs alone (its
+// own UDP sockets and API listener, Service.start) or hosted with many others in one process (host.ts: it
+// is given the host's shared wire and API listener instead, and inherits the host's planet and moons when
+// its home has none).
 
 import { FD_RESERVE, fdReserve, raiseFdLimit } from '../../netcon/fd-reserve.js';
 import { addressToString, parseAddress } from '../core/address.js';
@@ -9,11 +12,12 @@ import { formatInetAddress } from '../core/inet-address.js';
 import type { PeerInfo } from '../core/node.js';
 import { Vl2 } from '../core/vl2/vl2.js';
 import { parseWorldId, WORLD_TYPE_PLANET, type World, worldIdToHex } from '../core/world.js';
-import { ApiError, type ApiRequest, type ApiResponse, ApiServer } from './api.js';
+import { ApiError, type ApiListener, type ApiRequest, type ApiResponse, ApiServer } from './api.js';
 import { type ControllerMount, mountController } from './controller-mount.js';
 import { DEFAULT_PORT, loadOrCreateAuthToken, lockHome, prepareHome, readLocalConf, writePortFile } from './home.js';
 import { Networks } from './networks.js';
 import { PeerCacheWriter, readPeerCache } from './peer-files.js';
+import type { SharedWire } from './shared-wire.js';
 import { deleteMoon, loadOrCreateIdentity, readMoons, readPlanet, writeMoon, writePlanet } from './state-files.js';
 import { UdpNode } from './udp-host.js';
 
@@ -44,6 +48,16 @@ export interface ServiceOptions {
   log: Logger;
   /** Milliseconds since the epoch for the node, the controller, the networks and the API (Date.now by default). */
   clock?: () => number;
+  /** Hosted with other nodes in one process (host.ts): the shared wire and API instead of its own. */
+  hosted?: HostedOptions;
+}
+
+export interface HostedOptions {
+  wire: SharedWire;
+  api: ApiListener;
+  /** The host's planet and moons, for a node whose home has none of its own. */
+  planet?: World | undefined;
+  moons?: World[];
 }
 
 export class Service {
@@ -66,33 +80,41 @@ export class Service {
   ) {}
 
   static async start(opts: ServiceOptions): Promise<Service> {
-    const { home, log } = opts;
-    Service.guardFds(log);
+    const { home, log, hosted } = opts;
+    if (!hosted) Service.guardFds(log);
     const clock = opts.clock ?? Date.now;
     await prepareHome(home);
     const unlock = await lockHome(home);
     try {
       const conf = await readLocalConf(home);
       for (const w of conf.warnings) log.warn(w);
-      const port = opts.port ?? conf.primaryPort ?? DEFAULT_PORT;
+      if (hosted && conf.primaryPort !== undefined)
+        log.warn(`${home}/local.conf: settings.primaryPort has no effect on a hosted node (it uses the host's port)`);
+      const port = hosted ? hosted.wire.port() : (opts.port ?? conf.primaryPort ?? DEFAULT_PORT);
       const { identity, created } = await loadOrCreateIdentity(home);
       if (created) log.info(`generated a new identity ${addressToString(identity.address)}`);
-      const planet = await readPlanet(home);
-      const { moons, errors } = await readMoons(home);
+      let planet = await readPlanet(home);
+      let { moons, errors } = await readMoons(home);
       for (const e of errors) log.warn(e.message);
+      if (hosted && !planet && moons.length === 0) {
+        planet = hosted.planet;
+        moons = hosted.moons ?? [];
+      }
       if (!planet && moons.length === 0)
         log.warn(`no planet or moon in ${home}: running with no roots (make one with zerotier-idtool genplanet)`);
       const token = await loadOrCreateAuthToken(home);
+      if (hosted?.api.hasToken(token))
+        throw new Error(`${home}/authtoken.secret is the same as another's on this host; each node needs its own`);
       const peerCache = new PeerCacheWriter(home, (m) => log.warn(m));
-      const udp = await UdpNode.start(
-        { identity, planet, moons, port },
-        {
-          worldUpdated: (w) => void Service.persistWorld(home, w, log),
-          peerCached: (address, record) => peerCache.store(address, record),
-          log: (level, msg) => log[level](msg),
-        },
-        clock,
-      );
+      const nodeOpts = { identity, planet, moons };
+      const hooks = {
+        worldUpdated: (w: World) => void Service.persistWorld(home, w, log),
+        peerCached: peerCache.store.bind(peerCache),
+        log: (level: 'info' | 'warn' | 'debug', msg: string) => log[level](msg),
+      };
+      const udp = hosted
+        ? UdpNode.attach(nodeOpts, hooks, clock, (address, receive) => hosted.wire.attach(address, receive))
+        : await UdpNode.start({ ...nodeOpts, port }, hooks, clock);
       const api = new ApiServer(token, (m) => log.warn(m));
       const service = new Service(home, udp.port(), udp, api, peerCache, unlock, log, clock);
       api.use((req) => service.route(req));
@@ -104,15 +126,19 @@ export class Service {
         api.use(service.networks.route);
         await service.networks.start();
         await service.restorePeers();
-        await api.listen(service.port);
+        if (hosted) api.attach(hosted.api);
+        else await api.listen(service.port);
       } catch (e) {
+        await service.networks?.stop();
+        await service.controller?.close();
         udp.close();
         throw e;
       }
       await writePortFile(home, service.port);
-      log.info(
-        `node ${addressToString(identity.address)} up on port ${service.port}, home ${home} (netcon ${NETCON_VERSION.text}, ZeroTier ${ZEROTIER_VERSION.text})`,
-      );
+      if (!hosted)
+        log.info(
+          `node ${addressToString(identity.address)} up on port ${service.port}, home ${home} (netcon ${NETCON_VERSION.text}, ZeroTier ${ZEROTIER_VERSION.text})`,
+        );
       return service;
     } catch (e) {
       await unlock();

@@ -1,5 +1,7 @@
 // The VL1 node's edge: real UDP sockets (IPv4 and IPv6 on the node's port), the clock, and the timer that
-// drives Node.tick. Local socket 0 is the IPv4 socket, 1 the IPv6 one.
+// drives Node.tick. Local socket 0 is the IPv4 socket, 1 the IPv6 one. UdpWire owns the sockets; a UdpNode
+// either opens a wire of its own (a single service) or is attached to a SharedWire that many nodes in one
+// process share (shared-wire.ts, host mode).
 import { randomFillSync } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv4 } from 'node:net';
@@ -8,9 +10,7 @@ import { ANY_SOCKET, type Host, Node, type NodeOptions } from '../core/node.js';
 import type { LocalSocket } from '../core/path.js';
 import { BatchSocket, batchedUdpAvailable } from './udp-batch.js';
 
-export interface UdpNodeOptions extends Omit<NodeOptions, 'random'> {
-  /** The node's randomness; node:crypto's randomFillSync by default. */
-  random?: NodeOptions['random'];
+export interface WireOptions {
   port: number;
   /** Addresses to bind (default: 0.0.0.0 and ::). Tests bind 127.0.0.1 only. */
   bind4?: string | false;
@@ -19,13 +19,28 @@ export interface UdpNodeOptions extends Omit<NodeOptions, 'random'> {
   dgram?: boolean;
 }
 
+export interface UdpNodeOptions extends Omit<NodeOptions, 'random'>, WireOptions {
+  /** The node's randomness; node:crypto's randomFillSync by default. */
+  random?: NodeOptions['random'];
+}
+
 export type HostHooks = Omit<Host, 'wireSend'>;
+
+/** Where a wire hands each datagram: the local socket it came in on, the sender, the bytes (may be kept). */
+export type WireReceiver = (ls: LocalSocket, remote: InetAddress, data: Uint8Array) => void;
+
+/** What a UdpNode needs of its wire: sending, and the errors to report. */
+export interface NodeWire {
+  send(ls: LocalSocket, remote: InetAddress, data: Uint8Array, ttl?: number): void;
+  readonly sendErrors: number;
+  port(): number;
+}
 
 /** Remote addresses cached per socket, so a datagram costs no string parsing; cleared when it grows this big. */
 const REMOTE_CACHE_MAX = 4096;
 
-export class UdpNode {
-  readonly node: Node;
+/** The UDP sockets of a port (IPv4 and IPv6): batched through the addon where it can, node:dgram otherwise. */
+export class UdpWire implements NodeWire {
   /** Per local socket: text address → port → the InetAddress handed to the node for it. */
   private readonly remotes: Map<string, Map<number, InetAddress>>[] = [new Map(), new Map()];
   private remoteCount = 0;
@@ -36,7 +51,6 @@ export class UdpNode {
   };
   private readonly sockets: (Socket | undefined)[] = [undefined, undefined];
   private readonly batch: (BatchSocket | undefined)[] = [undefined, undefined];
-  private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private dgramErrors = 0;
   /** Datagrams that could not be sent (no socket of that family, send errors) or received (too long). */
@@ -44,18 +58,11 @@ export class UdpNode {
     return this.dgramErrors + (this.batch[0]?.errors ?? 0) + (this.batch[1]?.errors ?? 0);
   }
 
-  private constructor(
-    opts: UdpNodeOptions,
-    hooks: HostHooks,
-    private readonly clock: () => number,
-  ) {
-    const host: Host = { ...hooks, wireSend: (ls, remote, data, ttl) => this.wireSend(ls, remote, data, ttl) };
-    this.node = new Node(host, { ...opts, random: opts.random ?? randomFillSync });
-  }
+  private constructor(private readonly receive: WireReceiver) {}
 
-  /** Binds the sockets and starts the timer. Rejects with EADDRINUSE etc. if the port is taken. */
-  static async start(opts: UdpNodeOptions, hooks: HostHooks = {}, clock: () => number = Date.now): Promise<UdpNode> {
-    const n = new UdpNode(opts, hooks, clock);
+  /** Binds the sockets. Rejects with EADDRINUSE etc. if the port is taken. */
+  static async open(opts: WireOptions, receive: WireReceiver): Promise<UdpWire> {
+    const n = new UdpWire(receive);
     const binds: [number, 'udp4' | 'udp6', string | false][] = [
       [0, 'udp4', opts.bind4 ?? '0.0.0.0'],
       [1, 'udp6', opts.bind6 ?? '::'],
@@ -88,7 +95,6 @@ export class UdpNode {
       n.close();
       throw e;
     }
-    n.schedule(0);
     return n;
   }
 
@@ -101,15 +107,10 @@ export class UdpNode {
   }
 
   close(): void {
+    if (this.closed) return;
     this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
     for (const s of this.sockets) s?.close();
     for (const b of this.batch) b?.close();
-  }
-
-  /** Runs the node's timers now (after an API call changed something). */
-  kick(): void {
-    this.schedule(0);
   }
 
   private onMessage(ls: LocalSocket, msg: Buffer, address: string, port: number): void {
@@ -132,7 +133,7 @@ export class UdpNode {
       ports.set(port, remote);
       this.remoteCount++;
     }
-    this.node.processWirePacket(this.clock(), ls, remote, msg);
+    this.receive(ls, remote, msg);
   }
 
   /** IPv4 remotes by ip << 16 | port (a number), IPv6 ones by hex text; the same InetAddress each time. */
@@ -153,10 +154,10 @@ export class UdpNode {
       if (this.batchRemotes.size >= REMOTE_CACHE_MAX) this.batchRemotes.clear();
       this.batchRemotes.set(key, remote);
     }
-    this.node.processWirePacket(this.clock(), ls, remote, data);
+    this.receive(ls, remote, data);
   }
 
-  private wireSend(ls: LocalSocket, remote: InetAddress, data: Uint8Array, ttl?: number): void {
+  send(ls: LocalSocket, remote: InetAddress, data: Uint8Array, ttl?: number): void {
     const idx = ls === ANY_SOCKET ? (remote.family === 4 ? 0 : 1) : ls;
     const b = this.batch[idx];
     if (b) {
@@ -182,6 +183,84 @@ export class UdpNode {
       return;
     }
     s.send(copy, remote.port, ip, this.onSent);
+  }
+}
+
+/** A node on a wire: the core's Node, its clock, and the one timer that drives Node.tick. */
+export class UdpNode {
+  readonly node: Node;
+  private wire: NodeWire | undefined;
+  /** The wire's own close when this node opened it (a single service); undefined on a shared wire. */
+  private release: (() => void) | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private ownErrors = 0;
+  /** Datagrams that could not be sent or received (those of the whole wire when the node has its own). */
+  get sendErrors(): number {
+    return this.ownErrors + (this.wire?.sendErrors ?? 0);
+  }
+
+  private constructor(
+    opts: Omit<UdpNodeOptions, keyof WireOptions>,
+    hooks: HostHooks,
+    private readonly clock: () => number,
+  ) {
+    const host: Host = { ...hooks, wireSend: (ls, remote, data, ttl) => this.wireSend(ls, remote, data, ttl) };
+    this.node = new Node(host, { ...opts, random: opts.random ?? randomFillSync });
+  }
+
+  /** Binds the node's own sockets and starts the timer. Rejects with EADDRINUSE etc. if the port is taken. */
+  static async start(opts: UdpNodeOptions, hooks: HostHooks = {}, clock: () => number = Date.now): Promise<UdpNode> {
+    const n = new UdpNode(opts, hooks, clock);
+    const wire = await UdpWire.open(opts, (ls, remote, data) => n.receive(ls, remote, data));
+    n.wire = wire;
+    n.release = () => wire.close();
+    n.schedule(0);
+    return n;
+  }
+
+  /**
+   * A node on a wire it shares with others (host mode): `attach` gets the node's receive function and returns
+   * the wire and the function that detaches the node again (at close).
+   */
+  static attach(
+    opts: Omit<UdpNodeOptions, keyof WireOptions>,
+    hooks: HostHooks,
+    clock: () => number,
+    attach: (address: number, receive: WireReceiver) => { wire: NodeWire; detach: () => void },
+  ): UdpNode {
+    const n = new UdpNode(opts, hooks, clock);
+    const { wire, detach } = attach(n.node.address, (ls, remote, data) => n.receive(ls, remote, data));
+    n.wire = wire;
+    n.release = detach;
+    n.schedule(0);
+    return n;
+  }
+
+  /** The UDP port the node is reached on (useful with port 0). */
+  port(): number {
+    return this.wire?.port() ?? 0;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.release?.();
+  }
+
+  /** Runs the node's timers now (after an API call changed something). */
+  kick(): void {
+    this.schedule(0);
+  }
+
+  private receive(ls: LocalSocket, remote: InetAddress, data: Uint8Array): void {
+    if (!this.closed) this.node.processWirePacket(this.clock(), ls, remote, data);
+  }
+
+  private wireSend(ls: LocalSocket, remote: InetAddress, data: Uint8Array, ttl?: number): void {
+    if (this.closed || !this.wire) this.ownErrors++;
+    else this.wire.send(ls, remote, data, ttl);
   }
 
   private schedule(delay: number): void {
