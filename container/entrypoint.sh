@@ -12,6 +12,21 @@
 # command the service runs in the foreground (exec). `--health` exits 0 when every joined network is OK with
 # an address (the image's HEALTHCHECK).
 #
+# One service for many containers (a host service, issue 16):
+#   NETCON_NODES=<dir>   this container is the host: `zerotier-netcon-service --nodes <dir>` in the foreground,
+#                        one node per folder of <dir> (bind-mounted from the host); ZEROTIER_API_SECRET is the
+#                        host's token (<dir>/authtoken.secret), NETCON_PLANET goes to <dir>/planet (inherited
+#                        by nodes without their own), NETCON_PORT is the port every node shares. No networks,
+#                        identity or command here: they belong to the nodes' folders and the app containers.
+#                        `--health`: the host's API answers GET /nodes.
+#   NETCON_HOSTED=1      this container is an app of a node the host runs: ZEROTIER_HOME is that node's folder
+#                        (<dir>/<name> bind-mounted), no service is started here; its networks are joined through
+#                        the folder (networks.d/<nwid>.conf), the entry point waits for the app's network through
+#                        the node's API (its authtoken.secret and zerotier-one.port, written by the host), then
+#                        runs the command with ZT_NC_NETWORK=<home>/nc_<nwid>. The node's identity, token and
+#                        planet are the host's business (ZEROTIER_IDENTITY_*, ZEROTIER_API_SECRET, NETCON_PLANET
+#                        are refused). The command keeps running if the host restarts (the intercept reconnects).
+#
 # Environment:
 #   ZEROTIER_HOME             the service's home (default /var/lib/zerotier-one)
 #   ZEROTIER_JOIN_NETWORKS    network IDs, separated by spaces or commas
@@ -23,6 +38,7 @@
 #   NETCON_NETWORK            the network the command is attached to (default: the first one given)
 #   NETCON_WAIT_TIMEOUT       seconds to wait for that network (default 60)
 #   NETCON_PREFIX             where netcon is installed (default: the folder above this script)
+#   NETCON_NODES, NETCON_HOSTED  one service for many containers (above)
 #
 # Exit status: the command's; 2 for bad arguments or environment (nothing started); 1 when the service fails
 # or the network is not ready in time (its status is printed); 128+n when stopped by signal n before the
@@ -37,6 +53,8 @@ usage: netcon-entrypoint [<nwid>...] [-- <command> [args...]]
        netcon-entrypoint --health
   <nwid>  a network to join (16 hex digits); also ZEROTIER_JOIN_NETWORKS="<nwid> <nwid>,..."
   The command runs under the intercept on NETCON_NETWORK (default: the first network) once it is up.
+  NETCON_NODES=<dir>: run the host service for the nodes in <dir> (no networks, no command).
+  NETCON_HOSTED=1: ZEROTIER_HOME is a node folder of a host service; run the command without a service here.
 EOF
 }
 fail() { say "$1"; exit "${2:-2}"; }
@@ -56,15 +74,35 @@ tool() { env -u ZT_NC_NETWORK -u LD_PRELOAD "$prefix/$@"; }
 home=${ZEROTIER_HOME:-/var/lib/zerotier-one}
 timeout=${NETCON_WAIT_TIMEOUT:-60}
 port=${NETCON_PORT:-}
+nodes=${NETCON_NODES:-}
+hosted=${NETCON_HOSTED:-}
 is_nwid() { [[ $1 =~ ^[0-9a-fA-F]{16}$ ]]; }
+case $hosted in
+'' | 0) hosted= ;;
+1) ;;
+*) fail "NETCON_HOSTED: $hosted is not 1 or 0" ;;
+esac
+[ -z "$nodes" ] || [ -z "$hosted" ] || fail "NETCON_NODES (the host) and NETCON_HOSTED (an app of a node it runs) exclude each other"
+
+# The host's API answers GET /nodes with its token (node: no curl in the image).
+host_health() {
+  env -u ZT_NC_NETWORK -u LD_PRELOAD node -e '
+    const fs = require("fs"), [dir, port] = process.argv.slice(1);
+    const token = fs.readFileSync(dir + "/authtoken.secret", "utf8").trim();
+    const p = port || fs.readFileSync(dir + "/zerotier-one.port", "utf8").trim();
+    fetch(`http://127.0.0.1:${p}/nodes`, { headers: { "X-ZT1-Auth": token }, signal: AbortSignal.timeout(5000) })
+      .then((r) => process.exit(r.status === 200 ? 0 : 1), () => process.exit(1));
+  ' "$nodes" "$port" 2>/dev/null
+}
 
 if [ "${1:-}" = --health ]; then
   [ $# -eq 1 ] || { usage; exit 2; }
-  tool zerotier-cli -D"$home" info >/dev/null || exit 1
+  if [ -n "$nodes" ]; then host_health; exit; fi
+  tool zerotier-cli -D"$home" ${port:+"-p$port"} info >/dev/null || exit 1
   for f in "$home"/networks.d/*.conf; do
     [ -e "$f" ] || continue
     n=$(basename "$f" .conf)
-    tool zerotier-netcon wait -D"$home" -t0 "$n" >/dev/null || exit 1
+    tool zerotier-netcon wait -D"$home" ${port:+"-p$port"} -t0 "$n" >/dev/null || exit 1
   done
   exit 0
 fi
@@ -109,41 +147,75 @@ if [ "${ZEROTIER_IDENTITY_PUBLIC:+set}" != "${ZEROTIER_IDENTITY_SECRET:+set}" ];
 fi
 [ -z "${NETCON_PLANET:-}" ] || [ -f "$NETCON_PLANET" ] || fail "NETCON_PLANET: $NETCON_PLANET is not a file"
 
-# The home: 0700, secrets 0600.
-umask 077
-mkdir -p "$home/networks.d" || fail "cannot create $home"
-chmod 700 "$home" || fail "cannot chmod $home"
-for n in "${networks[@]}"; do
-  [ -e "$home/networks.d/$n.conf" ] || : >"$home/networks.d/$n.conf" || fail "cannot write $home/networks.d/$n.conf"
-done
-if [ -n "${ZEROTIER_API_SECRET:-}" ]; then
-  printf '%s' "$ZEROTIER_API_SECRET" >"$home/.authtoken.secret.new" && mv -f "$home/.authtoken.secret.new" "$home/authtoken.secret" ||
-    fail "cannot write $home/authtoken.secret"
-fi
-if [ -n "${ZEROTIER_IDENTITY_SECRET:-}" ]; then
-  tmp=$home/.identity.secret.new
-  printf '%s\n' "$ZEROTIER_IDENTITY_SECRET" >"$tmp" || fail "cannot write $tmp"
-  if ! check=$(tool zerotier-idtool validate "$tmp" 2>&1); then
-    rm -f "$tmp"
-    fail "ZEROTIER_IDENTITY_SECRET is not a valid secret identity: $check"
+# The host mode: only the service, for every node folder under $nodes.
+if [ -n "$nodes" ]; then
+  [ ${#networks[@]} -eq 0 ] && [ ${#command[@]} -eq 0 ] ||
+    fail "NETCON_NODES: the host runs only the service; networks and commands belong to the app containers (NETCON_HOSTED=1)"
+  [ -z "${ZEROTIER_IDENTITY_SECRET:-}" ] ||
+    fail "NETCON_NODES: each node's identity is in its own folder (zerotier-idtool generate-nodes), not in the environment"
+  umask 077
+  mkdir -p "$nodes" || fail "cannot create $nodes"
+  if [ -n "${ZEROTIER_API_SECRET:-}" ]; then
+    printf '%s' "$ZEROTIER_API_SECRET" >"$nodes/.authtoken.secret.new" && mv -f "$nodes/.authtoken.secret.new" "$nodes/authtoken.secret" ||
+      fail "cannot write $nodes/authtoken.secret"
   fi
-  derived=$(tool zerotier-idtool getpublic "$tmp" 2>/dev/null)
-  given=$(printf '%s' "$ZEROTIER_IDENTITY_PUBLIC" | tr -d ' \t\r\n')
-  if [ "$derived" != "$given" ]; then
-    rm -f "$tmp"
-    fail "ZEROTIER_IDENTITY_PUBLIC does not match ZEROTIER_IDENTITY_SECRET (the secret's public half is ${derived%%:*}:…, the public identity given is ${given%%:*}:…); refusing to start"
+  if [ -n "${NETCON_PLANET:-}" ]; then
+    cp "$NETCON_PLANET" "$nodes/.planet.new" && mv -f "$nodes/.planet.new" "$nodes/planet" || fail "cannot copy $NETCON_PLANET to $nodes/planet"
   fi
-  printf '%s\n' "$given" >"$home/identity.public" && mv -f "$tmp" "$home/identity.secret" ||
-    fail "cannot write the identity into $home"
+  umask 022
+  exec env -u ZT_NC_NETWORK -u LD_PRELOAD "$prefix/zerotier-netcon-service" --nodes "$nodes" ${port:+"-p$port"}
 fi
-if [ -n "${NETCON_PLANET:-}" ]; then
-  cp "$NETCON_PLANET" "$home/.planet.new" && mv -f "$home/.planet.new" "$home/planet" || fail "cannot copy $NETCON_PLANET to $home/planet"
-fi
-umask 022
 
-service=("$prefix/zerotier-netcon-service" ${port:+"-p$port"} "$home")
-if [ ${#command[@]} -eq 0 ]; then
-  exec env -u ZT_NC_NETWORK -u LD_PRELOAD "${service[@]}"
+# An app of a hosted node: the folder is the host's; only networks.d is ours to add to.
+if [ -n "$hosted" ]; then
+  [ ${#command[@]} -gt 0 ] || fail "NETCON_HOSTED: give the command to run (the node itself runs in the host service)"
+  for v in ZEROTIER_IDENTITY_SECRET ZEROTIER_API_SECRET NETCON_PLANET; do
+    [ -z "${!v:-}" ] || fail "NETCON_HOSTED: $v is the host's business (the node's folder holds its identity, token and planet)"
+  done
+  [ -d "$home" ] || fail "NETCON_HOSTED: $home is not a folder (bind-mount the node's folder <hostdir>/<name> there)"
+  mkdir -p "$home/networks.d" || fail "cannot create $home/networks.d"
+  for n in "${networks[@]}"; do
+    [ -e "$home/networks.d/$n.conf" ] || : >"$home/networks.d/$n.conf" || fail "cannot write $home/networks.d/$n.conf"
+  done
+fi
+
+if [ -z "$hosted" ]; then
+  # The home: 0700, secrets 0600.
+  umask 077
+  mkdir -p "$home/networks.d" || fail "cannot create $home"
+  chmod 700 "$home" || fail "cannot chmod $home"
+  for n in "${networks[@]}"; do
+    [ -e "$home/networks.d/$n.conf" ] || : >"$home/networks.d/$n.conf" || fail "cannot write $home/networks.d/$n.conf"
+  done
+  if [ -n "${ZEROTIER_API_SECRET:-}" ]; then
+    printf '%s' "$ZEROTIER_API_SECRET" >"$home/.authtoken.secret.new" && mv -f "$home/.authtoken.secret.new" "$home/authtoken.secret" ||
+      fail "cannot write $home/authtoken.secret"
+  fi
+  if [ -n "${ZEROTIER_IDENTITY_SECRET:-}" ]; then
+    tmp=$home/.identity.secret.new
+    printf '%s\n' "$ZEROTIER_IDENTITY_SECRET" >"$tmp" || fail "cannot write $tmp"
+    if ! check=$(tool zerotier-idtool validate "$tmp" 2>&1); then
+      rm -f "$tmp"
+      fail "ZEROTIER_IDENTITY_SECRET is not a valid secret identity: $check"
+    fi
+    derived=$(tool zerotier-idtool getpublic "$tmp" 2>/dev/null)
+    given=$(printf '%s' "$ZEROTIER_IDENTITY_PUBLIC" | tr -d ' \t\r\n')
+    if [ "$derived" != "$given" ]; then
+      rm -f "$tmp"
+      fail "ZEROTIER_IDENTITY_PUBLIC does not match ZEROTIER_IDENTITY_SECRET (the secret's public half is ${derived%%:*}:…, the public identity given is ${given%%:*}:…); refusing to start"
+    fi
+    printf '%s\n' "$given" >"$home/identity.public" && mv -f "$tmp" "$home/identity.secret" ||
+      fail "cannot write the identity into $home"
+  fi
+  if [ -n "${NETCON_PLANET:-}" ]; then
+    cp "$NETCON_PLANET" "$home/.planet.new" && mv -f "$home/.planet.new" "$home/planet" || fail "cannot copy $NETCON_PLANET to $home/planet"
+  fi
+  umask 022
+
+  service=("$prefix/zerotier-netcon-service" ${port:+"-p$port"} "$home")
+  if [ ${#command[@]} -eq 0 ]; then
+    exec env -u ZT_NC_NETWORK -u LD_PRELOAD "${service[@]}"
+  fi
 fi
 
 # wait_for PID: its exit status in $rc, waiting across the signals our traps handle.
@@ -179,8 +251,11 @@ stop_service() {
 }
 signal_status() { echo $((128 + $(kill -l "$1"))); }
 
-env -u ZT_NC_NETWORK -u LD_PRELOAD "${service[@]}" &
-svc_pid=$!
+# Our own service, unless the node runs in a host service.
+if [ -z "$hosted" ]; then
+  env -u ZT_NC_NETWORK -u LD_PRELOAD "${service[@]}" &
+  svc_pid=$!
+fi
 
 # Wait for the app's network; stop early if the service dies or a signal comes.
 out=$(mktemp)
@@ -188,7 +263,7 @@ env -u ZT_NC_NETWORK -u LD_PRELOAD "$prefix/zerotier-netcon" wait -D"$home" ${po
 wait_pid=$!
 while :; do
   done_pid=
-  wait -n -p done_pid "$wait_pid" "$svc_pid"
+  wait -n -p done_pid "$wait_pid" ${svc_pid:+"$svc_pid"}
   rc=$?
   if [ -n "$stop_signal" ]; then
     kill -TERM "$wait_pid" 2>/dev/null
@@ -196,7 +271,7 @@ while :; do
     rm -f "$out"
     exit "$(signal_status "$stop_signal")"
   fi
-  if [ "${done_pid:-}" = "$svc_pid" ]; then
+  if [ -n "$svc_pid" ] && [ "${done_pid:-}" = "$svc_pid" ]; then
     svc_pid=
     kill -TERM "$wait_pid" 2>/dev/null
     rm -f "$out"
@@ -213,19 +288,21 @@ if [ "$rc" -ne 0 ]; then
 fi
 read -r socket addresses <"$out"
 rm -f "$out"
+# A hosted node's socket is named by the host's path for the folder; here the folder is $home.
+[ -z "$hosted" ] || socket=$home/nc_$app_network
 say "network $app_network is up ($addresses); starting ${command[0]}"
 
 LD_PRELOAD=$lib${LD_PRELOAD:+:$LD_PRELOAD} ZT_NC_NETWORK=$socket "${command[@]}" <&0 &
 app_pid=$!
 while :; do
   done_pid=
-  wait -n -p done_pid "$app_pid" "$svc_pid"
+  wait -n -p done_pid "$app_pid" ${svc_pid:+"$svc_pid"}
   rc=$?
   if [ "${done_pid:-}" = "$app_pid" ]; then
     app_pid=
     break
   fi
-  if [ "${done_pid:-}" = "$svc_pid" ]; then
+  if [ -n "$svc_pid" ] && [ "${done_pid:-}" = "$svc_pid" ]; then
     svc_pid=
     say "zerotier-netcon-service exited with status $rc; stopping ${command[0]}"
     kill -TERM "$app_pid" 2>/dev/null

@@ -7,7 +7,9 @@
 // genmoon/genplanet refuse an unparseable identity, endpoint or key instead of writing a null one.
 
 import { readFileSync, writeSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
+import { bulkWorkers, createNodeHomes, MAX_BULK_IDENTITIES } from '../bulk-identities.js';
 import { addressToString } from '../core/address.js';
 import { c25519KeyPairMatches, fromHex, toHex } from '../core/c25519.js';
 import {
@@ -49,12 +51,17 @@ export interface IdtoolIo {
   err: (s: string) => void;
   /** Current time in ms (for world timestamps). */
   now: () => number;
+  /** stderr is a terminal (generate-nodes then draws a progress bar instead of a line every 10%). */
+  errIsTTY?: boolean;
+  /** Stops a long command (generate-nodes) cleanly: SIGINT/SIGTERM for the process. */
+  signal?: AbortSignal;
 }
 
 const processIo: IdtoolIo = {
   out: (s) => writeSync(1, s),
   err: (s) => writeSync(2, s),
   now: () => Date.now(),
+  errIsTTY: process.stderr.isTTY === true,
 };
 
 export function usage(): string {
@@ -72,11 +79,18 @@ export function usage(): string {
     '  genmoon <moon json>',
     '  initplanet <identity.public of first root> [<ip/port> ...]',
     '  genplanet <planet json> [<output file, default: planet>]',
+    '  generate-nodes [--workers=<n>] <hostdir> <count>',
+    '      <count> new node homes <hostdir>/<address>/ (identity.secret, identity.public) for',
+    `      zerotier-netcon-service --nodes <hostdir>, on <n> threads (default: ${availableParallelism()}, the cores)`,
     '',
   ].join('\n');
 }
 
-class UsageError extends Error {}
+class UsageError extends Error {
+  constructor(readonly exitCode = 1) {
+    super('usage');
+  }
+}
 class Failure extends Error {}
 
 /** Runs one command; returns the exit code. Never throws for user errors. */
@@ -87,12 +101,13 @@ export async function idtool(argv: string[], io: IdtoolIo = processIo): Promise<
   } catch (e) {
     if (e instanceof UsageError) {
       io.err(usage());
-      return 1;
+      return e.exitCode;
     }
     if (e instanceof Failure) {
       io.err(e.message.endsWith('\n') ? e.message : `${e.message}\n`);
       return 1;
     }
+    if (e instanceof Interrupted) return e.signalName === 'SIGINT' ? 130 : 143;
     io.err(`${PROGRAM}: ${(e as Error).message}\n`);
     return 1;
   }
@@ -132,6 +147,8 @@ async function dispatch(argv: string[], io: IdtoolIo): Promise<void> {
     case 'genplanet':
       need(1, 2);
       return genWorld('planet', args[0]!, args[1] ?? 'planet', io);
+    case 'generate-nodes':
+      return generateNodes(args, io);
     default:
       throw new UsageError();
   }
@@ -250,6 +267,88 @@ function verify(idArg: string, file: string, sigArg: string, io: IdtoolIo): void
     return;
   }
   throw new Failure(`${file} signature check FAILED`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Node homes in bulk (service/bulk-identities.ts), for a host service: zerotier-netcon-service --nodes
+
+const NODES = 'generate-nodes';
+
+/** Stopped by a signal (main() aborts with it): the exit status is 128 + its number. */
+class Interrupted extends Error {
+  constructor(readonly signalName: 'SIGINT' | 'SIGTERM') {
+    super(signalName);
+  }
+}
+
+async function generateNodes(args: string[], io: IdtoolIo): Promise<void> {
+  // Bad arguments exit 2 (nothing written), as the host's other commands for operators do.
+  let workers: number | undefined;
+  const positional: string[] = [];
+  for (const a of args) {
+    const m = /^--workers=(\d{1,4})$/.exec(a);
+    if (m && Number(m[1]) >= 1) workers = Number(m[1]);
+    else if (a.startsWith('-')) throw new UsageError(2);
+    else positional.push(a);
+  }
+  const [hostdir, countText] = positional;
+  if (positional.length !== 2 || !hostdir || !/^[1-9]\d{0,6}$/.test(countText!)) throw new UsageError(2);
+  const count = Number(countText);
+  if (count > MAX_BULK_IDENTITIES) throw new UsageError(2);
+  const threads = bulkWorkers(count, workers);
+  const t0 = io.now();
+  let written = 0;
+  let lastDecile = 0;
+  let lastDraw = -Infinity;
+  const seconds = () => (io.now() - t0) / 1000;
+  const onProgress = (done: number, total: number) => {
+    const s = seconds();
+    const rate = s > 0 ? done / s : 0;
+    if (io.errIsTTY) {
+      if (done < total && io.now() - lastDraw < 100) return;
+      lastDraw = io.now();
+      const width = 30;
+      const filled = Math.round((width * done) / total);
+      const left = rate > 0 ? Math.ceil((total - done) / rate) : 0;
+      io.err(
+        `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} ${Math.floor((100 * done) / total)}% ` +
+          `${rate.toFixed(1)}/s ${left} s left   ${done === total ? '\n' : ''}`,
+      );
+      return;
+    }
+    const decile = Math.floor((10 * done) / total);
+    if (decile <= lastDecile) return;
+    lastDecile = decile;
+    io.err(
+      `${NODES}: ${done}/${total} (${Math.floor((100 * done) / total)}%) in ${s.toFixed(1)} s, ${rate.toFixed(1)} identities/s\n`,
+    );
+  };
+  try {
+    await createNodeHomes(hostdir, count, {
+      workers: threads,
+      signal: io.signal,
+      onProgress,
+      onHome: (name) => {
+        written++;
+        io.out(`${name}\n`);
+      },
+      log: (line) => io.err(`${NODES}: ${line}\n`),
+    });
+  } catch (e) {
+    if (io.errIsTTY && lastDraw > -Infinity) io.err('\n');
+    if (e instanceof Interrupted) {
+      io.err(`${NODES}: stopped by ${e.signalName} after ${written} of ${count} node homes in ${hostdir}\n`);
+      throw e;
+    }
+    throw new Failure(
+      `${NODES}: ${(e as Error).message} (${written} of ${count} node homes were written in ${hostdir})`,
+    );
+  }
+  const s = seconds();
+  io.err(
+    `${NODES}: ${count} node homes in ${hostdir} in ${s.toFixed(1)} s ` +
+      `(${(s > 0 ? count / s : 0).toFixed(1)} identities/s on ${threads} thread${threads === 1 ? '' : 's'})\n`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -426,5 +525,13 @@ function describeSigning(world: World, signedWith: Uint8Array, name: string): st
 
 /** Entry point for bin/zerotier-idtool.js. */
 export async function main(): Promise<void> {
-  process.exitCode = await idtool(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  if (argv[0] !== NODES) {
+    process.exitCode = await idtool(argv);
+    return;
+  }
+  // generate-nodes runs long: a signal stops the workers and lets the homes being written finish.
+  const stop = new AbortController();
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => stop.abort(new Interrupted(sig)));
+  process.exitCode = await idtool(argv, { ...processIo, signal: stop.signal });
 }

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { execa } from 'execa';
+import { createNodeHomes } from '../../service/bulk-identities.js';
 import { api, bin, type Cluster, freePort, ROOT, startCluster, waitFor } from '../../tools/cluster.js';
 
 const ENTRY = join(ROOT, 'container', 'entrypoint.sh');
@@ -172,6 +173,23 @@ test('bad arguments and environment print the usage or the reason and exit 2', a
     [[], { NETCON_PORT: '70000' }, /NETCON_PORT: 70000 is not a port/],
     [[], { NETCON_WAIT_TIMEOUT: 'soon' }, /NETCON_WAIT_TIMEOUT: soon/],
     [[], { NETCON_PLANET: '/nonexistent/planet' }, /NETCON_PLANET: \/nonexistent\/planet is not a file/],
+    // One host service for many containers: the host runs only the service; an app of a hosted node brings
+    // neither a service nor the node's identity, token or planet.
+    [['8056c2e21c000001'], { NETCON_NODES: home }, /NETCON_NODES: the host runs only the service/],
+    [['--', 'true'], { NETCON_NODES: home, NETCON_NETWORK: '8056c2e21c000001' }, /NETCON_NODES: the host runs only/],
+    [[], { NETCON_NODES: home, NETCON_HOSTED: '1' }, /NETCON_NODES .* and NETCON_HOSTED .* exclude each other/],
+    [[], { NETCON_HOSTED: 'yes' }, /NETCON_HOSTED: yes is not 1 or 0/],
+    [['8056c2e21c000001'], { NETCON_HOSTED: '1' }, /NETCON_HOSTED: give the command to run/],
+    [
+      ['8056c2e21c000001', '--', 'true'],
+      { NETCON_HOSTED: '1', ZEROTIER_API_SECRET: 'x' },
+      /NETCON_HOSTED: ZEROTIER_API_SECRET is the host's business/,
+    ],
+    [
+      ['8056c2e21c000001', '--', 'true'],
+      { NETCON_HOSTED: '1', ZEROTIER_HOME: '/nonexistent/node' },
+      /NETCON_HOSTED: \/nonexistent\/node is not a folder \(bind-mount the node's folder/,
+    ],
   ];
   for (const [args, env, re] of cases) {
     const r = await execa(ENTRY, args, { env: { ZEROTIER_HOME: home, ...env }, reject: false });
@@ -258,4 +276,75 @@ test('--health: 0 when every joined network is OK with an address, 1 otherwise',
   );
   run.kill('SIGTERM');
   t.is((await run).exitCode, 0);
+});
+
+test('one service for many containers: NETCON_NODES runs the host, NETCON_HOSTED apps run on its nodes without a service of their own', async (t) => {
+  const dir = tmp(t);
+  const hostdir = join(dir, 'nodes');
+  const [a, b] = await createNodeHomes(hostdir, 2);
+  for (const n of [a!, b!])
+    await api(cluster.root.home, cluster.root.port, 'POST', `/controller/network/${cluster.nwid}/member/${n}`, {
+      authorized: true,
+    });
+  const port = await freePort();
+  const hostEnv = {
+    NETCON_NODES: hostdir,
+    NETCON_PORT: String(port),
+    ZEROTIER_API_SECRET: 'host-token-0123456789',
+    NETCON_PLANET: join(cluster.base, 'planet'),
+  };
+  const host = execa(ENTRY, [], { env: hostEnv, reject: false });
+  t.teardown(() => host.kill('SIGKILL'));
+  const health = () => execa(ENTRY, ['--health'], { env: { NETCON_NODES: hostdir }, reject: false });
+  await waitFor('the host to answer GET /nodes', 30_000, async () =>
+    (await health()).exitCode === 0 ? true : undefined,
+  );
+  t.is(readFileSync(join(hostdir, 'authtoken.secret'), 'utf8'), 'host-token-0123456789');
+  t.is(statSync(join(hostdir, 'authtoken.secret')).mode & 0o777, 0o600);
+  t.deepEqual(readFileSync(join(hostdir, 'planet')), readFileSync(join(cluster.base, 'planet')));
+
+  // App A serves a file over the network from node a; app B on node b fetches it: both under the intercept,
+  // each with ZT_NC_NETWORK in its own node's folder, as a container sees the folder bind-mounted.
+  writeFileSync(join(dir, 'hello.txt'), 'hello from a hosted node\n');
+  const appEnv = (n: string) => ({ NETCON_HOSTED: '1', ZEROTIER_HOME: join(hostdir, n), NETCON_WAIT_TIMEOUT: '60' });
+  const server = execa(
+    ENTRY,
+    [cluster.nwid, '--', 'sh', '-c', `echo "$ZT_NC_NETWORK" >&2; exec python3 -m http.server 8080 -d ${dir}`],
+    { env: appEnv(a!), reject: false },
+  );
+  t.teardown(() => server.kill('SIGKILL'));
+  let serverErr = '';
+  server.stderr!.on('data', (c: Buffer) => {
+    serverErr += c.toString();
+  });
+  const ip = await waitFor('app A on its network', 60_000, async () => {
+    const m = /network [0-9a-f]{16} is up \((10\.147\.20\.\d+)/.exec(serverErr);
+    return m?.[1];
+  });
+  t.true(serverErr.includes(`${join(hostdir, a!, `nc_${cluster.nwid}`)}\n`), serverErr);
+  const fetchOnce = () =>
+    execa(ENTRY, [cluster.nwid, '--', 'curl', '-sf', '--max-time', '5', `http://${ip}:8080/hello.txt`], {
+      env: appEnv(b!),
+      reject: false,
+    });
+  const got = await waitFor('app B to fetch from app A', 60_000, async () => {
+    const r = await fetchOnce();
+    return r.exitCode === 0 ? r : undefined;
+  });
+  t.is(got.stdout, 'hello from a hosted node');
+  t.true(readdirSync(join(hostdir, b!, 'networks.d')).includes(`${cluster.nwid}.conf`), 'joined through the folder');
+
+  // No service of their own: the only zerotier-netcon-service with these folders is the host.
+  const ps = await execa('ps', ['-eo', 'args']);
+  const services = ps.stdout.split('\n').filter((l) => l.includes('zerotier-netcon-service') && l.includes(hostdir));
+  t.is(services.length, 1, services.join('\n'));
+  t.regex(services[0]!, /--nodes/);
+
+  // SIGTERM to the app container: the app's status; the host and its nodes keep running.
+  server.kill('SIGTERM');
+  const sr = await server;
+  t.is(sr.exitCode, 143, sr.stderr);
+  t.is((await health()).exitCode, 0, 'the host still runs');
+  host.kill('SIGTERM');
+  t.is((await host).exitCode, 0);
 });
