@@ -7,10 +7,10 @@ import test from 'ava';
 import { Vl2 } from '../../service/core/vl2/vl2.js';
 import { Networks, rescanPacer } from '../../service/daemon/networks.js';
 import { newIdentity } from '../../service/random.js';
+import { trackTimers } from '../helpers/live-timers.js';
 import { MemWire } from '../helpers/mem-wire.js';
 
 const quiet = { info() {}, warn() {}, debug() {} };
-const timeouts = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 
 test.serial(
   'the networks.d rescans of many nodes in one process run on one timer, and a new file is still joined',
@@ -20,7 +20,7 @@ test.serial(
     const all: Networks[] = [];
     const homes: string[] = [];
     try {
-      const before = timeouts();
+      const timers = trackTimers();
       for (let i = 0; i < 8; i++) {
         const sim = wire.add(`10.0.0.${i + 1}/9993`, { identity: newIdentity() });
         const home = join(base, String(i));
@@ -31,7 +31,8 @@ test.serial(
       }
       // Without the shared pacer every node held a 3-s interval of its own (8 here; 1,000 in a big host).
       t.is(rescanPacer.timers, 1);
-      t.true(timeouts() - before <= 1, `${timeouts() - before} timers for 8 idle nodes`);
+      t.is(timers.live(), 1, 'one timer for 8 idle nodes');
+      timers.stop();
 
       // The watch still joins a network dropped into a node's networks.d while it runs.
       const nwid = 0x8056c2e21c000001n;
