@@ -331,9 +331,10 @@ try {
   log(`one more node (existing identity) OK on its network in ${addMs} ms`);
 
   const sockOf = (name: string) => join(hostDir, name, `nc_${nwid}`);
+  // A node's address on the network, from its own API (its token, the host's port).
   const ipOf = async (name: string) => {
-    const r = await execa(bin('zerotier-netcon'), ['wait', `-D${join(hostDir, name)}`, '-t30', nwid]);
-    return r.stdout.split(' ')[1]!.split(',')[0]!.split('/')[0]!;
+    const j = (await api(join(hostDir, name), hostPort, 'GET', `/network/${nwid}`)) as { assignedAddresses: string[] };
+    return j.assignedAddresses.find((x) => x.includes('.'))!.split('/')[0]!;
   };
 
   // Two nodes exchange 1 MB over TCP through the intercept.
@@ -360,12 +361,13 @@ try {
   mkdirSync(www);
   writeFileSync(join(www, 'index.html'), 'x'.repeat(4096));
   log(`HTTP: ${HTTP_PAIRS} x ${PYTHON} -m http.server, then ${HTTP_PAIRS} x curl at once`);
+  const serverIps: string[] = [];
+  for (const n of servers) serverIps.push(await ipOf(n)); // one at a time: the API limits concurrent calls
+  const t1 = Date.now();
+  let answered = 0;
   const procs = servers.map((n) =>
     intercepted(sockOf(n), PYTHON, ['-m', 'http.server', '-b', '0.0.0.0', '-d', www, String(httpPort)], 300000),
   );
-  const serverIps = await Promise.all(servers.map(ipOf));
-  const t1 = Date.now();
-  let answered = 0;
   try {
     const results = await Promise.all(
       clients.map((n, i) =>
