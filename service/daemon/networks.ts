@@ -198,6 +198,11 @@ export interface NetworksOptions {
   log: NetworksLogger;
   /** Serve the RPC socket (false in tests that only need the stacks). */
   rpc?: boolean;
+  /**
+   * The periodic rescan of networks.d for what fs.watch misses (ms). Default: on the process's one pacer,
+   * every 60 s with a watch, 3 s without. 0: none, the owner calls rescan() itself (host.ts).
+   */
+  rescanMs?: number;
 }
 
 /** With a working watch on networks.d, the folder is also read this often (for events the kernel dropped). */
@@ -302,7 +307,8 @@ export class Networks {
     }
     // fs.watch can miss events (and some file systems have none): the folder is read again now and then too,
     // on one timer for every node of the process (rescanPacer).
-    if (!this.stopped) rescanPacer.add(this, watched ? RESCAN_WATCHED_MS : RESCAN_UNWATCHED_MS);
+    const every = this.opts.rescanMs ?? (watched ? RESCAN_WATCHED_MS : RESCAN_UNWATCHED_MS);
+    if (!this.stopped && every > 0) rescanPacer.add(this, every);
   }
 
   async stop(): Promise<void> {

@@ -122,7 +122,9 @@ export class Service {
         service.controller = await mountController(home, identity, api, log, clock);
         const vl2 = new Vl2(udp.node, { controller: service.controller.controller, log: (l, m) => log[l](m) });
         service.vl2 = vl2;
-        service.networks = new Networks({ home, vl2, kick: () => udp.kick(), log, clock });
+        // Hosted: no timer of its own for the networks.d rescan; the host's one timer calls rescan() (host.ts).
+        const rescanMs = hosted ? 0 : undefined;
+        service.networks = new Networks({ home, vl2, kick: () => udp.kick(), log, clock, rescanMs });
         api.use(service.networks.route);
         await service.networks.start();
         await service.restorePeers();

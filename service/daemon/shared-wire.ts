@@ -9,8 +9,19 @@
 // datagram too short to name a destination, or naming no hosted node, is dropped and counted by the host (a
 // hosted node is an end node: it relays nothing for addresses it does not host).
 //
-// Why one shared port rather than one socket per node: see the measurement with ZeroTier One 1.14.1 in
-// test/service/host-interop-zerotier-one.test.ts (written up here once it is run).
+// Why one shared port rather than one socket per node, from what ZeroTier One 1.14.1 did with three of our
+// nodes hosted behind one ip/port (test/service/host-interop-zerotier-one.test.ts, real ZeroTier One as the
+// planet's root, as the network controller and as a member): ZeroTier One keys peers by ZeroTier address and
+// each peer's paths by (local socket, remote ip/port), so several peers at one ip/port are simply several peers
+// (what any NAT in front of several nodes looks like). Its root admitted all three, listing each as a LEAF at
+// the same ip/port; its controller configured two of them; the real member got direct paths to both at that
+// one ip/port (RENDEZVOUS through the root) and fetched 1 MiB over TCP from each; the host counted no datagram
+// for an unknown node. What slowed them down is the root's identity gate (one new identity per 2 s per /24 of
+// source addresses: 3 nodes ONLINE in 16-18 s), which counts source IPs, not ports: a socket per node would not
+// change it. A socket per node would cost, at 1,000 nodes, a thousand fds (apps' sockets share the fd limit),
+// a thousand poll watchers and 8 GB of requested kernel buffers (4 MB each way), and a port range to open in
+// firewalls; one socket also lets one recvmmsg batch serve datagrams for many nodes. ZeroTier One's small
+// NAT keepalives (a few bytes, naming no node) are what a host counts as tooShort in normal operation.
 import type { InetAddress } from '../core/inet-address.js';
 import type { LocalSocket } from '../core/path.js';
 import { type NodeWire, UdpWire, type WireOptions, type WireReceiver } from './udp-host.js';

@@ -195,9 +195,11 @@ export class UdpNode {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private ownErrors = 0;
-  /** Datagrams that could not be sent or received (those of the whole wire when the node has its own). */
+  /** Whether the wire is this node's own (then its errors are the node's). */
+  private ownsWire = false;
+  /** Datagrams that could not be sent or received (on a shared wire: only those the node itself could not send). */
   get sendErrors(): number {
-    return this.ownErrors + (this.wire?.sendErrors ?? 0);
+    return this.ownErrors + (this.ownsWire ? (this.wire?.sendErrors ?? 0) : 0);
   }
 
   private constructor(
@@ -214,6 +216,7 @@ export class UdpNode {
     const n = new UdpNode(opts, hooks, clock);
     const wire = await UdpWire.open(opts, (ls, remote, data) => n.receive(ls, remote, data));
     n.wire = wire;
+    n.ownsWire = true;
     n.release = () => wire.close();
     n.schedule(0);
     return n;

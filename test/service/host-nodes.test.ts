@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { execa } from 'execa';
-import { bin, call, cli, freePort, startHost, token, waitFor } from '../helpers/host-proc.js';
+import { bin, call, cli, freePort, startHost, stopService, token, waitFor } from '../helpers/host-proc.js';
 
 const fresh = () => mkdtempSync(join(tmpdir(), 'netcon-host-'));
 const addressOf = (home: string) => readFileSync(join(home, 'identity.public'), 'utf8').slice(0, 10);
@@ -174,4 +174,26 @@ test('bad --nodes command lines and unusable host folders fail with one line, ex
     second.stderr,
     `zerotier-netcon-service: another service (pid ${host.child.pid}) is already running with home ${dir}`,
   );
+});
+
+test('-d --nodes returns once the host is up, logs to <hostdir>/netcon.log; a hosted home refuses a second service', async (t) => {
+  const base = fresh();
+  const dir = join(base, 'host');
+  mkdirSync(join(dir, 'a'), { recursive: true });
+  const port = await freePort();
+  t.teardown(async () => {
+    await stopService(dir);
+    rmSync(base, { recursive: true, force: true });
+  });
+  const r = await execa(bin('zerotier-netcon-service'), ['-d', `-p${port}`, '--nodes', dir], { reject: false });
+  t.is(r.exitCode, 0, r.stderr);
+  t.regex(readFileSync(join(dir, 'netcon.log'), 'utf8'), /host .* up on port \d+ with 1 node/);
+  t.regex((await cli(join(dir, 'a'), 'info')).stdout, /^200 info [0-9a-f]{10} /);
+  // The node's home is locked by the host: a single service on it is refused.
+  const single = await execa(bin('zerotier-netcon-service'), [`-p${await freePort()}`, join(dir, 'a')], {
+    reject: false,
+    timeout: 30_000,
+  });
+  t.is(single.exitCode, 1);
+  t.regex(single.stderr, /another service \(pid \d+\) is already running with home/);
 });
