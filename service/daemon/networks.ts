@@ -181,7 +181,19 @@ interface Joined {
   server: RpcServer | undefined;
   settings: LocalSettings;
   socketPath: string;
+  /** The stack config last applied (JSON), so that a refresh changing nothing costs no call into the stack. */
+  applied?: string;
+  /** The config last written to networks.d: its revision, stack config and when. */
+  saved?: { revision: number; applied: string; at: number };
 }
+
+/**
+ * A member's config comes again every minute (NETWORK_AUTOCONF_DELAY), new in its timestamp only: it is
+ * written to networks.d when its revision or what it gives the stack changed, else at most this often (a host
+ * of 1,000 nodes wrote and fsynced 17 files a second). The cached copy is only read at start, and a fresh one
+ * is asked for on the first tick then.
+ */
+export const CONFIG_SAVE_MIN_MS = 10 * 60_000;
 
 export interface NetworksLogger {
   info(msg: string): void;
@@ -299,7 +311,11 @@ export class Networks {
     await this.rescan();
     let watched = false;
     try {
-      this.watcher = watch(this.dir, () => this.scheduleRescan(50));
+      // Our own writes (temp files renamed over the <nwid>.conf of joined networks, .local.conf) need no rescan.
+      this.watcher = watch(this.dir, (_event, name) => {
+        if (name && this.ownWrite(String(name))) return;
+        this.scheduleRescan(50);
+      });
       this.watcher.on('error', () => {});
       watched = true;
     } catch (e) {
@@ -318,6 +334,13 @@ export class Networks {
     if (this.rescanTimer) clearTimeout(this.rescanTimer);
     for (const j of this.joined.values()) this.teardown(j);
     this.joined.clear();
+  }
+
+  /** Whether a networks.d entry named in a watch event is one of our own writes (nothing new to join). */
+  private ownWrite(name: string): boolean {
+    if (name.startsWith('.') && name.endsWith('.tmp')) return true;
+    const m = /^([0-9a-fA-F]{16})(\.local)?\.conf$/.exec(name);
+    return m !== null && this.joined.has(parseNetworkId(m[1]!)!);
   }
 
   /** A watch event: one rescan soon (events come in bursts: one timer for the burst). */
@@ -444,6 +467,11 @@ export class Networks {
     const j: Joined = { net, stack, tap, server: undefined, settings, socketPath };
     tap.onConfig = (n, dict) => {
       this.reconfigure(j);
+      const revision = n.config?.revision ?? 0;
+      const now = this.clock();
+      const s = j.saved;
+      if (s && s.revision === revision && s.applied === j.applied && now - s.at < CONFIG_SAVE_MIN_MS) return;
+      j.saved = { revision, applied: j.applied ?? '', at: now };
       void this.persist(n.id, dict);
     };
     tap.onStatus = (n) => {
@@ -472,7 +500,12 @@ export class Networks {
   private reconfigure(j: Joined): void {
     if (j.stack.closed) return; // left or stopped: a late config or status change has nothing to apply to
     try {
-      j.stack.setConfig(stackConfigOf(j.net, j.settings));
+      const c = stackConfigOf(j.net, j.settings);
+      const text = JSON.stringify({ ...c, mac: [...c.mac] });
+      if (text !== j.applied) {
+        j.stack.setConfig(c);
+        j.applied = text;
+      }
       j.net.portError = 0;
     } catch (e) {
       j.net.portError = -1;

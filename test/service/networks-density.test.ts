@@ -1,6 +1,6 @@
 // Many nodes' joined networks in one process (issue 16): what each node's Networks costs while idle. Real
 // Networks (networks.d, fs.watch, lwIP stacks) over VL1 nodes on the in-memory wire.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
@@ -48,3 +48,28 @@ test.serial(
     t.is(rescanPacer.timers, 0, 'the pacer holds no timer once every node stopped');
   },
 );
+
+test.serial('a config refresh that changes nothing is not written again (it came every minute per node)', async (t) => {
+  const wire = new MemWire();
+  const base = mkdtempSync(join(tmpdir(), 'netcon-nets-'));
+  const sim = wire.add('10.0.0.1/9993', { identity: newIdentity() });
+  const n = new Networks({ home: base, vl2: new Vl2(sim.node, { log: () => {} }), log: quiet, rpc: false });
+  try {
+    await n.start();
+    const nwid = 0x8056c2e21c000002n;
+    const j = await n.join(nwid);
+    const file = join(base, 'networks.d', '8056c2e21c000002.conf');
+    const settle = () => new Promise((r) => setTimeout(r, 300));
+    // VL2 hands each config to the tap (configChanged); the first is cached in networks.d.
+    j.tap.configChanged(j.net, new TextEncoder().encode('first'));
+    await settle();
+    t.is(readFileSync(file, 'utf8'), 'first');
+    // The next refresh: same revision, same addresses and routes (only its timestamp would differ): not written.
+    j.tap.configChanged(j.net, new TextEncoder().encode('second'));
+    await settle();
+    t.is(readFileSync(file, 'utf8'), 'first');
+  } finally {
+    await n.stop();
+    rmSync(base, { recursive: true, force: true });
+  }
+});
