@@ -212,8 +212,8 @@ while len(got) < len(data):
   got+=b
 sys.exit(0 if got == data else 1)`;
 
-/** ZeroTier One's idle RSS with one network joined, in a namespace lab; undefined without ZT_ONE_BIN or root. */
-async function zeroTierOneRss(): Promise<number | undefined> {
+/** ZeroTier One idle with one network joined, in a namespace lab: RSS and CPU; undefined without ZT_ONE_BIN. */
+async function zeroTierOneIdle(): Promise<{ rss: number; cpuPercent: number } | undefined> {
   if (!ZT_ONE_BIN) {
     log('ZT_ONE_BIN is not set: ZeroTier One is not measured; the baseline is the issue figure (8.1 MB)');
     return undefined;
@@ -222,11 +222,17 @@ async function zeroTierOneRss(): Promise<number | undefined> {
   const lab = await Lab.start(log);
   try {
     const z = await lab.zeroTierOne('b', 'z1');
-    await new Promise((r) => setTimeout(r, 10000)); // idle, joined and OK
+    await new Promise((r) => setTimeout(r, 5000)); // settled, joined and OK
+    const c0 = cpuSeconds(z.pid());
+    const w0 = performance.now();
+    await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
+    const cpuPercent = ((cpuSeconds(z.pid()) - c0) / ((performance.now() - w0) / 1000)) * 100;
     const bytes = rss(z.pid()!);
-    log(`ZeroTier One 1.14.1 idle with one network joined: RSS ${(bytes / 1048576).toFixed(1)} MB`);
+    log(
+      `ZeroTier One 1.14.1 idle with one network joined: RSS ${(bytes / 1048576).toFixed(1)} MB, CPU ${cpuPercent.toFixed(3)} % of a core`,
+    );
     await z.stop();
-    return bytes;
+    return { rss: bytes, cpuPercent };
   } finally {
     await lab.close();
   }
@@ -431,10 +437,11 @@ try {
   }
   log(`a host with one node: RSS ${(rssOne / 1048576).toFixed(1)} MB`);
 
-  const zt1 = await zeroTierOneRss().catch((e) => {
+  const zt1Idle = await zeroTierOneIdle().catch((e) => {
     log(`ZeroTier One could not be measured: ${(e as Error).message}`);
     return undefined;
   });
+  const zt1 = zt1Idle?.rss;
   const baseline = zt1 ?? ISSUE_ZT1_RSS;
   const perNode = rssN / N;
   const GiB = 1024 ** 3;
@@ -455,6 +462,7 @@ try {
     oneNodeHostMB: mb(rssOne),
     idleCpuPercent: Math.round(idleCpu * 100) / 100,
     idleSeconds: IDLE_SECONDS,
+    ...(zt1Idle ? { zeroTierOneIdleCpuPercent: Math.round(zt1Idle.cpuPercent * 1000) / 1000 } : {}),
     allOkSeconds: Math.round(allOkMs / 100) / 10,
     addNodeMs: addMs,
     tcpThroughIntercept: true,

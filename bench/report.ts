@@ -180,13 +180,13 @@ if (existsSync(densityFile)) {
       { name: 'netcon', points: runs.map(([n, r]) => [n, Number(r.rssPerNodeMB)] as [number, number]) },
       { name: 'zeroTierOne', points: runs.map(([n]) => [n, zt1] as [number, number]) },
     ];
-    const cpu = runs.map(([n, r]) => `${n}: ${r.idleCpuPercent} %`).join(', ');
+    const cpu = runs.map(([, r]) => r.idleCpuPercent).join(' / ');
     const f = join(RESULTS, 'density.svg');
     writeFileSync(
       f,
       plot(series, {
         title: 'Memory per node: many nodes in one host process',
-        subtitle: `RSS / nodes, each with one network joined, idle; idle CPU of the host (% of a core) ${cpu}`,
+        subtitle: `one network each, idle; the host's idle CPU: ${cpu} % of a core; ZeroTier One: 1 node/process`,
         xLabel: 'nodes in the process (log scale)',
         yLabel: 'MB RSS per node',
         xLog: true,
