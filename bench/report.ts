@@ -2,7 +2,9 @@
 // Draws SVG plots from the newest JSON line of each benchmark kept in bench/results/<bench>.jsonl:
 //   bench/results/vl2-throughput.svg  throughput against parallel streams: netcon and ZeroTier One (the kernel veth
 //                                     too when ZeroTier One was not measured; else its figures in the subtitle);
-//   bench/results/vl2-latency.svg     round-trip CDFs: netcon, ZeroTier One, kernel veth (log time axis).
+//   bench/results/vl2-latency.svg     round-trip CDFs: netcon, ZeroTier One, kernel veth (log time axis);
+//   bench/results/density.svg         RSS per node against the number of nodes in one host process (the newest
+//                                     run for each --nodes), against ZeroTier One's one node per process.
 // No dependencies: the SVG is written by hand. Prints what it drew; exits 1 when there is nothing to draw.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -163,8 +165,42 @@ if (lat && cdf) {
   drawn.push(f);
 }
 
+// density: the newest line for each node count.
+const densityFile = join(RESULTS, 'density.jsonl');
+if (existsSync(densityFile)) {
+  const byN = new Map<number, Record<string, unknown>>();
+  for (const l of readFileSync(densityFile, 'utf8').trim().split('\n').filter(Boolean)) {
+    const r = JSON.parse(l) as Record<string, unknown>;
+    byN.set(Number(r.nodes), r);
+  }
+  const runs = [...byN.entries()].sort((a, b) => a[0] - b[0]);
+  if (runs.length > 0) {
+    const zt1 = Number(runs[runs.length - 1]![1].zeroTierOneMB);
+    const series: Series[] = [
+      { name: 'netcon', points: runs.map(([n, r]) => [n, Number(r.rssPerNodeMB)] as [number, number]) },
+      { name: 'zeroTierOne', points: runs.map(([n]) => [n, zt1] as [number, number]) },
+    ];
+    const cpu = runs.map(([, r]) => r.idleCpuPercent).join(' / ');
+    const f = join(RESULTS, 'density.svg');
+    writeFileSync(
+      f,
+      plot(series, {
+        title: 'Memory per node: many nodes in one host process',
+        subtitle: `one network each, idle; the host's idle CPU: ${cpu} % of a core; ZeroTier One: 1 node/process`,
+        xLabel: 'nodes in the process (log scale)',
+        yLabel: 'MB RSS per node',
+        xLog: true,
+        xTicks: runs.map(([n]) => n),
+      }),
+    );
+    drawn.push(f);
+  }
+}
+
 if (drawn.length === 0) {
-  process.stderr.write(`nothing to draw: run vl2-throughput or vl2-latency first (results go to ${RESULTS})\n`);
+  process.stderr.write(
+    `nothing to draw: run vl2-throughput, vl2-latency or density first (results go to ${RESULTS})\n`,
+  );
   process.exit(1);
 }
 for (const f of drawn) process.stdout.write(`drew ${f}\n`);

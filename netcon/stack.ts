@@ -3,7 +3,8 @@
 //   frames in:  stack.input(frames)          — one call into wasm per batch (frames staged in wasm memory)
 //   frames out: stack.onOutput(frames)        — a batch per JS task (microtask), or when the out ring fills
 //   sockets:    tcpListen / tcpConnect / udpOpen, implementing the contract in stack-types.ts
-//   timers:     lwIP's own, on the host clock; one unref'd setTimeout to the next lwIP deadline
+//   timers:     lwIP's own, on the host clock; one unref'd setTimeout to the next lwIP deadline, none while
+//               idle (no connection, ARP/ND entry or reassembly to age: glue/timers.c)
 //
 // Re-entrancy: lwIP's raw API may be called from its own callbacks (a socket's onData may write, close …),
 // but frames and timers are never fed in while lwIP is running: input() during a callback is queued and
@@ -676,7 +677,14 @@ export class Stack implements NetBackend {
   }
 
   private scheduleTimer(sleep: number): void {
-    if (sleep === INFINITE) return;
+    // wasm returns the u32 as an i32: SYS_TIMEOUTS_SLEEPTIME_INFINITE arrives as -1.
+    if (sleep >>> 0 === INFINITE) {
+      // Nothing left for lwIP's timers (glue/timers.c: an idle stack has no work on them): no wake-up at all.
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = undefined;
+      this.timerAt = Number.POSITIVE_INFINITY;
+      return;
+    }
     const now = performance.now();
     let at = now + sleep;
     // Long sleeps (lwIP's once-a-second ARP/ND/reassembly timers) end on a shared 250 ms grid, so that

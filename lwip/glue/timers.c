@@ -16,13 +16,49 @@ static void trim_time_wait(void) {
   }
 }
 
+/* An idle stack sets no timer. lwIP's cyclic timers (ARP, neighbour discovery, IPv4 and IPv6 reassembly, once
+ * a second) only age state; with none of that state they have nothing to do, and the sleep time leaves them
+ * out: a host with 1,000 idle stacks then wakes for none of them. Whatever creates such state (a frame in or
+ * out) is a call into the stack, after which the host asks the sleep time again; overdue cyclic timers then
+ * run once, at once (lwip_cyclic_timer restarts them from now). The skipped seconds only fed counters that
+ * never expire anything: destination cache ages and STALE neighbours' stale_time (both only rank entries for
+ * replacement). */
+u32_t nc_timeouts_sleeptime(int cyclic_busy); /* idle/nc_timeouts.c */
+int nc_etharp_busy(void);                     /* idle/nc_etharp.c */
+int nc_ip4_reass_busy(void);                  /* idle/nc_ip4_frag.c */
+int nc_ip6_reass_busy(void);                  /* idle/nc_ip6_frag.c */
+
+/* 1 while nd6_tmr has work: a neighbour being resolved, probed or REACHABLE (it turns STALE on the timer), a
+ * router or prefix learnt (they expire), a tentative address. */
+static int nd6_busy(void) {
+  for (int i = 0; i < LWIP_ND6_NUM_NEIGHBORS; i++) {
+    u8_t s = neighbor_cache[i].state;
+    if (s != ND6_NO_ENTRY && s != ND6_STALE) return 1;
+  }
+  for (int i = 0; i < LWIP_ND6_NUM_ROUTERS; i++)
+    if (default_router_list[i].neighbor_entry != NULL) return 1;
+  for (int i = 0; i < LWIP_ND6_NUM_PREFIXES; i++)
+    if (prefix_list[i].netif != NULL) return 1;
+  struct netif *n;
+  NETIF_FOREACH(n) {
+    for (int i = 0; i < LWIP_IPV6_NUM_ADDRESSES; i++)
+      if (ip6_addr_istentative(netif_ip6_addr_state(n, i))) return 1;
+  }
+  return 0;
+}
+
+static uint32_t sleeptime(void) {
+  int busy = nc_etharp_busy() || nc_ip4_reass_busy() || nc_ip6_reass_busy() || nd6_busy();
+  return nc_timeouts_sleeptime(busy);
+}
+
 EXPORT uint32_t nc_timers(void) {
   sys_check_timeouts();
   trim_time_wait();
-  return sys_timeouts_sleeptime();
+  return sleeptime();
 }
 
-EXPORT uint32_t nc_sleeptime(void) { return sys_timeouts_sleeptime(); }
+EXPORT uint32_t nc_sleeptime(void) { return sleeptime(); }
 
 /* Delivers packets the stack sent to itself; returns 1 when more are queued (call again later). */
 EXPORT int nc_poll_loop(void) {

@@ -181,7 +181,19 @@ interface Joined {
   server: RpcServer | undefined;
   settings: LocalSettings;
   socketPath: string;
+  /** The stack config last applied (JSON), so that a refresh changing nothing costs no call into the stack. */
+  applied?: string;
+  /** The config last written to networks.d: its revision, stack config and when. */
+  saved?: { revision: number; applied: string; at: number };
 }
+
+/**
+ * A member's config comes again every minute (NETWORK_AUTOCONF_DELAY), new in its timestamp only: it is
+ * written to networks.d when its revision or what it gives the stack changed, else at most this often (a host
+ * of 1,000 nodes wrote and fsynced 17 files a second). The cached copy is only read at start, and a fresh one
+ * is asked for on the first tick then.
+ */
+export const CONFIG_SAVE_MIN_MS = 10 * 60_000;
 
 export interface NetworksLogger {
   info(msg: string): void;
@@ -199,17 +211,89 @@ export interface NetworksOptions {
   /** Serve the RPC socket (false in tests that only need the stacks). */
   rpc?: boolean;
   /**
-   * The periodic rescan of networks.d for what fs.watch misses (ms; 3000 by default). 0: none, the owner calls
-   * rescan() itself (a host of many nodes spreads one timer over all of them instead of one each).
+   * The periodic rescan of networks.d for what fs.watch misses (ms). Default: on the process's one pacer,
+   * every 60 s with a watch, 3 s without. 0: none, the owner calls rescan() itself (host.ts).
    */
   rescanMs?: number;
 }
+
+/** With a working watch on networks.d, the folder is also read this often (for events the kernel dropped). */
+export const RESCAN_WATCHED_MS = 60_000;
+/** Without one (no inotify, out of watches), this often. */
+export const RESCAN_UNWATCHED_MS = 3_000;
+/** Folders read per turn of the pacer at most: a thousand nodes started together do not read in one burst. */
+const RESCANS_PER_TURN = 64;
+/** The pacer's turns are at least this far apart. */
+const PACER_MIN_GAP_MS = 250;
+
+/**
+ * The periodic rescans of every Networks in the process, on one timer: a service hosting 1,000 nodes would
+ * otherwise run 1,000 intervals (333 folder reads a second at 3 s each). The timer sleeps until the next
+ * folder is due, and is unref'd (it never keeps the process alive).
+ */
+class RescanPacer {
+  private readonly due = new Map<Networks, { at: number; period: number }>();
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Number.POSITIVE_INFINITY;
+
+  add(n: Networks, period: number): void {
+    // The first read lands somewhere in the period, so nodes started together spread out.
+    this.due.set(n, { at: performance.now() + period * (0.5 + Math.random() * 0.5), period });
+    this.arm();
+  }
+
+  delete(n: Networks): void {
+    this.due.delete(n);
+    if (this.due.size === 0 && this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.timerAt = Number.POSITIVE_INFINITY;
+    }
+  }
+
+  /** Timers the pacer holds now (0 or 1), for tests. */
+  get timers(): number {
+    return this.timer ? 1 : 0;
+  }
+
+  private arm(): void {
+    let next = Number.POSITIVE_INFINITY;
+    for (const d of this.due.values()) if (d.at < next) next = d.at;
+    if (next === Number.POSITIVE_INFINITY) return;
+    const now = performance.now();
+    next = Math.max(next, now + PACER_MIN_GAP_MS);
+    if (this.timer && this.timerAt <= next) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = next;
+    this.timer = setTimeout(() => this.turn(), next - now);
+    this.timer.unref();
+  }
+
+  private turn(): void {
+    this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
+    const now = performance.now();
+    let n = 0;
+    for (const [net, d] of this.due) {
+      if (d.at > now) continue;
+      if (++n > RESCANS_PER_TURN) break;
+      d.at = now + d.period;
+      void net.rescan();
+    }
+    this.arm();
+  }
+}
+
+/** The process's one pacer (exported for tests: `rescanPacer.timers`). */
+export const rescanPacer = new RescanPacer();
 
 export class Networks {
   private readonly joined = new Map<bigint, Joined>();
   private readonly joining = new Map<bigint, Promise<Joined>>();
   private watcher: FSWatcher | undefined;
   private rescanTimer: NodeJS.Timeout | undefined;
+  private scanning: Promise<void> | undefined;
+  private scanAgain = false;
   private readonly dir: string;
   private readonly clock: () => number;
   private stopped = false;
@@ -225,34 +309,68 @@ export class Networks {
   async start(): Promise<void> {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     await this.rescan();
+    let watched = false;
     try {
-      this.watcher = watch(this.dir, () => this.scheduleRescan(50));
+      // Our own writes (temp files renamed over the <nwid>.conf of joined networks, .local.conf) need no rescan.
+      this.watcher = watch(this.dir, (_event, name) => {
+        if (name && this.ownWrite(String(name))) return;
+        this.scheduleRescan(50);
+      });
       this.watcher.on('error', () => {});
+      watched = true;
     } catch (e) {
       this.opts.log.warn(`cannot watch ${this.dir}: ${(e as Error).message}`);
     }
-    // fs.watch can miss events (and some file systems have none): rescan every few seconds too.
-    const every = this.opts.rescanMs ?? 3000;
-    if (every > 0) {
-      this.rescanTimer = setInterval(() => void this.rescan(), every);
-      this.rescanTimer.unref();
-    }
+    // fs.watch can miss events (and some file systems have none): the folder is read again now and then too,
+    // on one timer for every node of the process (rescanPacer).
+    const every = this.opts.rescanMs ?? (watched ? RESCAN_WATCHED_MS : RESCAN_UNWATCHED_MS);
+    if (!this.stopped && every > 0) rescanPacer.add(this, every);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     this.watcher?.close();
-    if (this.rescanTimer) clearInterval(this.rescanTimer);
+    rescanPacer.delete(this);
+    if (this.rescanTimer) clearTimeout(this.rescanTimer);
     for (const j of this.joined.values()) this.teardown(j);
     this.joined.clear();
   }
 
-  private scheduleRescan(ms: number): void {
-    setTimeout(() => void this.rescan(), ms).unref();
+  /** Whether a networks.d entry named in a watch event is one of our own writes (nothing new to join). */
+  private ownWrite(name: string): boolean {
+    if (name.startsWith('.') && name.endsWith('.tmp')) return true;
+    const m = /^([0-9a-fA-F]{16})(\.local)?\.conf$/.exec(name);
+    return m !== null && this.joined.has(parseNetworkId(m[1]!)!);
   }
 
-  /** Joins the networks.d/<nwid>.conf files not joined yet (and reports odd entries once). */
-  async rescan(): Promise<void> {
+  /** A watch event: one rescan soon (events come in bursts: one timer for the burst). */
+  private scheduleRescan(ms: number): void {
+    if (this.rescanTimer || this.stopped) return;
+    this.rescanTimer = setTimeout(() => {
+      this.rescanTimer = undefined;
+      void this.rescan();
+    }, ms);
+    this.rescanTimer.unref();
+  }
+
+  /** Reads networks.d and joins what is new; one read at a time (a request during one runs once after it). */
+  rescan(): Promise<void> {
+    if (this.scanning) {
+      this.scanAgain = true;
+      return this.scanning;
+    }
+    this.scanning = (async () => {
+      do {
+        this.scanAgain = false;
+        await this.scanOnce();
+      } while (this.scanAgain && !this.stopped);
+    })().finally(() => {
+      this.scanning = undefined;
+    });
+    return this.scanning;
+  }
+
+  private async scanOnce(): Promise<void> {
     if (this.stopped) return;
     let names: string[];
     try {
@@ -279,11 +397,13 @@ export class Networks {
         this.reportOdd(n, 'not a regular file');
         continue;
       }
+      if (this.stopped) return;
       try {
         await this.join(nwid, false);
       } catch (e) {
-        // Logged and retried at the next rescan; a failure here must not take the service down.
+        // Logged and retried in a few seconds; a failure here must not take the service down.
         this.opts.log.warn(`cannot join ${networkIdToString(nwid)} from ${n}: ${(e as Error).message}`);
+        this.scheduleRescan(RESCAN_UNWATCHED_MS);
       }
     }
   }
@@ -347,6 +467,11 @@ export class Networks {
     const j: Joined = { net, stack, tap, server: undefined, settings, socketPath };
     tap.onConfig = (n, dict) => {
       this.reconfigure(j);
+      const revision = n.config?.revision ?? 0;
+      const now = this.clock();
+      const s = j.saved;
+      if (s && s.revision === revision && s.applied === j.applied && now - s.at < CONFIG_SAVE_MIN_MS) return;
+      j.saved = { revision, applied: j.applied ?? '', at: now };
       void this.persist(n.id, dict);
     };
     tap.onStatus = (n) => {
@@ -373,8 +498,14 @@ export class Networks {
   }
 
   private reconfigure(j: Joined): void {
+    if (j.stack.closed) return; // left or stopped: a late config or status change has nothing to apply to
     try {
-      j.stack.setConfig(stackConfigOf(j.net, j.settings));
+      const c = stackConfigOf(j.net, j.settings);
+      const text = JSON.stringify({ ...c, mac: [...c.mac] });
+      if (text !== j.applied) {
+        j.stack.setConfig(c);
+        j.applied = text;
+      }
       j.net.portError = 0;
     } catch (e) {
       j.net.portError = -1;

@@ -3,6 +3,7 @@ import test from 'ava';
 import { precompile } from '../../netcon/lwip-module.js';
 import { MemoryLink } from '../../netcon/memory-link.js';
 import { Stack } from '../../netcon/stack.js';
+import { trackTimers } from '../helpers/live-timers.js';
 import { sendAll } from './_pair.js';
 
 const N = 100;
@@ -42,8 +43,8 @@ test.serial(
       );
       t.true(ms < 1000, `start-up ${ms} ms`);
       t.true(perInstance <= 0.5 * 1048576, `RSS per instance ${perInstance}`);
-      // lwIP's cyclic timers (ARP, ND, reassembly) wake each stack once a second, for about 0.1 ms:
-      // an idle stack costs about 0.01% of a core. Bound: 0.5 ms/s per stack.
+      // An idle stack sets no timer (lwIP's ARP/ND/reassembly timers run only while they have state to age):
+      // what is left is the process's own. Bound: 0.5 ms/s per stack.
       t.true(idleMsPerSec < 0.5 * N, `idle CPU ${idleMsPerSec} ms/s`);
     } finally {
       for (const s of stacks) s.close();
@@ -100,4 +101,31 @@ test.serial('an instance that has carried traffic stays ≤ 1.5 MB RSS when idle
   } finally {
     for (const s of stacks) s.close();
   }
+});
+
+test.serial('an idle stack sets no timer; one with neighbours to age runs lwIP timers until they expire', async (t) => {
+  precompile();
+  const timers = trackTimers();
+  const a = mk(1);
+  const b = mk(2);
+  b.setConfig({ mac: b.mac, mtu: 2800, addresses: [{ address: '10.0.1.2', prefix: 24 }], routes: [] });
+  try {
+    // Live (it answers a ping to itself), and then idle: lwIP's once-a-second ARP/ND/reassembly timers have
+    // nothing to age, so neither stack wakes (1,000 idle stacks of a host wake 1,000 times a second otherwise).
+    await a.ping('10.0.1.1');
+    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setImmediate(r)); // destroy hooks run after the turn
+    t.is(timers.live(), 0, 'no timer for two idle stacks');
+    // Frames between them: ARP entries on both sides, which age on lwIP's timer (ARP_MAXAGE).
+    new MemoryLink(a, b);
+    await a.ping('10.0.1.2');
+    await new Promise((r) => setImmediate(r));
+    t.is(timers.live(), 2, 'each stack with an ARP entry has its timer');
+  } finally {
+    a.close();
+    b.close();
+  }
+  await new Promise((r) => setImmediate(r)); // destroy hooks run after the turn
+  t.is(timers.live(), 0, 'closed stacks leave no timer');
+  timers.stop();
 });
