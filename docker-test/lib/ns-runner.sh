@@ -42,6 +42,24 @@ rt_prepare() {
   chmod 755 "$RUN" "$RUN/ctr"
 }
 
+# ns_private_tmp FOLDER: the shell commands (for a fresh mount namespace) that put an empty tmpfs on /tmp while
+# the places a container runs from stay visible at the same paths when they lie under /tmp (a checkout in /tmp:
+# a bare tmpfs hid the repository, and every container failed with "entrypoint.sh: No such file or
+# directory"): the repository, NETCON_ENTRYPOINT's and NETCON_PREFIX's folders, ZT_ONE_BIN's folder. The host's
+# /tmp is held at FOLDER/hosttmp (outside /tmp) while they are bind-mounted back, then let go.
+ns_private_tmp() {
+  local keep=$1/hosttmp p seen=" " out
+  out="mkdir -p '$keep' && mount --rbind /tmp '$keep' && mount -t tmpfs -o mode=1777 tmpfs /tmp"
+  for p in "$REPO" "$(dirname "${NETCON_ENTRYPOINT:-$REPO/x}")" "${NETCON_PREFIX:-$REPO}" \
+    "$(dirname "${ZT_ONE_BIN:-$REPO/x}")"; do
+    p=$(realpath -m "$p")
+    case $seen in *" $p "*) continue ;; esac
+    seen+="$p "
+    case $p in /tmp/?*) out+=" && mkdir -p '$p' && mount --bind '$keep/${p#/tmp/}' '$p'" ;; esac
+  done
+  echo "$out && umount -l '$keep'"
+}
+
 rt_host() { echo "$NS_NET.1"; } # the root is the first container on the LAN
 
 rt_path() {
@@ -92,7 +110,7 @@ rt_start() {
   [ $# -eq 0 ] || args=$(printf '%q ' "$@")
   (
     ip netns exec "$ns" unshare --mount --pid --fork --kill-child --mount-proc --propagation private -- sh -c "
-      mount -t tmpfs -o mode=1777 tmpfs /tmp &&
+      $(ns_private_tmp "$dir") &&
       mount -t tmpfs -o mode=755 tmpfs /run && mkdir -p -m 755 /run/sshd &&
       mount --bind '$dir/passwd' /etc/passwd && mount --bind '$dir/group' /etc/group || exit 125
       cd '$dir/user'
@@ -234,7 +252,7 @@ zt1_monitor_wait() {
     T0="$(sed -n 's/^T0=//p' "$RUN/ctr/app-$name-$base/env")" ZT_ONE_VERSION="$("$ZT_ONE_BIN" -v 2>/dev/null)"
     PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin)
   ip netns exec "$ZT1_NS" unshare --mount --propagation private -- sh -c \
-    'mount -t tmpfs tmpfs /tmp && exec env -i "$@"' sh "${env[@]}" "$DT_ROOT/zt1/monitor_entrypoint.sh" \
+    "$(ns_private_tmp "$dir") && exec env -i \"\$@\"" sh "${env[@]}" "$DT_ROOT/zt1/monitor_entrypoint.sh" \
     >>"$dir/log" 2>&1
   rc=$?
   kill -TERM "$ZT1_PID" 2>/dev/null
