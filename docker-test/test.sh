@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # docker-test/test.sh [SUBSTRING]: runs the suites whose "<suite>.<base>.<arch>" contains SUBSTRING (all by
-# default) in both runners: without Docker (namespaces, always) and with Docker (when an engine answers).
-#   DT_RUNNERS="ns docker"   choose the runners (default: ns, plus docker when `docker info` works)
+# default) in every runner: without Docker (namespaces, always), with Docker (when an engine answers), and with
+# Docker and one host service for every app container (hosted, lib/hosted-runner.sh).
+#   DT_RUNNERS="ns docker hosted"   choose the runners (default: ns, plus docker and hosted when `docker info` works)
 #   ZT_ONE_BIN=…             a ZeroTier One binary: the zt1 suite's monitor (skipped loudly without it)
 #   DT_KEEP=1                keep the run's folder (homes, logs) after the run
 # Results: _results/<runner>/OK.<suite>.<base>.<arch> or FAIL.…, a summary table at the end; exit 1 if
@@ -15,9 +16,9 @@ runners=${DT_RUNNERS:-}
 if [ -z "$runners" ]; then
   runners=ns
   if command -v docker >/dev/null && timeout 10 docker info >/dev/null 2>&1; then
-    runners="ns docker"
+    runners="ns docker hosted"
   else
-    say "no Docker engine answers (docker info): the Docker runner is skipped; the namespace runner runs"
+    say "no Docker engine answers (docker info): the Docker and hosted runners are skipped; the namespace runner runs"
   fi
 fi
 
@@ -28,6 +29,11 @@ for runner in $runners; do
   if [ "$runner" = ns ] && [ "$(id -u)" != 0 ]; then
     say "SKIPPED the namespace runner: it needs root (network namespaces, veth pairs)"
     printf '%-14s %-9s %-7s %-5s %s\n' "*" "*" ns SKIP "needs root" >>"$summary_file"
+    continue
+  fi
+  if [ "$runner" = hosted ] && [ "$(id -u)" != 0 ]; then
+    say "SKIPPED the hosted runner: it needs root (the node folders it generates are handed to the image's uid 9993)"
+    printf '%-14s %-9s %-7s %-5s %s\n' "*" "*" hosted SKIP "needs root" >>"$summary_file"
     continue
   fi
   (
@@ -43,7 +49,7 @@ for runner in $runners; do
     }
     trap cleanup EXIT
     trap 'exit 130' INT TERM HUP PIPE
-    if [ "$runner" = docker ]; then mode=listed; else mode=host; fi
+    if [ "$runner" = ns ]; then mode=host; else mode=listed; fi
     mapfile -t runs < <(select_runs "$filter" "$mode")
     if [ ${#runs[@]} -eq 0 ]; then
       say "$runner: no suite matches '$filter'"
@@ -63,10 +69,14 @@ for runner in $runners; do
       exit 1
     }
     say "$runner: root + controller $ROOT_ADDRESS at $(rt_host)/$root_port; ${#runs[@]} suite runs"
-    for r in "${runs[@]}"; do
-      # shellcheck disable=SC2086
-      run_suite "$runner" $r
-    done
+    if [ "$runner" = hosted ]; then
+      hosted_run "${runs[@]}"
+    else
+      for r in "${runs[@]}"; do
+        # shellcheck disable=SC2086
+        run_suite "$runner" $r
+      done
+    fi
     printf '%s\n' "${SUMMARY[@]}" >>"$summary_file"
     exit "$FAILED"
   )
