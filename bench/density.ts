@@ -5,7 +5,10 @@
 // on 127.0.0.1 (not counted). Measured:
 //   - RSS per node: the host process's RSS / N, once all are OK (and the marginal cost: what it grew by from a
 //     host with one node, / N-1);
-//   - idle CPU of the whole host process (% of one core) over BENCH_IDLE_SECONDS (default 20) after all are OK;
+//   - idle CPU of the whole host process (% of one core) over BENCH_IDLE_SECONDS (default 120: two rounds of the
+//     nodes' once-a-minute config refresh and root ping, so the window holds whole periods) once the host has
+//     settled for BENCH_SETTLE_SECONDS (default 60) after all are OK (the first minute still holds each node's
+//     first peer-cache write, multicast announcement and credential pushes: start-up, not idling);
 //   - the time to add one more node (an existing identity, already authorized: its folder moved into the host
 //     folder, POST /nodes/<name>) until it is OK on its network;
 //   - TCP between two nodes through the intercept (1 MB echoed by a Python server, both under LD_PRELOAD);
@@ -52,7 +55,8 @@ if (!Number.isInteger(N) || N < 2) {
   process.stderr.write('usage: npm run bench -- density [--nodes N]   (N ≥ 2, default 1000)\n');
   process.exit(2);
 }
-const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 20);
+const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 120);
+const SETTLE_SECONDS = Number(process.env.BENCH_SETTLE_SECONDS ?? 60);
 const HTTP_PAIRS = Math.min(100, Math.floor(N / 2));
 const ISSUE_ZT1_RSS = 8.1 * 1048576;
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
@@ -222,7 +226,7 @@ async function zeroTierOneIdle(): Promise<{ rss: number; cpuPercent: number } | 
   const lab = await Lab.start(log);
   try {
     const z = await lab.zeroTierOne('b', 'z1');
-    await new Promise((r) => setTimeout(r, 5000)); // settled, joined and OK
+    await new Promise((r) => setTimeout(r, SETTLE_SECONDS * 1000)); // joined, OK and settled, as our host
     const c0 = cpuSeconds(z.pid());
     const w0 = performance.now();
     await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
@@ -320,8 +324,10 @@ try {
   host = new Host(hostDir, hostPort);
   await allOk(host, N, 1800000);
   const allOkMs = Date.now() - t0;
-  log(`all ${N} OK after ${(allOkMs / 1000).toFixed(1)} s; idle 5 s, then measuring for ${IDLE_SECONDS} s`);
-  await new Promise((r) => setTimeout(r, 5000));
+  log(
+    `all ${N} OK after ${(allOkMs / 1000).toFixed(1)} s; settling ${SETTLE_SECONDS} s, then measuring for ${IDLE_SECONDS} s`,
+  );
+  await new Promise((r) => setTimeout(r, SETTLE_SECONDS * 1000));
   const loadIdle = loadavg()[0]!;
   const c0 = cpuSeconds(host.pid);
   const w0 = performance.now();
@@ -462,6 +468,7 @@ try {
     oneNodeHostMB: mb(rssOne),
     idleCpuPercent: Math.round(idleCpu * 100) / 100,
     idleSeconds: IDLE_SECONDS,
+    settleSeconds: SETTLE_SECONDS,
     ...(zt1Idle ? { zeroTierOneIdleCpuPercent: Math.round(zt1Idle.cpuPercent * 1000) / 1000 } : {}),
     allOkSeconds: Math.round(allOkMs / 100) / 10,
     addNodeMs: addMs,

@@ -123,6 +123,8 @@ export class Network {
   readonly mac: Mac;
   tap: Tap | undefined;
   config: NetworkConfig | undefined;
+  /** The config's encoding, kept so a refresh is compared with one encode instead of two. */
+  private configBytes: Uint8Array | undefined;
   failure: NetworkFailure | undefined;
   /** Set by the host when its stack could not be set up. */
   portError = 0;
@@ -279,14 +281,17 @@ export class Network {
   }
 
   private install(now: number, c: NetworkConfig, dictionary: Uint8Array, notify: boolean): void {
+    const bytes = networkConfigBytes(c);
     const same =
       this.config !== undefined &&
       !this.failure &&
-      Buffer.compare(networkConfigBytes(this.config), networkConfigBytes(c)) === 0;
+      this.configBytes !== undefined &&
+      Buffer.compare(this.configBytes, bytes) === 0;
     this.lastConfigUpdate = now;
     if (same) return;
     const hadFailure = this.failure !== undefined;
     this.config = c;
+    this.configBytes = bytes;
     this.failure = undefined;
     // New credentials: push them again to everyone we talk to.
     for (const m of this.members.values()) {
