@@ -3,42 +3,13 @@
 // folder's token, and polling with a deadline.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { stopService } from '../../testkit/zerotier-one.js';
+import { bin, freePort, ROOT, waitFor } from '../../tools/cluster.js';
 
-export const ROOT = join(import.meta.dirname, '..', '..', '..');
-export const bin = (name: string) => join(ROOT, name);
-
-/** A TCP port free on 127.0.0.1 now (the service takes the same number for UDP). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-/** Polls `probe` until it gives a value (not undefined) or `ms` pass; the error names `what`. */
-export async function waitFor<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const until = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > until)
-      throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+export { bin, freePort, ROOT, stopService, waitFor };
 
 export const token = (dir: string) => readFileSync(join(dir, 'authtoken.secret'), 'utf8').trim();
 
@@ -123,25 +94,6 @@ export async function startHost(dir: string, port: number, extra: string[] = [])
       clearTimeout(t);
     },
   };
-}
-
-/** Stops a detached single service through its pid file. */
-export async function stopService(home: string): Promise<void> {
-  let pid: number;
-  try {
-    pid = Number(readFileSync(join(home, 'zerotier-one.pid'), 'utf8'));
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    return;
-  }
-  await waitFor(`service ${pid} to exit`, 15_000, async () => {
-    try {
-      process.kill(pid, 0);
-      return undefined;
-    } catch {
-      return true;
-    }
-  }).catch(() => process.kill(pid, 'SIGKILL'));
 }
 
 export interface Rig {
