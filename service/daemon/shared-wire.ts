@@ -24,6 +24,7 @@
 // NAT keepalives (a few bytes, naming no node) are what a host counts as tooShort in normal operation.
 import type { InetAddress } from '../core/inet-address.js';
 import type { LocalSocket } from '../core/path.js';
+import { TickWheel } from './tick-wheel.js';
 import { type NodeWire, UdpWire, type WireOptions, type WireReceiver } from './udp-host.js';
 
 /** The smallest datagram that names a destination (a fragment's header is 16 bytes, a packet's 28). */
@@ -41,6 +42,8 @@ export interface SharedWireStats {
 export class SharedWire {
   readonly stats: SharedWireStats = { delivered: 0, unknownDestination: 0, tooShort: 0 };
   private readonly nodes = new Map<number, WireReceiver>();
+  /** The hosted nodes' ticks, on one timer (tick-wheel.ts). */
+  readonly wheel = new TickWheel();
   private wire: UdpWire | undefined;
 
   private constructor() {}
@@ -66,12 +69,13 @@ export class SharedWire {
   }
 
   /** For UdpNode.attach: registers the node's address; throws if another node here has it. */
-  attach(address: number, receive: WireReceiver): { wire: NodeWire; detach: () => void } {
+  attach(address: number, receive: WireReceiver): { wire: NodeWire; detach: () => void; wheel: TickWheel } {
     if (this.nodes.has(address)) throw new Error(`address ${address.toString(16).padStart(10, '0')} is already hosted`);
     this.nodes.set(address, receive);
     const wire = this.wire!;
     return {
       wire,
+      wheel: this.wheel,
       detach: () => {
         if (this.nodes.get(address) === receive) this.nodes.delete(address);
       },
@@ -79,6 +83,7 @@ export class SharedWire {
   }
 
   close(): void {
+    this.wheel.close();
     this.wire?.close();
     this.nodes.clear();
   }

@@ -8,6 +8,7 @@ import { isIPv4 } from 'node:net';
 import { formatInetIp, type InetAddress, parseInetAddress } from '../core/inet-address.js';
 import { ANY_SOCKET, type Host, Node, type NodeOptions } from '../core/node.js';
 import type { LocalSocket } from '../core/path.js';
+import type { TickWheel } from './tick-wheel.js';
 import { BatchSocket, batchedUdpAvailable } from './udp-batch.js';
 
 export interface WireOptions {
@@ -193,6 +194,14 @@ export class UdpNode {
   /** The wire's own close when this node opened it (a single service); undefined on a shared wire. */
   private release: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** On a shared wire: the host's one timer for every node's ticks (a kick still runs at once). */
+  private wheel: TickWheel | undefined;
+  private readonly tickNow = (): void => {
+    this.timer = undefined;
+    const now = this.clock();
+    const next = this.node.tick(now);
+    this.schedule(Math.max(1, next - this.clock()));
+  };
   private closed = false;
   private ownErrors = 0;
   /** Whether the wire is this node's own (then its errors are the node's). */
@@ -230,11 +239,12 @@ export class UdpNode {
     opts: Omit<UdpNodeOptions, keyof WireOptions>,
     hooks: HostHooks,
     clock: () => number,
-    attach: (address: number, receive: WireReceiver) => { wire: NodeWire; detach: () => void },
+    attach: (address: number, receive: WireReceiver) => { wire: NodeWire; detach: () => void; wheel?: TickWheel },
   ): UdpNode {
     const n = new UdpNode(opts, hooks, clock);
-    const { wire, detach } = attach(n.node.address, (ls, remote, data) => n.receive(ls, remote, data));
+    const { wire, detach, wheel } = attach(n.node.address, (ls, remote, data) => n.receive(ls, remote, data));
     n.wire = wire;
+    n.wheel = wheel;
     n.release = detach;
     n.schedule(0);
     return n;
@@ -249,6 +259,7 @@ export class UdpNode {
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
+    this.wheel?.cancel(this.tickNow);
     this.release?.();
   }
 
@@ -269,10 +280,12 @@ export class UdpNode {
   private schedule(delay: number): void {
     if (this.closed) return;
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      const now = this.clock();
-      const next = this.node.tick(now);
-      this.schedule(Math.max(1, next - this.clock()));
-    }, delay);
+    this.timer = undefined;
+    if (this.wheel && delay > 0) {
+      this.wheel.schedule(this.tickNow, delay);
+      return;
+    }
+    this.wheel?.cancel(this.tickNow);
+    this.timer = setTimeout(this.tickNow, delay);
   }
 }
