@@ -57,7 +57,7 @@ for runner in $runners; do
     fi
     rt_prepare "${runs[@]}" || { echo "FAIL-PREPARE" >>"$summary_file"; exit 1; }
     # The root + controller, shared by the suites: a fresh identity and planet for this run.
-    root_port=$(free_port)
+    free_port root_port
     make_planet "$(rt_host)/$root_port" "$RUN"
     CTR_ENV=(NETCON_PORT="$root_port" ZEROTIER_API_SECRET="$(secret)"
       ZEROTIER_IDENTITY_PUBLIC="$(cat "$RUN/root.public")" ZEROTIER_IDENTITY_SECRET="$(cat "$RUN/root.secret")")

@@ -129,8 +129,8 @@ run_suite() {
   nwid=$(create_network "$sub") || { say "could not create the network"; record "$runner" "$name" "$base" FAIL "no network"; return; }
   local ip4app="10.147.$sub.10" ip6app="fd47:$sub::10" ip4mon="10.147.$sub.20" ip6mon="fd47:$sub::20"
   local app_port mon_port
-  app_port=$(free_port)
-  mon_port=$(free_port)
+  free_port app_port
+  free_port mon_port
   local dtdir
   dtdir=$(rt_path netcon dt)
   local common=(SUITE="$name" VARIANT="$variant" BASE="$base" ARCH="$ARCH" RUNNER="$runner"
@@ -201,18 +201,20 @@ run_suite() {
 
 secret() { head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 
-# A free port on the host (TCP and UDP both unbound when probed), distinct within a run, below Linux's
-# ephemeral range (32768-60999), where any program's outgoing connections could take it before the service
-# binds it (seen: EADDRINUSE on a container's API port).
+# free_port VAR: sets VAR to a free port on the host (TCP and UDP both unbound when probed), distinct within a
+# run, below Linux's ephemeral range (32768-60999), where any program's outgoing connections could take it
+# before the service binds it (seen: EADDRINUSE on a container's API port). It sets a variable rather than
+# printing: called as $(free_port), its note of the ports handed out was lost with the subshell, so a suite's
+# app and monitor got the same port (httpd-prefork.trixie: the monitor's service EADDRINUSE, its wait 401).
 USED_PORTS=" "
 free_port() {
-  local p
+  local free_port_p # not the caller's VAR's name
   for _ in $(seq 200); do
-    p=$((20000 + RANDOM % 12000))
-    case "$USED_PORTS" in *" $p "*) continue ;; esac
-    if ! ss -Hlntu "sport = :$p" 2>/dev/null | grep -q .; then
-      USED_PORTS="$USED_PORTS$p "
-      echo "$p"
+    free_port_p=$((20000 + RANDOM % 12000))
+    case "$USED_PORTS" in *" $free_port_p "*) continue ;; esac
+    if ! ss -Hlntu "sport = :$free_port_p" 2>/dev/null | grep -q .; then
+      USED_PORTS="$USED_PORTS$free_port_p "
+      printf -v "$1" '%s' "$free_port_p"
       return 0
     fi
   done
