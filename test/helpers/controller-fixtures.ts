@@ -82,3 +82,13 @@ export class RecordingSender implements NetworkControllerSender {
     return this.sent.splice(0);
   }
 }
+
+/** Polls `done` every 20 ms for up to `ms`; whether it came true (for t.true(await until(...))). */
+export async function until(ms: number, done: () => boolean): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (done()) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return done();
+}

@@ -8,17 +8,9 @@ import test from 'ava';
 import { addressToString } from '../../service/core/address.js';
 import { NetworkStatus } from '../../service/core/vl2/network-config.js';
 import { Service } from '../../service/daemon/service.js';
+import { until } from '../helpers/controller-fixtures.js';
 
 const quiet = { info() {}, warn() {}, debug() {} };
-
-async function until(ms: number, done: () => boolean): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (done()) return true;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return done();
-}
 
 test('no controller.d until the controller API is first called', async (t) => {
   const home = mkdtempSync(join(tmpdir(), 'netcon-lazy-'));

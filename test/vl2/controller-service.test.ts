@@ -11,20 +11,11 @@ import { Service } from '../../service/daemon/service.js';
 import { writeIdentityFiles, writePlanet } from '../../service/daemon/state-files.js';
 import { UdpNode } from '../../service/daemon/udp-host.js';
 import { newKeyPair } from '../../service/random.js';
-import { controllerVector, tempHome, vectorIdentity } from '../helpers/controller-fixtures.js';
+import { controllerVector, tempHome, until, vectorIdentity } from '../helpers/controller-fixtures.js';
 import { TestMember } from '../helpers/controller-sim.js';
 
 const quiet = { info() {}, warn() {}, debug() {} };
 const CREATE_BODY = controllerVector('api-requests.txt').split('\n')[3]!;
-
-async function until(ms: number, done: () => boolean): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (done()) return true;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return done();
-}
 
 test('HTTP API and a member over UDP on loopback', async (t) => {
   const home = tempHome(t);
