@@ -17,7 +17,6 @@
 import { type FSWatcher, watch } from 'node:fs';
 import { chmod, mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FD_RESERVE, fdReserve, raiseFdLimit } from '../../netcon/fd-reserve.js';
 import { addressToString } from '../core/address.js';
 import { networkIdToString, networkStatusName } from '../core/vl2/network-config.js';
 import { ApiError, ApiListener, type ApiRequest, type ApiResponse, ApiServer } from './api.js';
@@ -125,15 +124,7 @@ export class ServiceHost {
       const conf = await readLocalConf(dir);
       for (const w of conf.warnings) log.warn(w);
       const token = await loadOrCreateAuthToken(dir);
-      const { soft, hard } = raiseFdLimit();
-      log.debug(`file descriptors: soft limit ${soft}, hard limit ${hard}, ${FD_RESERVE} kept for the service`);
-      let lastFdWarning = Number.NEGATIVE_INFINITY;
-      fdReserve.onRefused = (fd, limit) => {
-        const now = performance.now();
-        if (now - lastFdWarning < 10_000) return;
-        lastFdWarning = now;
-        log.warn(`out of file descriptors for apps: fd ${fd} is within ${FD_RESERVE} of the limit ${limit}`);
-      };
+      Service.guardFds(log);
       const wire = await SharedWire.open({ port: opts.port ?? conf.primaryPort ?? DEFAULT_PORT });
       const port = wire.port();
       const listener = new ApiListener((m) => log.warn(m));

@@ -163,8 +163,9 @@ export class Service {
    * Raises the soft RLIMIT_NOFILE to the hard limit (through the addon: Node has no setrlimit, and calling
    * prlimit(1) on ourselves would need util-linux and a child process at every start) and logs, at most
    * every 10 s, when apps' sockets are refused for eating into the fds kept for the service (fd-reserve.ts).
+   * Once per process: a single service calls it at start, a host (host.ts) once for all its nodes.
    */
-  private static guardFds(log: Logger): void {
+  static guardFds(log: Logger): void {
     const { soft, hard } = raiseFdLimit();
     log.debug(`file descriptors: soft limit ${soft}, hard limit ${hard}, ${FD_RESERVE} kept for the service`);
     let last = Number.NEGATIVE_INFINITY;
