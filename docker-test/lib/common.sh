@@ -208,6 +208,7 @@ secret() { head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 # app and monitor got the same port (httpd-prefork.trixie: the monitor's service EADDRINUSE, its wait 401).
 USED_PORTS=" "
 free_port() {
+  : "${1:?free_port VAR: give the name of the variable to set}"
   local free_port_p # not the caller's VAR's name
   for _ in $(seq 200); do
     free_port_p=$((20000 + RANDOM % 12000))

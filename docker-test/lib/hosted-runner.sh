@@ -90,7 +90,7 @@ hosted_run() {
   say "hosted: $((2 * n)) identities in $(($(now_ms) - t0)) ms ($(tail -1 "$RUN/generate-nodes.log" | sed 's/.*(\(.*\))$/\1/'))"
 
   # 2. The host service.
-  HOSTED_PORT=$(free_port)
+  free_port HOSTED_PORT
   HOSTED_TOKEN=$(secret)
   local host
   host=$(dk_name host)
@@ -202,9 +202,11 @@ hosted_check() {
   elif ! docker exec "$(dk_name "$app")" netcon-entrypoint --health >/dev/null 2>&1; then
     problem="netcon-entrypoint --health fails in the app container"
   fi
+  local mon_port
+  free_port mon_port
   CTR_ENV=(SUITE="$name" VARIANT="$variant" BASE="$base" ARCH="$ARCH" RUNNER=hosted DT=/dt
     SHARED="/shared/$name.$base" RESULTS=/results TARGET4="10.147.$sub.10" TARGET6="fd47:$sub::10"
-    SELF4="10.147.$sub.20" NETCON_WAIT_TIMEOUT=120 NETCON_PORT="$(free_port)" ZEROTIER_API_SECRET="$(secret)"
+    SELF4="10.147.$sub.20" NETCON_WAIT_TIMEOUT=120 NETCON_PORT="$mon_port" ZEROTIER_API_SECRET="$(secret)"
     T0="$(now_ms)" DT_REDIS_REQUESTS=5000)
   local e
   while IFS= read -r e; do CTR_ENV+=("$e"); done < <(identity_env "$RUN/monitors/$a_mon")

@@ -23,3 +23,17 @@ test('free_port: 300 ports drawn in one run are distinct, below the ephemeral ra
   );
   t.is(new Set(ports).size, 300, 'no port handed out twice');
 });
+
+// The hosted runner still called $(free_port) after free_port took a variable name: under `set -u` the call
+// failed, the host service got no port (it took 9993) and every monitor's service then failed with EADDRINUSE.
+test('free_port: every docker-test script passes a variable name, none calls $(free_port); no name fails loudly', async (t) => {
+  const r = await execa('grep', ['-rnE', '^[^#]*\\$\\(\\s*free_port', join(ROOT, 'docker-test'), '--include=*.sh'], {
+    reject: false,
+  });
+  t.is(r.exitCode, 1, `$(free_port) calls left:\n${r.stdout}`);
+  const bare = await execa('bash', ['-c', `. '${join(ROOT, 'docker-test', 'lib', 'common.sh')}'; free_port`], {
+    reject: false,
+  });
+  t.not(bare.exitCode, 0);
+  t.regex(bare.stderr, /free_port VAR/);
+});
