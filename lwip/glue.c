@@ -76,6 +76,8 @@ EXPORT void nc_stats(uint32_t *o) {
   o[26] = drop_out_full;
   o[27] = gro_frames_merged;
   o[28] = wchunks_held * WCHUNK_SIZE; /* bytes */
+  o[29] = loss_probes_sent;
+  o[30] = nc_newreno_rexmits;
 }
 
 /* ---- the control block's layout, read once by JS (netcon/lwip-module.ts) instead of hard-coded there ---- */

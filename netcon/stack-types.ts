@@ -36,6 +36,8 @@ export interface StackStats {
   bytesOut: number;
   drops: Record<string, number>; // reason → count (truncated, oversized, badChecksum, noRoute, …)
   tcpRetransmits: number;
+  /** Loss probes sent: a segment sent again after a stall shorter than the RTO (glue/tcp.c). */
+  tcpLossProbes: number;
   /** TCP frames received in runs that went to lwIP as one segment (receive coalescing). */
   tcpCoalesced: number;
   /** Bytes of send buffer chunks held by connections (written data not yet acknowledged, in 64 KiB chunks). */

@@ -696,16 +696,23 @@ export class Stack implements NetBackend {
     if (!this.timer || this.timerAt > at + 1) {
       if (this.timer) clearTimeout(this.timer);
       this.timerAt = at;
-      this.timer = setTimeout(() => this.fireTimers(), sleep);
+      // The timers run in the check phase of the loop turn the timeout ends, after the poll phase has read what
+      // arrived meanwhile: an ACK already waiting in a socket is seen before a retransmission timer or loss
+      // probe (lwip/glue/tcp.c) decides that it never came, as in a kernel, where both are one path.
+      this.timer = setTimeout(this.timersAfterInput, sleep);
     }
     // An idle stack never keeps the process alive; one with open connections or pings does, like net sockets.
     if (this.tcp.size > 0 || this.pings.size > 0) this.timer.ref();
     else this.timer.unref();
   }
 
-  private fireTimers(): void {
+  private readonly timersAfterInput = (): void => {
     this.timer = undefined;
     this.timerAt = Number.POSITIVE_INFINITY;
+    setImmediate(this.fireTimers);
+  };
+
+  private readonly fireTimers = (): void => {
     if (this.dead) return;
     this.enter();
     try {
@@ -713,7 +720,7 @@ export class Stack implements NetBackend {
     } finally {
       this.leave();
     }
-  }
+  };
 
   /** @internal Memory views, re-read after the wasm memory grew (growth detaches the old buffer). */
   heap(): Uint8Array {
@@ -1085,6 +1092,7 @@ export class Stack implements NetBackend {
         noRoute: g(18),
       },
       tcpRetransmits: g(19) + g(23),
+      tcpLossProbes: g(29),
       tcpCoalesced: g(27),
       tcpSendBuffers: g(28),
       tcpPcbs: g(20),
@@ -1092,11 +1100,15 @@ export class Stack implements NetBackend {
     };
   }
 
-  /** @internal raw retransmission counters: fast (3 dup ACKs) and by timeout */
-  debugCounters(): { fast: number; rto: number } {
+  /**
+   * @internal raw retransmission counters: segments sent again (all causes), RTOs, loss probes, and segments
+   * sent again on a NewReno partial ACK
+   */
+  debugCounters(): { fast: number; rto: number; probes: number; partial: number } {
     this.ex.nc_stats(this.statsBuf);
     const dv = new DataView(this.memory.buffer, this.statsBuf, 32 * 4);
-    return { fast: dv.getUint32(19 * 4, true), rto: dv.getUint32(23 * 4, true) };
+    const g = (i: number) => dv.getUint32(i * 4, true);
+    return { fast: g(19), rto: g(23), probes: g(29), partial: g(30) };
   }
 
   /** Total of all drop counters except the informational badChecksum (already in its layer's count). */

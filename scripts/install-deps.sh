@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   # build
-  emscripten libsodium-dev libssl-dev liblz4-dev dpkg-dev build-essential pkg-config
+  emscripten libsodium-dev libssl-dev liblz4-dev dpkg-dev build-essential pkg-config patch
 )
 [ "${NETCON_DEPS:-}" = build ] || APT_PACKAGES+=(
   # real programs the tests run under the intercept

@@ -23,7 +23,7 @@ import {
   ZT_ONE_BIN,
   ztCli,
 } from '../../testkit/zerotier-one.js';
-import { bin, waitFor } from '../../tools/cluster.js';
+import { bin, ROOT, waitFor } from '../../tools/cluster.js';
 
 const ROOT_PORT = 29993;
 const POOL = '10.235.0';
@@ -132,9 +132,17 @@ export class Lab {
     writeHome(home, id, this.planet, false);
     this.scope.services.push(home);
     const port = this.ports++;
-    const started = await execa('ip', ['netns', 'exec', ns, bin('zerotier-netcon-service'), '-d', `-p${port}`, home], {
-      reject: false,
-    });
+    // BENCH_NODE_FLAGS: extra node flags for the service (e.g. --cpu-prof --cpu-prof-dir=<dir> to see where a
+    // round trip's time goes); the detached service inherits them.
+    const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+    const service = join(ROOT, 'bin', 'zerotier-netcon-service.js');
+    const started = await execa(
+      'ip',
+      ['netns', 'exec', ns, process.execPath, ...flags, service, '-d', `-p${port}`, home],
+      {
+        reject: false,
+      },
+    );
     if (started.exitCode !== 0) throw new Error(`member ${name} did not start: ${started.stderr}`);
     await execa('ip', ['netns', 'exec', ns, bin('zerotier-cli'), `-D${home}`, 'join', this.nwid]);
     await this.authorize(addressToString(id.address));

@@ -408,6 +408,8 @@ static err_t output_now(struct tcp_pcb *pcb) {
 #define TF_NC_DEFERRED 0x8000U
 static int n_deferred;
 
+static void arm_loss_probe(void);
+
 err_t tcp_output(struct tcp_pcb *pcb) {
   if (deferring && pcb->ooseq == NULL && pcb->state != TIME_WAIT && pcb->state != CLOSED && pcb->state != LISTEN) {
     if (!(pcb->flags & TF_NC_DEFERRED)) {
@@ -416,7 +418,60 @@ err_t tcp_output(struct tcp_pcb *pcb) {
     }
     return ERR_OK;
   }
-  return output_now(pcb);
+  err_t err = output_now(pcb);
+  if (pcb->unacked != NULL) arm_loss_probe();
+  return err;
+}
+
+/* ---- the loss probe (after RFC 8985's tail loss probe) ----
+ * Data in flight and no progress (an ACK of new data, or a duplicate ACK outside recovery) for a probe timeout:
+ * the first unacknowledged segment goes out again, once per stall. If it was lost, that repairs it; if the ACKs
+ * were lost, the answer restarts the ACK clock. lwIP alone waits for its RTO there, counted in 200 ms ticks
+ * (400-600 ms on a LAN), then slow-starts from one segment and sends everything in flight again. The stall is
+ * common: output coalescing acknowledges a whole batch of segments with one ACK, so one lost ACK leaves a
+ * sender whose window is in flight with nothing to clock it; so is a lost retransmission in fast recovery, and
+ * a lost tail. The timeout is twice the smoothed round trip (milliseconds, patches/tcp-loss-recovery.diff),
+ * plus the receiver's delayed-ACK allowance when a single segment is in flight, at least NC_PROBE_MIN_MS, and
+ * 200 ms before the first sample. One lwIP timeout, every NC_PROBE_TICK_MS while any connection has data in
+ * flight, checks them all; with none it is not armed, so an idle stack still sets no timer. */
+#define NC_PROBE_TICK_MS 10
+#define NC_PROBE_MIN_MS 25
+#define NC_PROBE_NO_RTT_MS 200
+#define NC_PROBE_DELACK_MS (TCP_TMR_INTERVAL + 20)
+static int loss_probe_armed;
+static uint32_t loss_probes_sent;
+extern u32_t nc_newreno_rexmits; /* patches/tcp-loss-recovery.diff: partial ACKs answered */
+
+static u32_t probe_timeout(const struct tcp_pcb *pcb) {
+  if (pcb->nc_srtt8 == 0) return NC_PROBE_NO_RTT_MS;
+  u32_t pto = 2 * (pcb->nc_srtt8 >> 3);
+  if (pcb->unacked->next == NULL) pto += NC_PROBE_DELACK_MS;
+  return LWIP_MAX(pto, NC_PROBE_MIN_MS);
+}
+
+static void loss_probe_tmr(void *arg) {
+  (void)arg;
+  loss_probe_armed = 0;
+  u32_t now = sys_now();
+  int in_flight = 0;
+  for (struct tcp_pcb *pcb = tcp_active_pcbs; pcb != NULL; pcb = pcb->next) {
+    if (pcb->unacked == NULL || pcb->state < ESTABLISHED || (pcb->flags & TF_RTO)) continue;
+    in_flight = 1;
+    if (pcb->nc_probed || now - pcb->nc_progress < probe_timeout(pcb)) continue;
+    pcb->nc_probed = 1;
+    if (tcp_rexmit(pcb) == ERR_OK) {
+      loss_probes_sent++;
+      pcb->rtime = 0; /* the RTO counts again from the probe */
+      output_now(pcb);
+    }
+  }
+  if (in_flight) arm_loss_probe();
+}
+
+static void arm_loss_probe(void) {
+  if (loss_probe_armed) return;
+  loss_probe_armed = 1;
+  sys_timeout(NC_PROBE_TICK_MS, loss_probe_tmr, NULL);
 }
 
 /* Sends what was held back; returns the number of connections that had something held. */
@@ -440,12 +495,17 @@ EXPORT int nc_flush_output(void) {
    so every call from the rest of lwIP passes through here and is counted. */
 void nc_real_rexmit_rto_commit(struct tcp_pcb *pcb);
 void nc_real_rexmit_rto(struct tcp_pcb *pcb);
+/* An RTO also ends fast recovery (patches/tcp-newreno.diff): lwIP 2.1.3 leaves TF_INFR set, so the first new ACK
+   after the timeout would take cwnd from one segment straight back to ssthresh, and NewReno would treat it as
+   a partial ACK of the old recovery. */
 void tcp_rexmit_rto_commit(struct tcp_pcb *pcb) {
   tcp_rexmit_seen++;
+  tcp_clear_flags(pcb, TF_INFR);
   nc_real_rexmit_rto_commit(pcb);
 }
 void tcp_rexmit_rto(struct tcp_pcb *pcb) {
   tcp_rexmit_seen++;
+  tcp_clear_flags(pcb, TF_INFR);
   nc_real_rexmit_rto(pcb);
 }
 

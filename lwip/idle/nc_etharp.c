@@ -1,6 +1,6 @@
 /* lwIP's etharp.c, compiled through this file (see ../Makefile) to ask whether its timer has work: the ARP
  * table is private to it. */
-#include "src-lwip/src/core/ipv4/etharp.c"
+#include "build/lwip-src/src/core/ipv4/etharp.c"
 
 /* 1 while any ARP entry exists (pending ones are retried and expire, stable ones age out after ARP_MAXAGE). */
 int nc_etharp_busy(void) {

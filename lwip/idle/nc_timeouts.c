@@ -1,6 +1,6 @@
 /* lwIP's timeouts.c, compiled through this file (see ../Makefile) to add one question it alone can answer,
  * since its list of timeouts is private: how long until the next timeout that has work to do. */
-#include "src-lwip/src/core/timeouts.c"
+#include "build/lwip-src/src/core/timeouts.c"
 
 /* Milliseconds until the next timeout, leaving out the cyclic timers (ARP, neighbour discovery, reassembly)
  * unless `cyclic_busy`; others (TCP's timer while connections exist) always count.
