@@ -150,3 +150,17 @@ export async function ztCli(ns: string, home: string, ...args: string[]): Promis
   });
   return { code: r.exitCode ?? -1, out: `${r.stdout}${r.stderr ? `\n${r.stderr}` : ''}`.trim() };
 }
+
+/** A local API call (curl inside `ns`, to 127.0.0.1:`port` with `token`), its answer parsed as JSON. */
+export async function apiIn(
+  ns: string,
+  port: number,
+  token: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ id: string }> {
+  const args = ['netns', 'exec', ns, 'curl', '-sS', '-X', method, '-H', `X-ZT1-Auth: ${token}`];
+  if (body !== undefined) args.push('-d', JSON.stringify(body));
+  return JSON.parse((await execa('ip', [...args, `http://127.0.0.1:${port}${path}`])).stdout) as { id: string };
+}

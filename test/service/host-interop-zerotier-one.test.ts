@@ -18,6 +18,7 @@ import { addressToString } from '../../service/core/address.js';
 import { newIdentity } from '../../service/random.js';
 import { inNs, kill, ROOT } from '../../testkit/intercept.js';
 import {
+  apiIn,
   LOCAL_CONF,
   makeNetns,
   planetWithRoot,
@@ -146,11 +147,7 @@ reg('interop: hosted nodes behind one port with a real ZeroTier One as root, con
 
   // A network on the real root's controller; the real member and two hosted nodes join and are authorized.
   const rootToken = readFileSync(join(rootHome, 'authtoken.secret'), 'utf8').trim();
-  const ctl = async (method: string, path: string, body?: unknown) => {
-    const args = ['netns', 'exec', ns.a, 'curl', '-sS', '-X', method, '-H', `X-ZT1-Auth: ${rootToken}`];
-    if (body !== undefined) args.push('-d', JSON.stringify(body));
-    return JSON.parse((await execa('ip', [...args, `http://127.0.0.1:${ZT_PORT}${path}`])).stdout) as { id: string };
-  };
+  const ctl = (method: string, path: string, body?: unknown) => apiIn(ns.a, ZT_PORT, rootToken, method, path, body);
   const s = 1 + Math.floor(Math.random() * 254);
   const nwid = (
     await ctl('POST', `/controller/network/${rootAddr}______`, {

@@ -20,6 +20,7 @@ import { addressToString } from '../../service/core/address.js';
 import { newIdentity } from '../../service/random.js';
 import { ROOT } from '../../testkit/intercept.js';
 import {
+  apiIn,
   makeNetns,
   planetWithRoot,
   Scope,
@@ -152,11 +153,7 @@ reg("interop: ZeroTier One's zerotier-cli against our service, as against ZeroTi
 
   // A network on our controller; both leaves join and are authorized.
   const token = readFileSync(join(rHome, 'authtoken.secret'), 'utf8').trim();
-  const ctl = async (method: string, path: string, body?: unknown) => {
-    const args = ['netns', 'exec', ns.b, 'curl', '-sS', '-X', method, '-H', `X-ZT1-Auth: ${token}`];
-    if (body !== undefined) args.push('-d', JSON.stringify(body));
-    return JSON.parse((await execa('ip', [...args, `http://127.0.0.1:${ROOT_PORT}${path}`])).stdout) as { id: string };
-  };
+  const ctl = (method: string, path: string, body?: unknown) => apiIn(ns.b, ROOT_PORT, token, method, path, body);
   const s = 1 + Math.floor(Math.random() * 254);
   const nwid = (
     await ctl('POST', `/controller/network/${addressToString(rootId.address)}______`, {
