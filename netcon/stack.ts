@@ -355,8 +355,8 @@ export class Stack implements NetBackend {
   }
 
   /**
-   * For in-process links: copies a packed batch into the stack's input buffer now and processes it on the
-   * next turn of the event loop, so the link keeps no copy of its own. Returns false (nothing taken) when
+   * For in-process links: copies a packed batch into the stack's input buffer now and processes it when the
+   * current callback returns (scheduleStaged), so the link keeps no copy of its own. Returns false (nothing taken) when
    * the stack is busy or the buffer is full; the caller then queues the batch itself.
    */
   enqueuePacked(packed: Uint8Array, count: number, trusted = false): boolean {
@@ -373,8 +373,8 @@ export class Stack implements NetBackend {
 
   /**
    * For a VL2 tap: writes one Ethernet frame, given as its header fields (MACs as 48-bit numbers) and its
-   * payload, straight into the stack's input buffer, to be processed with the others of this turn of the
-   * event loop (as enqueuePacked; when the buffer is full, what it holds is processed at once). Saves
+   * payload, straight into the stack's input buffer, to be processed with the others staged by the current
+   * callback (as enqueuePacked; when the buffer is full, what it holds is processed at once). Saves
    * building the frame in JS memory first. Returns false (nothing taken) when the stack is busy (called from
    * one of its own callbacks); the caller then builds the frame and uses input().
    */
@@ -410,20 +410,27 @@ export class Stack implements NetBackend {
     return true;
   }
 
+  /**
+   * Staged frames go in when the callback that staged them returns (a microtask): a UDP wake-up's whole
+   * recvmmsg batch is one batch here, and the answer leaves in the same wake-up, without a turn of the event
+   * loop in between (a setImmediate cost a second epoll_wait per round trip).
+   */
   private scheduleStaged(): void {
     if (this.stagedScheduled) return;
     this.stagedScheduled = true;
-    setImmediate(() => {
-      this.stagedScheduled = false;
-      if (this.dead || this.stagedCount === 0) return;
-      this.enter();
-      try {
-        this.processStaged();
-      } finally {
-        this.leave();
-      }
-    });
+    RESOLVED.then(this.runStaged);
   }
+
+  private readonly runStaged = (): void => {
+    this.stagedScheduled = false;
+    if (this.dead || this.stagedCount === 0) return;
+    this.enter();
+    try {
+      this.processStaged();
+    } finally {
+      this.leave();
+    }
+  };
 
   /** Processes the count frames staged at inBuf; the next batch goes where the stack says (ctl.in_buf). */
   private runInput(count: number, trusted: boolean): void {
