@@ -356,8 +356,8 @@ export class Stack implements NetBackend {
 
   /**
    * For in-process links: copies a packed batch into the stack's input buffer now and processes it when the
-   * current callback returns (scheduleStaged), so the link keeps no copy of its own. Returns false (nothing taken) when
-   * the stack is busy or the buffer is full; the caller then queues the batch itself.
+   * current callback returns (scheduleStaged), so the link keeps no copy of its own. Returns false (nothing
+   * taken) when the stack is busy or the buffer is full; the caller then queues the batch itself.
    */
   enqueuePacked(packed: Uint8Array, count: number, trusted = false): boolean {
     if (this.dead) return true;

@@ -495,9 +495,9 @@ EXPORT int nc_flush_output(void) {
    so every call from the rest of lwIP passes through here and is counted. */
 void nc_real_rexmit_rto_commit(struct tcp_pcb *pcb);
 void nc_real_rexmit_rto(struct tcp_pcb *pcb);
-/* An RTO also ends fast recovery (patches/tcp-newreno.diff): lwIP 2.1.3 leaves TF_INFR set, so the first new ACK
-   after the timeout would take cwnd from one segment straight back to ssthresh, and NewReno would treat it as
-   a partial ACK of the old recovery. */
+/* An RTO also ends fast recovery (NewReno: patches/tcp-loss-recovery.diff): lwIP 2.1.3 leaves TF_INFR set, so
+   the first new ACK after the timeout would take cwnd from one segment straight back to ssthresh, and NewReno
+   would treat it as a partial ACK of the old recovery. */
 void tcp_rexmit_rto_commit(struct tcp_pcb *pcb) {
   tcp_rexmit_seen++;
   tcp_clear_flags(pcb, TF_INFR);
