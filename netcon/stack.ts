@@ -2,7 +2,8 @@
 //
 //   frames in:  stack.input(frames)          — one call into wasm per batch (frames staged in wasm memory)
 //   frames out: stack.onOutput(frames)        — a batch per JS task (microtask), or when the out ring fills
-//   sockets:    tcpListen / tcpConnect / udpOpen, implementing the contract in stack-types.ts
+//   sockets:    tcpListen / tcpConnect / udpOpen, implementing the contract in stack-types.ts (the sockets
+//               themselves: stack-tcp.ts and stack-udp.ts; what they use of the stack: StackCore in stack-abi.ts)
 //   timers:     lwIP's own, on the host clock; one unref'd setTimeout to the next lwIP deadline, none while
 //               idle (no connection, ARP/ND entry or reassembly to age: glue/timers.c)
 //
@@ -14,6 +15,29 @@ import { formatIp, parseIp } from '../common/ip-text.js';
 import type { NetBackend } from './backend.js';
 import { instantiate, type LwipExports, type LwipHost, type WasmMemory } from './lwip-module.js';
 import {
+  ADDR_A,
+  ADDR_B,
+  ADDR_C,
+  ADDR_SIZE,
+  CTL_IN_BUF,
+  CTL_OUT_COUNT,
+  CTL_OUT_USED,
+  CTL_RX_COUNT,
+  CTL_RX_USED,
+  CTL_WLEN,
+  ERR_RTE,
+  ERR_VAL,
+  errName,
+  IP4_MAX,
+  RX_REC_SIZE,
+  readLayout,
+  rethrowLater,
+  STAGE_SIZE,
+  type StackCore,
+  WBUF_MIN,
+} from './stack-abi.js';
+import { StackListener, type StackTcpListener, StackTcpSocket } from './stack-tcp.js';
+import {
   type ConnectOutcome,
   type IpAssignment,
   type Route,
@@ -21,93 +45,16 @@ import {
   type StackConfig,
   StackError,
   type StackStats,
-  type TcpHandlers,
-  type TcpListener,
   type TcpSocket,
-  type UdpSocket,
 } from './stack-types.js';
+import { StackUdpSocket } from './stack-udp.js';
 
-// lwIP err_t values (lwip/err.h)
-const ERR_MEM = -1;
-const ERR_RTE = -4;
-const ERR_VAL = -6;
-const ERR_USE = -8;
-const ERR_ISCONN = -10;
-const ERR_ABRT = -13;
-const ERR_RST = -14;
-const ERR_CLSD = -15;
+export type { StackTcpListener } from './stack-tcp.js';
+export { StackUdpSocket } from './stack-udp.js';
 
-// tcp_state (lwip/tcpbase.h)
-const ESTABLISHED = 4;
-
-const TCP_SND_BUF = 256 * 1024;
-const TCP_SNDLOWAT = 32 * 1024;
-const STAGE_SIZE = TCP_SND_BUF;
 const INFINITE = 0xffffffff;
 const TIMER_GRID = 250;
 const RESOLVED = Promise.resolve();
-
-// The control block's layout (struct nc_ctl in lwip/glue/abi.h): offsets and sizes read from the module's
-// own table (nc_layout) when the first stack is made, never hard-coded here.
-let CTL_OUT_USED = 0;
-let CTL_OUT_COUNT = 0;
-let CTL_RX_USED = 0;
-let CTL_RX_COUNT = 0;
-let CTL_WLEN = 0;
-let CTL_IN_BUF = 0;
-let ADDR_A = 0; // scratch addresses in the control block
-let ADDR_B = 0;
-let ADDR_C = 0;
-let ADDR_SIZE = 0;
-let RX_REC_SIZE = 0;
-let IP4_MAX = 0; // IPv4 addresses served per network
-let layoutRead = false;
-// Writes from this size on go into the connection's send buffer (glue.c WCHUNK_MIN); smaller ones are copied.
-const WBUF_MIN = 2048;
-
-function readLayout(ex: LwipExports, dv: DataView): void {
-  if (layoutRead) return;
-  const at = ex.nc_layout();
-  const u32 = (i: number) => dv.getUint32(at + 4 * i, true);
-  // enum nc_layout_index
-  if (u32(0) !== 14) throw new Error(`lwip: unexpected control block layout table (${u32(0)} entries)`);
-  CTL_OUT_USED = u32(1);
-  CTL_OUT_COUNT = u32(2);
-  CTL_RX_USED = u32(3);
-  CTL_RX_COUNT = u32(4);
-  ADDR_A = u32(5);
-  ADDR_B = u32(6);
-  ADDR_C = u32(7);
-  CTL_WLEN = u32(8);
-  CTL_IN_BUF = u32(9);
-  ADDR_SIZE = u32(10);
-  RX_REC_SIZE = u32(11);
-  IP4_MAX = u32(13);
-  layoutRead = true;
-}
-
-function errName(err: number): string {
-  switch (err) {
-    case ERR_MEM:
-      return 'ENOBUFS';
-    case ERR_RTE:
-      return 'ENETUNREACH';
-    case ERR_VAL:
-      return 'EINVAL';
-    case ERR_USE:
-      return 'EADDRINUSE';
-    case ERR_ISCONN:
-      return 'EISCONN';
-    default:
-      return 'EIO';
-  }
-}
-
-function rethrowLater(e: unknown): void {
-  queueMicrotask(() => {
-    throw e;
-  });
-}
 
 export interface StackListenOptions {
   backlog?: number;
@@ -126,20 +73,12 @@ export interface PendingConnect {
   abort(): void;
 }
 
-/** A TCP listener; pause() holds new connections in the backlog (further SYNs wait) until resume(). */
-export interface StackTcpListener extends TcpListener {
-  pause(): void;
-  resume(): void;
-  /** Connections established and waiting in the backlog. */
-  readonly pending: number;
-}
-
 export interface PingOptions {
   timeoutMs?: number;
   size?: number;
 }
 
-export class Stack implements NetBackend {
+export class Stack implements NetBackend, StackCore {
   /** Receives the frames the stack sends, in batches; the arrays are the caller's to keep. */
   onOutput?: ((frames: Uint8Array[]) => void) | undefined;
   /**
@@ -1155,449 +1094,4 @@ function socketFamily(local: SockAddr, v6only?: boolean): number {
   if (local.family === 4) return 4;
   if (!v6only && (!local.address || isAnyText(local.address))) return 46;
   return 6;
-}
-
-class StackListener implements StackTcpListener {
-  onConnection?: (sock: TcpSocket) => void;
-  closed = false;
-  private paused = false;
-  private readonly queue: StackTcpSocket[] = [];
-
-  constructor(
-    private readonly stack: Stack,
-    private readonly id: number,
-    private readonly pcb: number,
-    readonly local: SockAddr,
-  ) {}
-
-  get pending(): number {
-    return this.queue.length;
-  }
-
-  /** @internal a connection completed the handshake (called from inside lwIP). */
-  arrived(sock: StackTcpSocket): void {
-    if (this.paused || this.queue.length > 0 || !this.onConnection) {
-      this.stack.api.nc_tcp_backlog_delayed(sock.pcb);
-      this.queue.push(sock);
-      return;
-    }
-    this.deliver(sock);
-  }
-
-  private deliver(sock: StackTcpSocket): void {
-    try {
-      this.onConnection?.(sock);
-    } catch (e) {
-      rethrowLater(e);
-    }
-  }
-
-  pause(): void {
-    this.paused = true;
-  }
-
-  resume(): void {
-    this.paused = false;
-    this.stack.enter();
-    try {
-      while (!this.paused && !this.closed && this.onConnection && this.queue.length > 0) {
-        const sock = this.queue.shift()!;
-        if (!sock.closed) this.stack.api.nc_tcp_backlog_accepted(sock.pcb);
-        this.deliver(sock);
-      }
-    } finally {
-      this.stack.leave();
-    }
-  }
-
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.stack.forgetListener(this.id);
-    this.stack.enter();
-    try {
-      this.stack.api.nc_tcp_close(this.pcb);
-      for (const s of this.queue) s.abort();
-      this.queue.length = 0;
-    } finally {
-      this.stack.leave();
-    }
-  }
-
-  forget(): void {
-    this.closed = true;
-  }
-}
-
-type TcpState = 'connecting' | 'open' | 'closed';
-
-class StackTcpSocket implements TcpSocket {
-  onOutcome?: (outcome: ConnectOutcome, sock?: TcpSocket) => void;
-  connectTimer?: NodeJS.Timeout;
-  private h: TcpHandlers = {};
-  private held: Uint8Array[] = [];
-  private heldEnd = false;
-  private heldClose: { err: string | undefined } | undefined;
-  private wantWritable = false;
-  private txShut = false;
-  private ownerClosed = false;
-  private _local: SockAddr | undefined;
-  private _remote: SockAddr | undefined;
-
-  constructor(
-    private readonly stack: Stack,
-    private readonly id: number,
-    public pcb: number,
-    private state: TcpState,
-    local: SockAddr | undefined,
-    remote: SockAddr | undefined,
-  ) {
-    this._local = local;
-    this._remote = remote;
-  }
-
-  get closed(): boolean {
-    return this.state === 'closed';
-  }
-
-  get handlers(): TcpHandlers {
-    return this.h;
-  }
-
-  /** Installing handlers delivers what arrived before (data, EOF, close). */
-  set handlers(h: TcpHandlers) {
-    this.h = h;
-    const onData = h.onDataBorrowed ?? h.onData;
-    if (onData && this.held.length > 0) {
-      const held = this.held;
-      this.held = [];
-      for (const c of held) this.call(() => onData.call(h, c));
-    }
-    if (h.onEnd && this.heldEnd) {
-      this.heldEnd = false;
-      this.call(() => h.onEnd?.());
-    }
-    if (h.onClose && this.heldClose && this.held.length === 0) {
-      const { err } = this.heldClose;
-      this.heldClose = undefined;
-      this.call(() => h.onClose?.(err));
-    }
-  }
-
-  get local(): SockAddr {
-    if (!this._local) return this.addrs().local;
-    return this._local;
-  }
-
-  get remote(): SockAddr {
-    if (!this._remote) return this.addrs().remote;
-    return this._remote;
-  }
-
-  private addrs(): { local: SockAddr; remote: SockAddr } {
-    if (this.state === 'closed') return { local: zero(), remote: zero() };
-    this.stack.api.nc_tcp_addrs(this.pcb);
-    const local = this.stack.getAddr(ADDR_A);
-    const remote = this.stack.getAddr(ADDR_B);
-    if (this.state === 'open') {
-      this._local = local;
-      this._remote = remote;
-    }
-    return { local, remote };
-  }
-
-  private call(f: () => void): void {
-    try {
-      f();
-    } catch (e) {
-      rethrowLater(e);
-    }
-  }
-
-  // ---- events from lwIP ----
-
-  connected(): void {
-    if (this.state !== 'connecting') return;
-    this.state = 'open';
-    if (this.connectTimer) clearTimeout(this.connectTimer);
-    this.addrs();
-    const done = this.onOutcome;
-    this.onOutcome = undefined;
-    // Asynchronous like every outcome; data that arrives meanwhile is held for the handlers.
-    if (done) queueMicrotask(() => done('connected', this));
-  }
-
-  /** The peer's FIN arrived (its data came before it, through deliver()). */
-  finReceived(): void {
-    if (this.h.onEnd) this.call(() => this.h.onEnd?.());
-    else this.heldEnd = true;
-  }
-
-  deliver(heap: Uint8Array, off: number, len: number): void {
-    if (this.ownerClosed) return;
-    const h = this.h;
-    if (h.onDataBorrowed) {
-      const view = heap.subarray(off, off + len);
-      this.call(() => h.onDataBorrowed?.(view));
-      return;
-    }
-    const chunk = heap.slice(off, off + len);
-    if (h.onData) this.call(() => h.onData?.(chunk));
-    else this.held.push(chunk); // delivered when handlers are installed
-  }
-
-  sent(): void {
-    if (!this.wantWritable || this.state !== 'open') return;
-    const room = this.stack.api.nc_tcp_writable(this.pcb);
-    if (room >= TCP_SNDLOWAT || room >= TCP_SND_BUF / 2) {
-      this.wantWritable = false;
-      this.stack.api.nc_tcp_want_sent(this.pcb, 0);
-      this.call(() => this.h.onWritable?.());
-    }
-  }
-
-  failed(err: number): void {
-    // The pcb is gone (lwIP freed it).
-    const wasConnecting = this.state === 'connecting';
-    this.state = 'closed';
-    this.pcb = 0;
-    this.stack.forgetTcp(this.id);
-    if (wasConnecting) {
-      this.finishConnect(err === ERR_RST ? 'ECONNREFUSED' : 'ETIMEDOUT');
-      return;
-    }
-    const reason =
-      err === ERR_CLSD ? undefined : err === ERR_RST ? 'ECONNRESET' : err === ERR_ABRT ? 'ETIMEDOUT' : 'EIO';
-    if (this.h.onClose && this.held.length === 0) this.call(() => this.h.onClose?.(reason));
-    else this.heldClose = { err: reason };
-  }
-
-  private finishConnect(outcome: ConnectOutcome): void {
-    if (this.connectTimer) clearTimeout(this.connectTimer);
-    const done = this.onOutcome;
-    this.onOutcome = undefined;
-    if (done) queueMicrotask(() => done(outcome));
-  }
-
-  /** A connect that failed before lwIP took it, or that timed out: the pcb is aborted. */
-  failConnect(outcome: ConnectOutcome, abortPcb: boolean): void {
-    if (this.state !== 'connecting') return;
-    this.state = 'closed';
-    this.stack.forgetTcp(this.id);
-    if (abortPcb && this.pcb !== 0 && !this.stack.closed) {
-      this.stack.enter();
-      try {
-        this.stack.api.nc_tcp_abort(this.pcb);
-      } finally {
-        this.stack.leave();
-      }
-    }
-    this.pcb = 0;
-    this.finishConnect(outcome);
-  }
-
-  cancelConnect(): void {
-    if (this.state !== 'connecting') return;
-    this.onOutcome = undefined;
-    this.failConnect('ETIMEDOUT', true);
-  }
-
-  forget(): void {
-    this.state = 'closed';
-    this.pcb = 0;
-    if (this.connectTimer) clearTimeout(this.connectTimer);
-  }
-
-  // ---- the owner's calls ----
-
-  private check(): void {
-    if (this.state === 'closed') throw new StackError('EPIPE', 'socket is closed');
-  }
-
-  writable(): number {
-    if (this.state === 'closed' || this.txShut || this.stack.closed) return 0;
-    return this.stack.api.nc_tcp_writable(this.pcb);
-  }
-
-  write(data: Uint8Array): number {
-    this.check();
-    if (this.txShut) throw new StackError('EPIPE', 'socket is shut down for writing');
-    const api = this.stack.api;
-    let taken = 0;
-    this.stack.enter();
-    try {
-      while (taken < data.length && this.state !== 'closed') {
-        const room = api.nc_tcp_writable(this.pcb);
-        if (room === 0) break;
-        const want = Math.min(data.length - taken, room, STAGE_SIZE);
-        const ptr = this.stack.stageTcp(
-          this.pcb,
-          taken === 0 && want === data.length ? data : data.subarray(taken, taken + want),
-        );
-        const n = this.stack.stagedLen;
-        const k = api.nc_tcp_write(this.pcb, ptr, n, taken + n < data.length ? 1 : 0);
-        if (k <= 0) break;
-        taken += k;
-        if (k < n) break;
-      }
-    } finally {
-      this.stack.leave();
-    }
-    if (taken < data.length && !this.wantWritable && this.state !== 'closed') {
-      this.wantWritable = true;
-      this.stack.api.nc_tcp_want_sent(this.pcb, 1);
-    }
-    return taken;
-  }
-
-  consumed(n: number): void {
-    if (this.state === 'closed' || n <= 0) return;
-    this.stack.enter();
-    try {
-      this.stack.api.nc_tcp_recved(this.pcb, n);
-    } finally {
-      this.stack.leave();
-    }
-  }
-
-  shutdown(): void {
-    if (this.state === 'closed' || this.txShut) return;
-    this.txShut = true;
-    this.stack.enter();
-    try {
-      this.stack.api.nc_tcp_shutdown(this.pcb);
-    } finally {
-      this.stack.leave();
-    }
-  }
-
-  close(): void {
-    this.end(false);
-  }
-
-  abort(): void {
-    this.end(true);
-  }
-
-  private end(rst: boolean): void {
-    this.ownerClosed = true;
-    if (this.state === 'closed') return;
-    const pcb = this.pcb;
-    this.state = 'closed';
-    this.pcb = 0;
-    this.onOutcome = undefined;
-    if (this.connectTimer) clearTimeout(this.connectTimer);
-    this.stack.forgetTcp(this.id);
-    if (this.stack.closed) return;
-    this.stack.enter();
-    try {
-      if (rst) this.stack.api.nc_tcp_abort(pcb);
-      else this.stack.api.nc_tcp_close(pcb);
-    } finally {
-      this.stack.leave();
-    }
-  }
-
-  setNoDelay(on: boolean): void {
-    if (this.state === 'closed') return;
-    this.stack.api.nc_tcp_nodelay(this.pcb, on ? 1 : 0);
-  }
-
-  setKeepAlive(on: boolean, idleMs = 0, intervalMs = 0, count = 0): void {
-    if (this.state === 'closed') return;
-    this.stack.api.nc_tcp_keepalive(this.pcb, on ? 1 : 0, idleMs, intervalMs, count);
-  }
-
-  /** lwIP's TCP state (tcpbase.h enum tcp_state), for tests and diagnostics. */
-  tcpState(): number {
-    return this.state === 'closed' ? 0 : this.stack.api.nc_tcp_state(this.pcb);
-  }
-
-  get established(): boolean {
-    return this.tcpState() === ESTABLISHED;
-  }
-}
-
-function zero(): SockAddr {
-  return { family: 4, address: '0.0.0.0', port: 0 };
-}
-
-export class StackUdpSocket implements UdpSocket {
-  onMessage?: (data: Uint8Array, from: SockAddr) => void;
-  closed = false;
-  /** The connected peer (connect()), if any. */
-  peer: SockAddr | undefined;
-
-  constructor(
-    private readonly stack: Stack,
-    private readonly id: number,
-    private pcb: number,
-    readonly local: SockAddr,
-    private readonly family: 4 | 6,
-  ) {}
-
-  received(ptr: number, len: number): void {
-    const from = this.stack.udpSource();
-    const data = this.stack.heap().slice(ptr, ptr + len);
-    if (this.onMessage) {
-      try {
-        this.onMessage(data, from);
-      } catch (e) {
-        rethrowLater(e);
-      }
-    }
-  }
-
-  private send0(data: Uint8Array, to: SockAddr | undefined): void {
-    if (this.closed) throw new StackError('EBADF', 'socket is closed');
-    if (data.length > 65535 - 8 - 40) throw new StackError('EMSGSIZE');
-    this.stack.enter();
-    try {
-      this.stack.putAddr(ADDR_A, to);
-      const ptr = this.stack.stageBytes(data);
-      const err = this.stack.api.nc_udp_sendto(this.pcb, ptr, data.length);
-      if (err !== 0) throw new StackError(err === ERR_VAL ? 'EMSGSIZE' : errName(err));
-    } finally {
-      this.stack.leave();
-    }
-  }
-
-  sendTo(data: Uint8Array, to: SockAddr): void {
-    this.send0(data, to);
-  }
-
-  connect(to: SockAddr): void {
-    if (this.closed) throw new StackError('EBADF', 'socket is closed');
-    this.stack.enter();
-    try {
-      this.stack.putAddr(ADDR_A, to);
-      const err = this.stack.api.nc_udp_connect(this.pcb);
-      if (err !== 0) throw new StackError(errName(err));
-      this.peer = to;
-    } finally {
-      this.stack.leave();
-    }
-  }
-
-  send(data: Uint8Array): void {
-    if (!this.peer) throw new StackError('EDESTADDRREQ', 'socket is not connected');
-    this.send0(data, undefined);
-  }
-
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.stack.forgetUdp(this.id);
-    if (this.stack.closed) return;
-    this.stack.api.nc_udp_remove(this.pcb);
-    this.pcb = 0;
-  }
-
-  forget(): void {
-    this.closed = true;
-  }
-
-  get socketFamily(): 4 | 6 {
-    return this.family;
-  }
 }
