@@ -390,11 +390,15 @@ EXPORT void nc_tcp_keepalive(struct tcp_pcb *pcb, int on, uint32_t idle, uint32_
  * tcp_fasttmr only looks at TF_ACK_DELAY). Two stacks sending to each other both stall that way. tcp_out.c
  * is compiled with its tcp_output renamed; every other caller comes through here, and the due ACK goes out. */
 err_t nc_real_tcp_output(struct tcp_pcb *pcb);
+static void arm_loss_probe(void);
 static err_t output_now(struct tcp_pcb *pcb) {
   err_t err = nc_real_tcp_output(pcb);
   if (err == ERR_OK && tcp_input_pcb != pcb && (pcb->flags & TF_ACK_NOW) && pcb->state >= ESTABLISHED &&
       pcb->state != TIME_WAIT)
     err = tcp_send_empty_ack(pcb);
+  /* Whatever path sent it (a write, an ACK opening the window in nc_flush_output, a probe), data in flight
+     has the loss probe watching. */
+  if (pcb->unacked != NULL) arm_loss_probe();
   return err;
 }
 
@@ -408,8 +412,6 @@ static err_t output_now(struct tcp_pcb *pcb) {
 #define TF_NC_DEFERRED 0x8000U
 static int n_deferred;
 
-static void arm_loss_probe(void);
-
 err_t tcp_output(struct tcp_pcb *pcb) {
   if (deferring && pcb->ooseq == NULL && pcb->state != TIME_WAIT && pcb->state != CLOSED && pcb->state != LISTEN) {
     if (!(pcb->flags & TF_NC_DEFERRED)) {
@@ -418,9 +420,7 @@ err_t tcp_output(struct tcp_pcb *pcb) {
     }
     return ERR_OK;
   }
-  err_t err = output_now(pcb);
-  if (pcb->unacked != NULL) arm_loss_probe();
-  return err;
+  return output_now(pcb);
 }
 
 /* ---- the loss probe (after RFC 8985's tail loss probe) ----
