@@ -2,17 +2,24 @@
 //   zerotier-netcon run  [-D<home>] [-p<port>] [-t<seconds>] [--isolate] <nwid> -- <command> [args…]
 //   zerotier-netcon wait [-D<home>] [-p<port>] [-t<seconds>] <nwid>
 // Both wait until the network is OK with an address, also while the service is still starting (a progress
-// line while waiting, a clear error naming the network's status on timeout). `run` then starts the command
-// with LD_PRELOAD and ZT_NC_NETWORK set, passes signals on, and exits with its status; `wait` prints the
-// network's socket path and addresses.
+// line while waiting, a clear error naming the network's status on timeout). `run` then becomes the command
+// (execvp) with LD_PRELOAD and ZT_NC_NETWORK set; `wait` prints the network's socket path and addresses.
 // `run --isolate` starts the command in a new network namespace (and a new user namespace unless run as
 // root) through util-linux's unshare, so what bypasses the library (static binaries, raw syscalls, Go,
 // io_uring) finds no network at all; the library still reaches the service through its Unix socket.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { native } from '../../native/index.js';
 import { defaultHome } from '../daemon/home.js';
 import { ApiClientError, type ApiTarget, apiCall } from './api-client.js';
+
+// `run` becomes the program (execvp), so that the program keeps this process's PID: signals from a supervisor,
+// a terminal or `kill` reach it directly, its exit status is the caller's, and no Node process stays behind.
+const exec = native.exec as {
+  execvp(file: string, argv: string[], env: string[]): { errno: number; message: string };
+};
 
 const USAGE = `usage: zerotier-netcon run  [-D<home>] [-p<port>] [-t<seconds>] [--isolate] <nwid> -- <command> [args...]
        zerotier-netcon wait [-D<home>] [-p<port>] [-t<seconds>] <nwid>
@@ -147,14 +154,15 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const lib = interceptLibrary();
   const preload = [lib, ...(process.env.LD_PRELOAD ? [process.env.LD_PRELOAD] : [])].join(':');
   const [file, ...args] = isolate ? ['unshare', ...isolateArgs(uid), '--', ...command] : command;
-  const child = spawn(file!, args, {
-    stdio: 'inherit',
-    env: { ...process.env, LD_PRELOAD: preload, ZT_NC_NETWORK: net.portDeviceName },
-  });
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));
-  child.on('error', (e) => {
-    err(`zerotier-netcon: cannot run ${command[0]}: ${e.message}\n`);
-    process.exit(127);
-  });
-  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 : 1)));
+  const env = { ...process.env, LD_PRELOAD: preload, ZT_NC_NETWORK: net.portDeviceName };
+  // Returns only when the program could not be started.
+  const e = exec.execvp(
+    file!,
+    [file!, ...args],
+    Object.entries(env).map(([k, v]) => `${k}=${v}`),
+  );
+  err(`zerotier-netcon: cannot run ${file}: ${e.message}\n`);
+  // As a shell says it: 127 for a program that is not there, 126 for one that cannot be executed.
+  const { ENOENT, ENOTDIR } = constants.errno;
+  process.exit(e.errno === ENOENT || e.errno === ENOTDIR ? 127 : 126);
 }
