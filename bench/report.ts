@@ -156,7 +156,7 @@ if (lat && cdf) {
     f,
     plot(series, {
       title: 'TCP round trips between two members (1-byte ping-pong, CDF)',
-      subtitle: `${lat.rounds} round trips, TCP_NODELAY; two network namespaces over a veth pair; run of ${when(lat)} UTC`,
+      subtitle: `${lat.rounds} round trips${lat.warmup ? ` after ${lat.warmup} not counted` : ''}, TCP_NODELAY; two network namespaces over a veth pair; run of ${when(lat)} UTC`,
       xLabel: 'round-trip time (µs, log scale)',
       yLabel: 'percent of round trips at or below',
       xLog: true,
