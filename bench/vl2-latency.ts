@@ -15,9 +15,10 @@ import { Lab, type LabMember } from './lib/netns-lab.js';
 import { report } from './result.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3000);
-// Rounds first run and not counted, on every side alike. Our services are long-running JavaScript: fresh, they
-// spend their first second or so compiling the data path (TurboFan on a background thread, taking one of the
-// machine's cores from the round trip), which is start-up, not the path. 200 rounds (80 ms) left that in p99.
+// Rounds first run and not counted, on every side alike. Our services are long-running JavaScript: fresh, their
+// first 1-2 s of round trips have many more slow ones (over 1 ms) than later, while V8 is still optimizing the
+// path (TurboFan's work shows in their profiles then). That is start-up, not the path: 200 rounds (80 ms) left it
+// in p99 (2.6-2.7 ms against 0.9 ms after 3,000).
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 3000);
 const PORT = 5301;
 const PINGPONG = join(ROOT, 'intercept', 'build', 'tests', 'nc_pingpong');
