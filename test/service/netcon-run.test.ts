@@ -25,12 +25,14 @@ const run = (command: string[]) =>
 
 test('the program takes the wrapper’s place: same PID, a SIGKILL to it leaves nothing running', async (t) => {
   const app = run(['sh', '-c', 'echo "pid $$"; exec sleep 600']);
+  t.teardown(() => app.kill('SIGKILL'));
   const pid = app.pid!;
-  const seen = await new Promise<number>((resolve) => {
+  const seen = await new Promise<number>((resolve, reject) => {
     app.stdout?.on('data', (d) => {
       const m = /pid (\d+)/.exec(String(d));
       if (m) resolve(Number(m[1]));
     });
+    void app.then((r) => reject(new Error(`the program ended without printing its PID: ${r.stderr}`)));
   });
   t.is(seen, pid, 'the program runs as the process that was started');
   // Once sleep has replaced sh, the process is sleep: nothing else of the wrapper is left.
