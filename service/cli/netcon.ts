@@ -11,15 +11,15 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { native } from '../../native/index.js';
+import { nativePart } from '../../native/index.js';
 import { defaultHome } from '../daemon/home.js';
 import { ApiClientError, type ApiTarget, apiCall } from './api-client.js';
 
 // `run` becomes the program (execvp), so that the program keeps this process's PID: signals from a supervisor,
 // a terminal or `kill` reach it directly, its exit status is the caller's, and no Node process stays behind.
-const exec = native.exec as {
+interface ExecPart {
   execvp(file: string, argv: string[], env: string[]): { errno: number; message: string };
-};
+}
 
 const USAGE = `usage: zerotier-netcon run  [-D<home>] [-p<port>] [-t<seconds>] [--isolate] <nwid> -- <command> [args...]
        zerotier-netcon wait [-D<home>] [-p<port>] [-t<seconds>] <nwid>
@@ -156,7 +156,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const [file, ...args] = isolate ? ['unshare', ...isolateArgs(uid), '--', ...command] : command;
   const env = { ...process.env, LD_PRELOAD: preload, ZT_NC_NETWORK: net.portDeviceName };
   // Returns only when the program could not be started.
-  const e = exec.execvp(
+  const e = (nativePart('exec') as ExecPart).execvp(
     file!,
     [file!, ...args],
     Object.entries(env).map(([k, v]) => `${k}=${v}`),
