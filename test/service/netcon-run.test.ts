@@ -3,7 +3,7 @@
 // its exit status, its death by a signal included, is the caller's to see; and it starts with default signal
 // dispositions, no blocked signals and blocking stdio, as a program started by a shell does, whatever Node
 // did to them in the wrapper.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { constants, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
@@ -69,11 +69,10 @@ test('the program starts as from a shell: default signals, none blocked, blockin
   t.is(wrapped.stdout, direct.stdout);
   t.regex(wrapped.stdout, /^SigIgn:0+$/m);
   t.regex(wrapped.stdout, /^SigBlk:0+$/m);
-  const O_NONBLOCK = 0o4000;
   const flags = [...wrapped.stdout.matchAll(/^flags:\s*([0-7]+)$/gm)].map((m) => Number.parseInt(m[1]!, 8));
   t.is(flags.length, 3);
   t.deepEqual(
-    flags.map((f) => (f & O_NONBLOCK) !== 0),
+    flags.map((f) => (f & constants.O_NONBLOCK) !== 0),
     [false, false, false],
   );
 });
