@@ -67,4 +67,7 @@ export const SHUT_WR = 1;
 export const SHUT_RDWR = 2;
 export const SOL_SOCKET = 1;
 export const SO_SNDBUF = 7;
+export const SO_TYPE = 3;
+export const SO_DOMAIN = 39;
+export const AF_UNIX = 1;
 export const EAGAIN = 11;

@@ -34,6 +34,11 @@ export const SockType = { STREAM: 1, DGRAM: 2 } as const;
 export const InfoFlag = { V6ONLY: 1, UDP_CONNECTED: 2, ICMP: 4 } as const;
 export const ReqFlag = { FALLTHROUGH: 1, WAIT: 2 } as const;
 export const CONNECT_USE_HOST = 1;
+/** Sock id of a request about the socket that the last SOCKET on the same control connection made
+ * (the library sends SOCKET without waiting for its answer, then the next request at once). */
+export const ID_LAST = 0xffffffff;
+/** A SOCKET body that names the inode of the app's end of a pair the app made (the other end attached). */
+export const SOCKET_OWN_PAIR_LEN = 16;
 /** REATTACH options. */
 export const ReattachOpt = { REUSEADDR: 1, REUSEPORT: 2, V6ONLY: 4, NODELAY: 8, KEEPALIVE: 16 } as const;
 export const REATTACH_LEN = 44;
@@ -253,6 +258,8 @@ export interface SocketBody {
   family: 4 | 6;
   type: 1 | 2;
   protocol: number;
+  /** The inode of the app's end, when the app made the pair and sent the service's end with the request. */
+  ino?: bigint;
 }
 
 export function decodeSocketBody(b: Uint8Array): Decoded<SocketBody> {
@@ -261,14 +268,17 @@ export function decodeSocketBody(b: Uint8Array): Decoded<SocketBody> {
   const type = b[1]!;
   if (family !== 4 && family !== 6) return { ok: false, reason: 'badFamily' };
   if (type !== 1 && type !== 2) return { ok: false, reason: 'badType' };
-  return { ok: true, value: { family, type, protocol: dv(b).getUint32(4, true) } };
+  const value: SocketBody = { family, type, protocol: dv(b).getUint32(4, true) };
+  if (b.length >= SOCKET_OWN_PAIR_LEN) value.ino = dv(b).getBigUint64(8, true);
+  return { ok: true, value };
 }
 
 export function encodeSocketBody(s: SocketBody): Uint8Array {
-  const out = new Uint8Array(8);
+  const out = new Uint8Array(s.ino === undefined ? 8 : SOCKET_OWN_PAIR_LEN);
   out[0] = s.family;
   out[1] = s.type;
   dv(out).setUint32(4, s.protocol, true);
+  if (s.ino !== undefined) dv(out).setBigUint64(8, s.ino, true);
   return out;
 }
 

@@ -17,6 +17,7 @@ import {
   decodeU64,
   Errno,
   encodeResponse,
+  ID_LAST,
   MSG_MAX,
   Op,
   ReqFlag,
@@ -39,10 +40,14 @@ interface Conn {
   fd: number;
   poller: PollerHandle;
   pid: number;
+  /** What ID_LAST names on this connection: the socket its last SOCKET made (0: none, or it failed). */
+  last: { id: number };
 }
 
 export interface ServerStats {
   requests: number;
+  /** Requests that named ID_LAST: sent right after their socket's SOCKET, before its answer came. */
+  pipelined: number;
   badRequests: number;
   connections: number;
   /** Times accepting paused because the service was out of fds. */
@@ -59,10 +64,17 @@ export class RpcServer {
   private conns = new Set<Conn>();
   // Name requests may be longer than socket ones (up to NAME_MSG_MAX; RPC.md "Names").
   private readonly buf = new Uint8Array(Math.max(MSG_MAX, NAME_MSG_MAX));
-  readonly stats: ServerStats = { requests: 0, badRequests: 0, connections: 0, acceptBackoffs: 0 };
+  readonly stats: ServerStats = {
+    requests: 0,
+    pipelined: 0,
+    badRequests: 0,
+    connections: 0,
+    acceptBackoffs: 0,
+  };
   /** Warnings for the operator's log (set by the daemon). */
   onWarn: ((msg: string) => void) | undefined;
   private lastFdWarning = Number.NEGATIVE_INFINITY;
+  private readingOthers = false;
 
   constructor(
     readonly path: string,
@@ -87,7 +99,12 @@ export class RpcServer {
       const c = fdpass.accept(this.fd);
       if (c === -EMFILE || c === -ENFILE) return this.acceptBackoff(-c);
       if (c < 0) return;
-      const conn: Conn = { fd: c, poller: new fdpass.Poller(c, () => this.onReadable(conn)), pid: fdpass.peerPid(c) };
+      const conn: Conn = {
+        fd: c,
+        poller: new fdpass.Poller(c, () => this.onReadable(conn)),
+        pid: fdpass.peerPid(c),
+        last: { id: 0 },
+      };
       this.conns.add(conn);
       this.stats.connections++;
       conn.poller.start(EV_READ);
@@ -114,6 +131,17 @@ export class RpcServer {
     this.conns.delete(conn);
   }
 
+  /** Handles the requests waiting on every connection but the one whose ID_LAST state is `except`. */
+  private readOthers(except: { id: number }): void {
+    if (this.readingOthers) return;
+    this.readingOthers = true;
+    try {
+      for (const c of [...this.conns]) if (c.last !== except && this.conns.has(c)) this.onReadable(c);
+    } finally {
+      this.readingOthers = false;
+    }
+  }
+
   private onReadable(conn: Conn): void {
     for (let i = 0; i < 64; i++) {
       const fds: number[] = [];
@@ -132,6 +160,7 @@ export class RpcServer {
           if (this.conns.has(conn) && fdpass.sendmsg(conn.fd, late, []) < 0) this.dropConn(conn);
         },
         conn.pid,
+        conn.last,
       );
       for (const f of fds) if (f >= 0) fdpass.close(f); // fds the handler did not take
       if (!answer) continue; // deferred
@@ -145,12 +174,14 @@ export class RpcServer {
   /**
    * Decodes and answers one request. Received fds the handler keeps are replaced by -1 in fds.
    * Returns null when the answer is deferred (a blocking connect): it then goes to `later`.
+   * `last` is the connection's: what ID_LAST names.
    */
   handle(
     msg: Uint8Array,
     fds: number[],
     later: (bytes: Uint8Array) => void = () => {},
     pid = 0,
+    last: { id: number } = { id: 0 },
   ): { bytes: Uint8Array; fd?: number } | null {
     const d = decodeRequest(msg);
     if (!d.ok) {
@@ -168,14 +199,31 @@ export class RpcServer {
       return { bytes: encodeResponse(req.op, r.result, info), fd: r.fd };
     };
     if (req.op === Op.SOCKET) {
+      last.id = 0;
       const b = decodeSocketBody(req.body);
       if (!b.ok) return bad();
-      return answer(t.socket(b.value.family, b.value.type, b.value.protocol));
+      const { family, type, protocol, ino } = b.value;
+      let own: { fd: number; ino: number } | undefined;
+      if (ino !== undefined) {
+        // the app made the pair: its end's inode in the body, the service's end attached
+        if (fds.length !== 1 || ino > BigInt(Number.MAX_SAFE_INTEGER)) return bad();
+        own = { fd: fds[0]!, ino: Number(ino) };
+      }
+      const r = t.socket(family, type, protocol, own);
+      if (own && r.result > 0) fds[0] = -1; // the table owns it now
+      if (r.result > 0) last.id = r.result;
+      return answer(r);
     }
     if (req.op === Op.LOOKUP) {
       const b = decodeU64(req.body);
       if (!b.ok) return bad();
-      const s = t.byInode(Number(b.value));
+      let s = t.byInode(Number(b.value));
+      if (!s) {
+        // The socket's SOCKET may still wait unread on another connection: a process sent it without
+        // waiting for the answer, then exec'ed (RPC.md). Read what the others have sent, then look again.
+        this.readOthers(last);
+        s = t.byInode(Number(b.value));
+      }
       if (!s) return { bytes: encodeResponse(req.op, -Errno.ENOENT) };
       return answer({ result: s.id, sock: s });
     }
@@ -186,7 +234,8 @@ export class RpcServer {
     }
     if (req.op >= NameOp.RESOLVE && req.op <= NameOp.QUERY)
       return this.names(req.op, req.body, req.flags, pid, later, bad);
-    const s = t.get(req.id);
+    if (req.id === ID_LAST) this.stats.pipelined++;
+    const s = t.get(req.id === ID_LAST ? last.id : req.id);
     if (req.op === Op.ROUTE) {
       const a = decodeAddr(req.body, 0);
       if (!a.ok || !a.value) return bad();

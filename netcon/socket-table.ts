@@ -4,7 +4,9 @@
 // (mem-net.ts); other destinations use the network's stack. Requests are answered synchronously;
 // outcomes that take time (TCP connect) are signalled through the app's fd (intercept/RPC.md).
 import type { NetBackend, PendingConnect } from './backend.js';
+import { inReserve } from './fd-reserve.js';
 import {
+  AF_UNIX,
   EAGAIN,
   EV_READ,
   EV_WRITE,
@@ -14,7 +16,9 @@ import {
   type PollerHandle,
   SHUT_RDWR,
   SHUT_WR,
+  SO_DOMAIN,
   SO_SNDBUF,
+  SO_TYPE,
   SOL_SOCKET,
 } from './fdpass.js';
 import { addrMatches, isWildcard, loopbackHost, type MemHost, sameIp } from './mem-net.js';
@@ -298,9 +302,8 @@ export class SocketTable {
 
   // ---- lifecycle ----
 
-  private register(s: Sock, appFd: number): void {
+  private register(s: Sock, appFd: number, ino = fdpass.inode(appFd)): void {
     this.socks.set(s.id, s);
-    const ino = fdpass.inode(appFd);
     if (ino > 0) {
       s.ino = ino;
       this.byIno.set(ino, s);
@@ -380,21 +383,38 @@ export class SocketTable {
 
   // ---- requests ----
 
-  socket(family: 4 | 6, type: 1 | 2, protocol = 0): Result {
+  /**
+   * A new socket. The service makes the pair and answers with the app's end, or, for TCP, the app made
+   * it and sent the service's end (`own`: that fd and the inode of the app's end), which this table
+   * then owns: the library need not wait for the answer (RPC.md, SOCKET).
+   */
+  socket(family: 4 | 6, type: 1 | 2, protocol = 0, own?: { fd: number; ino: number }): Result {
     // TCP (MPTCP, 262, served as TCP), UDP, and ICMP echo datagram sockets (IPPROTO_ICMP, IPPROTO_ICMPV6)
     const icmp = type === 2 && protocol === (family === 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6);
     const ok = type === 1 ? [0, 6, 262].includes(protocol) : protocol === 0 || protocol === 17 || icmp;
     if (!ok) return { result: -Errno.EPROTONOSUPPORT };
-    const pair = fdpass.socketpair(type === 1 ? fdpass.SOCK_STREAM : fdpass.SOCK_SEQPACKET);
-    if (typeof pair === 'number') return { result: pair };
+    let appEnd = -1;
+    let mine: number;
+    if (own) {
+      // only a Unix stream socket serves as a TCP connection's pair; an inode names one socket
+      const unixStream =
+        fdpass.getsockoptInt(own.fd, SOL_SOCKET, SO_DOMAIN) === AF_UNIX &&
+        fdpass.getsockoptInt(own.fd, SOL_SOCKET, SO_TYPE) === fdpass.SOCK_STREAM;
+      if (type !== 1 || !unixStream || !(own.ino > 0) || this.byIno.has(own.ino)) return { result: -Errno.EINVAL };
+      if (inReserve(own.fd)) return { result: -Errno.EMFILE };
+      mine = own.fd;
+    } else {
+      const pair = fdpass.socketpair(type === 1 ? fdpass.SOCK_STREAM : fdpass.SOCK_SEQPACKET);
+      if (typeof pair === 'number') return { result: pair };
+      [appEnd, mine] = pair;
+    }
     const s = new Sock(this.nextId++, family, type);
     if (this.nextId > 0x7fffffff) this.nextId = 1;
     s.icmp = icmp;
-    s.fd = pair[1];
-    this.register(s, pair[0]);
-    if (type === 2) this.watch(s, EV_READ);
-    else this.watch(s, EV_READ); // to notice the app closing it
-    return { result: s.id, sock: s, fd: pair[0] };
+    s.fd = mine;
+    this.register(s, appEnd, own ? own.ino : fdpass.inode(appEnd));
+    this.watch(s, EV_READ); // UDP: datagrams; TCP: to notice the app closing it
+    return appEnd >= 0 ? { result: s.id, sock: s, fd: appEnd } : { result: s.id, sock: s };
   }
 
   bind(s: Sock, a: SockAddr | null): Result {

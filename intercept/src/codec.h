@@ -13,6 +13,8 @@
 #define NC_ACCEPT_LEN 56
 #define NC_MSG_MAX 256
 #define NC_REATTACH_LEN 44
+#define NC_SOCKET_OWN_PAIR_LEN 16 /* SOCKET body with the inode of the app's end (the other end attached) */
+#define NC_ID_LAST 0xffffffffu    /* the socket the last SOCKET on this control connection made */
 
 enum nc_op {
   NC_OP_SOCKET = 1,

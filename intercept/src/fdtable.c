@@ -83,6 +83,22 @@ void apply_info(struct ncfd *e, const struct nc_info *i) {
   if (i->flags & NC_FLAG_ICMP) e->protocol = e->domain == AF_INET6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
 }
 
+int lookup_ino(int fd, uint64_t ino, struct ncfd *e) {
+  uint8_t body[8];
+  nc_put_u64(body, ino);
+  memset(e, 0, sizeof(*e));
+  int saved = errno;
+  int r = rpc_sock(-1, e, NC_OP_LOOKUP, 0, body, sizeof(body), NULL);
+  errno = saved;
+  if (r <= 0) return 0;
+  e->id = (uint32_t)r;
+  e->ino = ino;
+  if (e->state == NC_ST_LISTENING) e->backlog = 128; /* not known after exec */
+  tab_put(fd, e);
+  if (e->state == NC_ST_LISTENING) relisten_watch();
+  return 1;
+}
+
 /* Is fd one of ours? Fills *e. Fds we have not seen (inherited through exec) are looked up by
  * the inode of the socket; answers are remembered per fd and inode. */
 int lookup(int fd, struct ncfd *e) {
@@ -97,22 +113,8 @@ int lookup(int fd, struct ncfd *e) {
   int dom = 0;
   socklen_t dl = sizeof(dom);
   int ours = 0;
-  if (!is_ctl(fd) && real.getsockopt && real.getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &dl) == 0 && dom == AF_UNIX) {
-    uint8_t body[8];
-    nc_put_u64(body, ino);
-    memset(e, 0, sizeof(*e));
-    int saved = errno;
-    int r = rpc_sock(-1, e, NC_OP_LOOKUP, 0, body, sizeof(body), NULL);
-    errno = saved;
-    if (r > 0) {
-      e->id = (uint32_t)r;
-      e->ino = ino;
-      if (e->state == NC_ST_LISTENING) e->backlog = 128; /* not known after exec */
-      tab_put(fd, e);
-      ours = 1;
-      if (e->state == NC_ST_LISTENING) relisten_watch();
-    }
-  }
+  if (!is_ctl(fd) && real.getsockopt && real.getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &dl) == 0 && dom == AF_UNIX)
+    ours = lookup_ino(fd, ino, e);
   if (!ours) {
     pthread_mutex_lock(&tab_lock);
     if (!tab[fd]) notours_ino[fd] = ino;

@@ -158,6 +158,8 @@ struct ncfd {
   int backlog; /* of listen(), for REATTACH */
   int reuseaddr, reuseport, keepalive, nodelay, v6only;
   struct linger linger;
+  /* 1: the answer to this socket's SOCKET is still to be read, on ctls[owed_slot] (id is 0 until then) */
+  uint8_t owed, owed_slot;
 };
 
 extern pthread_mutex_t tab_lock;
@@ -192,6 +194,9 @@ int tab_peek(int fd, struct ncfd *out);
 void apply_info(struct ncfd *e, const struct nc_info *i);
 /* Is fd one of ours? Fills *e (fds inherited through exec are asked for by inode). */
 int lookup(int fd, struct ncfd *e);
+/* Asks the service for the socket whose app end has inode `ino` (LOOKUP) and puts it in the table
+ * for fd; 1 found (e filled), 0 not. */
+int lookup_ino(int fd, uint64_t ino, struct ncfd *e);
 
 /* ---------- control.c: the control channel ---------- */
 
@@ -200,12 +205,20 @@ int lookup(int fd, struct ncfd *e);
 #define NC_MAXCTL 64
 #define NC_SHARED_SLOT (NC_MAXCTL - 1) /* used when there are more threads than slots */
 #define NC_WATCH_SLOT (NC_MAXCTL - 2)  /* the watcher thread's liveness connection (relisten.c) */
+#define NC_OWED_MAX 16
 struct ctl {
   pthread_mutex_t mu; /* held for a whole request/response */
   int fd;
   pid_t pid;
   uint64_t ino;
   int used;
+  /* SOCKET requests sent without waiting (do_socket): their answers come first, in this order, and
+   * are read before the answer of the next request (settle) */
+  int owed;
+  struct {
+    int fd;
+    uint64_t ino;
+  } owed_q[NC_OWED_MAX];
 };
 extern struct ctl ctls[NC_MAXCTL];
 extern pthread_mutex_t reg_lock;
@@ -219,6 +232,10 @@ void atfork_parent(void);
 void atfork_child(void);
 int high_fd_base(void);
 int rpc(const uint8_t *req, size_t reqlen, int fd_in, uint8_t *resp, size_t cap, int *fd_out);
+/* Sends a SOCKET request for the app's end `fd` (inode ino) with the service's end fd_in, without
+ * waiting for the answer; returns this thread's slot (the entry's owed_slot) or -errno. */
+int rpc_post_socket(const uint8_t *req, size_t reqlen, int fd_in, int fd, uint64_t ino);
+int my_slot_index(void);
 int rpc_sock_fd(int fd, int fd_in, struct ncfd *e, uint16_t op, uint16_t flags, const uint8_t *body, size_t blen,
                 int *fd_out);
 int rpc_sock(int fd, struct ncfd *e, uint16_t op, uint16_t flags, const uint8_t *body, size_t blen, int *fd_out);

@@ -55,6 +55,38 @@ int host_swap(int fd, const struct ncfd *e) {
   return 0;
 }
 
+/* A TCP socket: this library makes the pair and sends the service its end with a SOCKET request it
+ * does not wait for; the answer (the id) is read with the next request's (RPC.md, SOCKET). */
+static int socket_own_pair(int domain, int type, int proto, int protocol) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) return -1;
+  if (!(type & SOCK_CLOEXEC)) set_cloexec(sv[0], 0);
+  if (type & SOCK_NONBLOCK) set_nonblock(sv[0], 1);
+  struct ncfd e;
+  memset(&e, 0, sizeof(e));
+  e.ino = fd_ino(sv[0]);
+  e.domain = domain;
+  e.type = SOCK_STREAM;
+  e.protocol = protocol == IPPROTO_MPTCP ? IPPROTO_MPTCP : proto;
+  e.owed = 1;
+  e.owed_slot = (uint8_t)my_slot_index();
+  tab_put(sv[0], &e); /* before the request: its answer may be read by another thread at once */
+  uint8_t req[NC_HDR_LEN + NC_SOCKET_OWN_PAIR_LEN] = {0};
+  size_t n = nc_put_hdr(req, NC_OP_SOCKET, 0, 0);
+  req[n] = domain == AF_INET6 ? 6 : 4;
+  req[n + 1] = NC_TYPE_STREAM;
+  nc_put_u32(req + n + 4, (uint32_t)proto);
+  nc_put_u64(req + n + 8, e.ino);
+  int r = rpc_post_socket(req, sizeof(req), sv[1], sv[0], e.ino);
+  real.close(sv[1]);
+  if (r < 0) {
+    tab_del(sv[0]);
+    real.close(sv[0]);
+    return fail(-r);
+  }
+  return sv[0];
+}
+
 int do_socket(int domain, int type, int protocol) {
   int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
   int proto = active ? served(domain, base, protocol) : 0;
@@ -64,6 +96,7 @@ int do_socket(int domain, int type, int protocol) {
     NEED(socket);
     return real.socket(domain, type, protocol);
   }
+  if (base == SOCK_STREAM) return socket_own_pair(domain, type, proto, protocol);
   uint8_t body[8] = {0};
   body[0] = domain == AF_INET6 ? 6 : 4;
   body[1] = base == SOCK_DGRAM ? NC_TYPE_DGRAM : NC_TYPE_STREAM;
@@ -114,7 +147,10 @@ int do_getname(int fd, struct sockaddr *addr, socklen_t *alen, int peer) {
     return real.getsockname(fd, addr, alen);
   }
   if (!addr || !alen) return fail(EFAULT);
-  if (e.state == NC_ST_CONNECTING || (!peer && e.state != NC_ST_NEW && e.local.port == 0)) {
+  /* ask the service when the table may be behind: a connect in progress, a port not known yet, or a
+   * socket another process (a forked child) may have connected since */
+  int stale_peer = peer && e.type == SOCK_STREAM && (e.state == NC_ST_NEW || e.state == NC_ST_BOUND);
+  if (e.state == NC_ST_CONNECTING || stale_peer || (!peer && e.state != NC_ST_NEW && e.local.port == 0)) {
     uint8_t clear[4];
     nc_put_u32(clear, 0);
     int r = rpc_sock(fd, &e, NC_OP_INFO, 0, clear, sizeof(clear), NULL);

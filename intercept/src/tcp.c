@@ -106,6 +106,15 @@ NC_COLD ssize_t tcp_eof(int fd, int flags) {
   if (!tab_peek(fd, &e) || e.type != SOCK_STREAM || e.state == NC_ST_LISTENING || e.state == NC_ST_NEW) return 0;
   if (__atomic_load_n(&nc_service_down, __ATOMIC_RELAXED)) return fail(ECONNRESET);
   int saved = errno;
+  if (e.state == NC_ST_CONNECTED) {
+    /* The service shuts its end for writing at the peer's FIN, and closes it when the connection
+     * failed (RST …) or ended: EOF without a hang-up is an orderly close, with nothing to ask. */
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, 0) == 1 && !(p.revents & (POLLHUP | POLLERR))) {
+      errno = saved;
+      return 0;
+    }
+  }
   uint8_t clear[4];
   nc_put_u32(clear, (flags & MSG_PEEK) ? 0 : 1);
   int r = rpc_sock(fd, &e, NC_OP_INFO, 0, clear, sizeof(clear), NULL);

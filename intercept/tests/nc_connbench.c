@@ -1,6 +1,7 @@
-/* nc_connbench server ADDR PORT | client ADDR PORT SECONDS THREADS
- * Connection rate: the client connects, waits for the server's close (EOF), closes, repeats;
- * prints "connections N seconds S". The server accepts and closes at once. */
+/* nc_connbench server ADDR PORT | client ADDR PORT SECONDS THREADS [COUNT]
+ * Connection rate: the client connects, waits for the server's close (EOF), closes, repeats (for
+ * SECONDS, or COUNT connections per thread if given); prints "connections N seconds S". The server
+ * accepts and closes at once. */
 #include <pthread.h>
 #include <time.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 static struct sockaddr_storage ss;
 static socklen_t sl;
 static double secs;
+static long count; /* per thread; 0: until SECONDS have passed */
 static long total;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -23,7 +25,7 @@ static void *client(void *arg) {
   (void)arg;
   double end = now() + secs;
   long n = 0;
-  while (now() < end) {
+  while (count ? n < count : now() < end) {
     int s = socket(ss.ss_family, SOCK_STREAM, 0);
     CHECK(s >= 0, "socket");
     CHECK(connect(s, (struct sockaddr *)&ss, sl) == 0, "connect");
@@ -56,6 +58,7 @@ int main(int argc, char **argv) {
   }
   secs = argc > 4 ? atof(argv[4]) : 3;
   int threads = argc > 5 ? atoi(argv[5]) : 1;
+  count = argc > 6 ? atol(argv[6]) : 0;
   pthread_t t[64];
   double t0 = now();
   for (int i = 0; i < threads && i < 64; i++) pthread_create(&t[i], NULL, client, NULL);

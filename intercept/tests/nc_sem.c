@@ -851,6 +851,100 @@ static void t_exec_child(const char *fdarg) {
   exit(0);
 }
 
+/* Sockets used before the answer to their SOCKET was read (the library does not wait for it: RPC.md):
+ * through a dup, in a forked child, after exec, from another thread, after other sockets, with options
+ * set first, and closed unused. */
+static int fresh_socket(struct sockaddr_storage *ss, socklen_t *l) {
+  *l = mkaddr(ss, peer, tport);
+  int s = socket(ss->ss_family, SOCK_STREAM, 0);
+  CHECK(s >= 0, "socket");
+  return s;
+}
+
+static void *connect_in_thread(void *arg) {
+  int s = *(int *)arg;
+  struct sockaddr_storage ss;
+  socklen_t l = mkaddr(&ss, peer, tport);
+  CHECK(connect(s, (struct sockaddr *)&ss, l) == 0, "connect from another thread");
+  roundtrip(s, "other thread");
+  return NULL;
+}
+
+static void t_fresh(void) {
+  struct sockaddr_storage ss;
+  socklen_t l;
+  /* a dup connects; the original sees the same connection */
+  int s = fresh_socket(&ss, &l);
+  int d = dup(s);
+  CHECK(connect(d, (struct sockaddr *)&ss, l) == 0, "connect through a dup");
+  roundtrip(s, "original of a dup");
+  close(d);
+  close(s);
+  /* a forked child connects the parent's fresh socket */
+  s = fresh_socket(&ss, &l);
+  pid_t pid = fork();
+  if (pid == 0) {
+    CHECK(connect(s, (struct sockaddr *)&ss, l) == 0, "connect in the child");
+    roundtrip(s, "child");
+    _exit(0);
+  }
+  int st;
+  waitpid(pid, &st, 0);
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child ok (%d)", st);
+  struct sockaddr_storage pn;
+  socklen_t pl = sizeof(pn);
+  CHECK(getpeername(s, (struct sockaddr *)&pn, &pl) == 0, "the parent sees the child's connection");
+  roundtrip(s, "parent after the child");
+  close(s);
+  /* another thread connects it */
+  s = fresh_socket(&ss, &l);
+  pthread_t th;
+  pthread_create(&th, NULL, connect_in_thread, &s);
+  pthread_join(th, NULL);
+  close(s);
+  /* more fresh sockets than answers the library keeps owed, connected oldest first */
+  int many[40];
+  for (int i = 0; i < 40; i++) many[i] = fresh_socket(&ss, &l);
+  for (int i = 0; i < 40; i++) {
+    CHECK(connect(many[i], (struct sockaddr *)&ss, l) == 0, "connect socket %d of 40", i);
+    roundtrip(many[i], "one of many");
+  }
+  for (int i = 0; i < 40; i++) close(many[i]);
+  /* options before the connect; one socket closed unused */
+  int unused = fresh_socket(&ss, &l);
+  s = fresh_socket(&ss, &l);
+  close(unused);
+  int one = 1;
+  CHECK(setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0, "TCP_NODELAY");
+  CHECK(connect(s, (struct sockaddr *)&ss, l) == 0, "connect after setsockopt");
+  CHECK(getint(s, IPPROTO_TCP, TCP_NODELAY) == 1, "TCP_NODELAY reads back");
+  roundtrip(s, "after options");
+  close(s);
+  /* exec with a fresh socket: the new program connects it */
+  s = fresh_socket(&ss, &l);
+  pid = fork();
+  if (pid == 0) {
+    char fd[16];
+    snprintf(fd, sizeof(fd), "%d", s);
+    execl(argv0, argv0, "fresh_child", peer, fd, (char *)NULL);
+    _exit(127);
+  }
+  waitpid(pid, &st, 0);
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exec'ed child ok (%d)", st);
+  roundtrip(s, "parent after exec");
+  close(s);
+}
+
+static void t_fresh_child(const char *fdarg) {
+  int s = atoi(fdarg);
+  CHECK(getint(s, SOL_SOCKET, SO_TYPE) == SOCK_STREAM, "SO_TYPE of a fresh socket after exec");
+  struct sockaddr_storage ss;
+  socklen_t l = mkaddr(&ss, peer, tport);
+  CHECK(connect(s, (struct sockaddr *)&ss, l) == 0, "connect after exec");
+  roundtrip(s, "exec'ed child");
+  exit(0);
+}
+
 static void t_own_fds(void) {
   int s = tcp_connect(peer, tport); /* opens the control connection */
   /* a program that closes every fd it did not open, in every way */
@@ -942,6 +1036,11 @@ int main(int argc, char **argv) {
     tport = atoi(getenv("NC_TPORT") ? getenv("NC_TPORT") : "0");
     t_exec_child(argv[3]);
   }
+  if (strcmp(t, "fresh_child") == 0) {
+    peer = argv[2];
+    tport = atoi(getenv("NC_TPORT") ? getenv("NC_TPORT") : "0");
+    t_fresh_child(argv[3]);
+  }
   if (argc < 6) return 2;
   peer = argv[2];
   tport = atoi(argv[3]);
@@ -962,6 +1061,7 @@ int main(int argc, char **argv) {
       {"udp_mmsg", t_udp_mmsg}, {"udp_recv_chk", t_udp_recv_chk},
       {"dup", t_dup}, {"fork", t_fork},
       {"exec", t_exec}, {"own_fds", t_own_fds},
+      {"fresh", t_fresh},
       {"localhost", t_localhost}, {"connect_host", t_connect_host},
       {"connect_expect_fail", t_connect_expect_fail}, {"service_stop", t_service_stop},
       {"inert", t_inert},

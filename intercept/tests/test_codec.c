@@ -75,7 +75,20 @@ int main(int argc, char **argv) {
   nc_put_u32(b + n + 4, 58); /* IPPROTO_ICMPV6 */
   check("socket-request-icmp6", b, n + 8);
 
-  struct nc_addr a = mk(4, 8080, 0, "10.147.17.1");
+  n = nc_put_hdr(b, NC_OP_SOCKET, 0, 0);
+  memset(b + n, 0, NC_SOCKET_OWN_PAIR_LEN);
+  b[n] = 4;
+  b[n + 1] = NC_TYPE_STREAM;
+  nc_put_u32(b + n + 4, 6);
+  nc_put_u64(b + n + 8, 0x1122334455667788ULL);
+  check("socket-request-own-pair", b, n + NC_SOCKET_OWN_PAIR_LEN);
+
+  struct nc_addr a = mk(4, 80, 0, "10.147.17.1");
+  n = nc_put_hdr(b, NC_OP_CONNECT, NC_REQ_WAIT, NC_ID_LAST);
+  n += nc_put_addr(b + n, &a);
+  check("connect-request-last", b, n);
+
+  a = mk(4, 8080, 0, "10.147.17.1");
   n = nc_put_hdr(b, NC_OP_BIND, 0, 7);
   n += nc_put_addr(b + n, &a);
   check("bind-request", b, n);

@@ -22,6 +22,7 @@ import {
   encodeResponse,
   encodeSetOpt,
   encodeSocketBody,
+  ID_LAST,
   InfoFlag,
   Op,
   parseWireIp,
@@ -59,6 +60,23 @@ test('rpc codec: SOCKET request matches the golden bytes', (t) => {
   const d = decodeRequest(b);
   t.true(d.ok);
   if (d.ok) t.deepEqual(decodeSocketBody(d.value.body), { ok: true, value: { family: 6, type: 1, protocol: 0 } });
+});
+
+test("rpc codec: SOCKET with the app's own pair, and a CONNECT naming ID_LAST, match the golden bytes", (t) => {
+  const body = { family: 4 as const, type: 1 as const, protocol: 6, ino: 0x1122334455667788n };
+  const b = encodeRequest(Op.SOCKET, 0, 0, encodeSocketBody(body));
+  t.deepEqual(b, fixture('socket-request-own-pair'));
+  const d = decodeRequest(b);
+  if (!d.ok) return t.fail();
+  t.deepEqual(decodeSocketBody(d.value.body), { ok: true, value: body });
+  const addr = { family: 4 as const, address: '10.147.17.1', port: 80 };
+  const ab = new Uint8Array(24);
+  encodeAddr(ab, 0, addr);
+  const c = encodeRequest(Op.CONNECT, ReqFlag.WAIT, ID_LAST, ab);
+  t.deepEqual(c, fixture('connect-request-last'));
+  const dc = decodeRequest(c);
+  if (!dc.ok) return t.fail();
+  t.is(dc.value.id, ID_LAST);
 });
 
 test('rpc codec: SOCKET request for an ICMPv6 echo socket and the INFO of a bound ICMP socket', (t) => {

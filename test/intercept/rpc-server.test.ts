@@ -3,9 +3,15 @@
 import test from 'ava';
 import { fdpass } from '../../netcon/fdpass.js';
 import { MemNet } from '../../netcon/mem-net.js';
-import { decodeResponse, Errno, encodeRequest, Op } from '../../netcon/rpc-codec.js';
+import { decodeResponse, Errno, encodeRequest, encodeSocketBody, ID_LAST, Op, State } from '../../netcon/rpc-codec.js';
 import { RpcServer } from '../../netcon/server.js';
 import { HOST_A } from '../../testkit/netcon-host.js';
+
+const u64 = (v: number) => {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, BigInt(v), true);
+  return b;
+};
 
 function server(): RpcServer {
   return new RpcServer('/nonexistent/nc_test', new MemNet().addHost(HOST_A));
@@ -53,5 +59,62 @@ test('rpc server: random requests never throw', (t) => {
       if (a?.fd !== undefined) fdpass.close(a.fd);
     });
   }
+  s.table.closeAll();
+});
+
+function answer(s: RpcServer, msg: Uint8Array, fds: number[], last: { id: number }) {
+  const a = s.handle(msg, fds, () => {}, 0, last);
+  if (!a) throw new Error('deferred');
+  if (a.fd !== undefined) fdpass.close(a.fd);
+  const d = decodeResponse(a.bytes);
+  if (!d.ok) throw new Error('undecodable answer');
+  return { ...d.value, fd: a.fd };
+}
+
+const ownPair = (ino: number, type: 1 | 2 = 1) =>
+  encodeRequest(Op.SOCKET, 0, 0, encodeSocketBody({ family: 4, type, protocol: 0, ino: BigInt(ino) }));
+
+test("rpc server: SOCKET with the app's own pair keeps the attached end, and ID_LAST names that socket", (t) => {
+  const s = server();
+  const last = { id: 0 };
+  const [app, svc] = fdpass.socketpair(fdpass.SOCK_STREAM) as [number, number];
+  const ino = fdpass.inode(app);
+  const fds = [svc];
+  const made = answer(s, ownPair(ino), fds, last);
+  t.true(made.result > 0);
+  t.is(made.fd, undefined, 'no fd in the answer: the app has its end');
+  t.is(fds[0], -1, 'the service took the attached end');
+  t.is(last.id, made.result);
+  const info = answer(s, encodeRequest(Op.INFO, 0, ID_LAST, new Uint8Array(4)), [], last);
+  t.is(info.result, 0);
+  t.is(info.info?.state, State.NEW);
+  t.is(s.stats.pipelined, 1);
+  t.is(answer(s, encodeRequest(Op.LOOKUP, 0, 0, u64(ino)), [], last).result, made.result, 'found by the inode sent');
+  // another connection's ID_LAST names nothing
+  t.is(answer(s, encodeRequest(Op.INFO, 0, ID_LAST, new Uint8Array(4)), [], { id: 0 }).result, -Errno.EBADF);
+  s.table.closeAll();
+  fdpass.close(app);
+});
+
+test('rpc server: an own pair that is not a Unix stream socket, an inode in use, or no fd is refused with EINVAL', (t) => {
+  const s = server();
+  const last = { id: 0 };
+  const [app, svc] = fdpass.socketpair(fdpass.SOCK_STREAM) as [number, number];
+  const ino = fdpass.inode(app);
+  t.true(answer(s, ownPair(ino), [svc], last).result > 0);
+  const refused: [string, Uint8Array, number[]][] = [];
+  const [sqA, sqB] = fdpass.socketpair(fdpass.SOCK_SEQPACKET) as [number, number];
+  refused.push(['a SEQPACKET end', ownPair(fdpass.inode(sqA)), [sqB]]);
+  const [stA, stB] = fdpass.socketpair(fdpass.SOCK_STREAM) as [number, number];
+  refused.push(['an inode in use', ownPair(ino), [stB]]);
+  refused.push(['a UDP socket', ownPair(fdpass.inode(stA), 2), [stB]]);
+  refused.push(['no fd', ownPair(fdpass.inode(stA)), []]);
+  for (const [what, msg, fds] of refused) {
+    const held = [...fds];
+    t.is(answer(s, msg, fds, last).result, -Errno.EINVAL, what);
+    t.deepEqual(fds, held, `${what}: the fd is left to the caller`);
+    t.is(last.id, 0, `${what}: ID_LAST names nothing after a refusal`);
+  }
+  for (const f of [app, sqA, sqB, stA, stB]) fdpass.close(f);
   s.table.closeAll();
 });

@@ -71,6 +71,10 @@ const cases: [string, string][] = [
   ['fork', 'fork(): parent and child share the socket; the child opens its own sockets'],
   ['exec', 'exec(): an inherited socket stays usable (as sshd re-executes itself)'],
   ['own_fds', "the library's own fds survive a program closing every fd"],
+  [
+    'fresh',
+    "a socket used before its SOCKET answer is read: through a dup, in a forked or exec'ed child, from another thread, after 40 others, after setsockopt",
+  ],
   ['localhost', '127.0.0.1 and ::1 reach the network stack of the program itself'],
 ];
 
