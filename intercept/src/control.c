@@ -73,6 +73,7 @@ void atfork_child(void) {
     if (ctls[i].fd >= 0 && fd_ino(ctls[i].fd) == ctls[i].ino) real.close(ctls[i].fd);
     ctls[i].fd = -1;
     ctls[i].owed = 0;
+    ctls[i].refusing = 0;
     if (i != my_slot && i != NC_SHARED_SLOT && i != NC_WATCH_SLOT) ctls[i].used = 0;
   }
   pthread_mutex_unlock(&reg_lock);
@@ -241,6 +242,7 @@ static void settle_locked(struct ctl *c) {
     memmove(c->owed_q, c->owed_q + 1, sizeof(c->owed_q[0]) * (size_t)c->owed);
     struct nc_resp r;
     int ok = nc_get_resp(resp, (size_t)n, &r) == 0 && r.op == NC_OP_SOCKET;
+    c->refusing = !ok || r.result <= 0;
     pthread_mutex_lock(&tab_lock);
     struct ncfd *e = fd >= 0 && fd < NC_MAXFD ? tab[fd] : NULL;
     if (e && e->owed && e->ino == ino) {
@@ -297,6 +299,8 @@ int rpc_post_socket(const uint8_t *req, size_t reqlen, int fd_in, int fd, uint64
     c->owed_q[c->owed].ino = ino;
     c->owed++;
     n = (int)(c - ctls);
+    /* While the service refuses sockets (out of fds …), wait for the answer: socket() itself fails. */
+    if (c->refusing) settle_locked(c);
   }
   pthread_mutex_unlock(&c->mu);
   errno = saved;

@@ -215,6 +215,7 @@ struct ctl {
   /* SOCKET requests sent without waiting (do_socket): their answers come first, in this order, and
    * are read before the answer of the next request (settle) */
   int owed;
+  int refusing; /* the last SOCKET answer read was a failure (EMFILE …): wait for the next ones */
   struct {
     int fd;
     uint64_t ino;

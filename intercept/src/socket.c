@@ -79,6 +79,9 @@ static int socket_own_pair(int domain, int type, int proto, int protocol) {
   nc_put_u64(req + n + 8, e.ino);
   int r = rpc_post_socket(req, sizeof(req), sv[1], sv[0], e.ino);
   real.close(sv[1]);
+  struct ncfd now;
+  /* answered already (the service was refusing sockets), and refused again */
+  if (r >= 0 && tab_peek(sv[0], &now) && !now.owed && now.id == 0) r = -(now.so_error ? now.so_error : EIO);
   if (r < 0) {
     tab_del(sv[0]);
     real.close(sv[0]);

@@ -1,6 +1,8 @@
 // A same-user app that opens sockets until none are left gets a clean EMFILE from the service before the
 // service runs out itself: the last 64 fds under the soft RLIMIT_NOFILE stay the service's (netcon/fd-reserve.ts).
 // The refusal is logged, the service keeps answering, and once the app closes its sockets new ones work again.
+// (socket() does not wait for the service's answer (intercept/RPC.md), so up to 16 sockets made before the
+// library read the first refusal fail only when used; from then on socket() itself fails until one is accepted.)
 // A real service started under `prlimit --nofile=1024` (so the limit is reached quickly) and python3 under the
 // intercept in an empty network namespace.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
