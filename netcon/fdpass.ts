@@ -1,14 +1,10 @@
 // Typed wrapper of the addon's fdpass part (native/src/fdpass.cc): raw fds, socketpairs, SCM_RIGHTS,
-// and a kernel-driven poll watcher. Every call returns >= 0 or -errno.
+// and the poll set's watcher (native/poller.ts). Every call returns >= 0 or -errno.
 import { native } from '../native/index.js';
+import { Poller, type PollerHandle } from '../native/poller.js';
 import { inReserve } from './fd-reserve.js';
 
-export interface PollerHandle {
-  /** 1 readable, 2 writable, 4 peer hang-up; 0 stops watching. */
-  start(events: number): void;
-  stop(): void;
-  close(): void;
-}
+export type { PollerHandle };
 
 interface FdPass {
   socketpair(type: number): [number, number] | number;
@@ -27,7 +23,6 @@ interface FdPass {
   getsockoptInt(fd: number, level: number, name: number): number;
   pollNow(fd: number, events: number): number;
   peerPid(fd: number): number;
-  Poller: new (fd: number, cb: (status: number, events: number) => void) => PollerHandle;
   SOCK_STREAM: number;
   SOCK_SEQPACKET: number;
 }
@@ -39,8 +34,9 @@ const EMFILE = 24;
  * The addon's calls, with the fd reserve applied where fds are made for apps (fd-reserve.ts): a
  * socketpair or an accepted control connection that would eat into the reserve is closed and -EMFILE.
  */
-export const fdpass: FdPass = {
+export const fdpass: FdPass & { Poller: typeof Poller } = {
   ...raw,
+  Poller,
   socketpair(type: number): [number, number] | number {
     const p = raw.socketpair(type);
     if (typeof p === 'number' || !inReserve(Math.max(p[0], p[1]))) return p;

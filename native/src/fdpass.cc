@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -237,109 +238,131 @@ Napi::Value PeerPid(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), c.pid);
 }
 
-// Poller: a uv_poll_t on an fd. start(events) with 1 = readable, 2 = writable, 4 = disconnect
-// (peer hang-up); the callback gets (status, events). close() must be called before the fd is closed.
-class Poller : public Napi::ObjectWrap<Poller> {
- public:
-  static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "Poller",
-                       {InstanceMethod("start", &Poller::Start), InstanceMethod("stop", &Poller::Stop),
-                        InstanceMethod("close", &Poller::Close)});
-  }
-  explicit Poller(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Poller>(info) {
-    Napi::Env env = info.Env();
-    fd_ = ArgInt(info, 0);
-    cb_ = Napi::Persistent(info[1].As<Napi::Function>());
-    uv_loop_t* loop;
-    napi_get_uv_event_loop(env, &loop);
-    handle_ = new uv_poll_t;
-    if (uv_poll_init(loop, handle_, fd_) != 0) {
-      delete handle_;
-      handle_ = nullptr;
-      Napi::Error::New(env, "uv_poll_init failed").ThrowAsJavaScriptException();
-      return;
-    }
-    handle_->data = this;
-    env_ = env;
-    Napi::Object resource = Napi::Object::New(env);
-    resource_ = Napi::Persistent(resource);
-    napi_async_init(env, resource, Napi::String::New(env, "netcon.fdpass.Poller"), &ctx_);
-  }
-  ~Poller() override {
-    CloseHandle();
-    if (ctx_) napi_async_destroy(env_, ctx_);
-  }
-
- private:
-  static void OnEvent(uv_poll_t* h, int status, int events) {
-    auto* self = static_cast<Poller*>(h->data);
-    if (!self) return;
-    Napi::Env env = self->env_;
-    Napi::HandleScope scope(env);
-    // Run inside a callback scope (the poller's own async context, made once) so microtasks (promise
-    // continuations, the UDP flush) run afterwards. A context per event cost an object, a string and the
-    // async hooks' bookkeeping on every packet.
-    napi_callback_scope cs = nullptr;
-    napi_open_callback_scope(env, self->resource_.Value(), self->ctx_, &cs);
-    int ev = 0;
-    if (events & UV_READABLE) ev |= 1;
-    if (events & UV_WRITABLE) ev |= 2;
-    if (events & UV_DISCONNECT) ev |= 4;
-    self->cb_.Call({Napi::Number::New(env, status), Napi::Number::New(env, ev)});
-    if (env.IsExceptionPending()) {
-      Napi::Error e = env.GetAndClearPendingException();
-      napi_fatal_exception(env, e.Value());
-    }
-    napi_close_callback_scope(env, cs);
-  }
-  Napi::Value Start(const Napi::CallbackInfo& info) {
-    if (!handle_) return info.Env().Undefined();
-    int ev = ArgInt(info, 0), uvev = 0;
-    if (ev & 1) uvev |= UV_READABLE;
-    if (ev & 2) uvev |= UV_WRITABLE;
-    if (ev & 4) uvev |= UV_DISCONNECT;
-    if (uvev == 0) {
-      uv_poll_stop(handle_);
-      if (ref_) {
-        ref_ = false;
-        Unref();
-      }
-    } else {
-      uv_poll_start(handle_, uvev, OnEvent);
-      if (!ref_) {
-        ref_ = true;
-        Ref();  // keep the JS object alive while the kernel may call back
-      }
-    }
-    return info.Env().Undefined();
-  }
-  Napi::Value Stop(const Napi::CallbackInfo& info) {
-    if (handle_) uv_poll_stop(handle_);
-    if (ref_) {
-      ref_ = false;
-      Unref();
-    }
-    return info.Env().Undefined();
-  }
-  Napi::Value Close(const Napi::CallbackInfo& info) {
-    Stop(info);
-    CloseHandle();
-    return info.Env().Undefined();
-  }
-  void CloseHandle() {
-    if (!handle_) return;
-    handle_->data = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(handle_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
-    handle_ = nullptr;
-  }
-  int fd_ = -1;
-  bool ref_ = false;
-  uv_poll_t* handle_ = nullptr;
-  Napi::FunctionReference cb_;
-  Napi::ObjectReference resource_;
-  napi_async_context ctx_ = nullptr;
-  Napi::Env env_ = nullptr;
+// The poll set: one epoll instance for every fd the JS side watches (native/poller.ts), itself watched by
+// one uv_poll_t. Registering an fd is one epoll_ctl, with no libuv handle, JS object or async context per
+// fd, and a wake-up hands JS every ready fd in one call (one callback scope, one microtask checkpoint).
+// Level-triggered, as uv_poll is. Events: 1 readable, 2 writable, 4 peer hang-up (EPOLLRDHUP); a hang-up
+// or error (EPOLLHUP, EPOLLERR) reports all three and JS keeps those the fd was registered for.
+struct PollSet {
+  int epfd = -1;
+  uv_poll_t* handle = nullptr;
+  int registered = 0;  // the loop is kept alive while any fd is registered
+  Napi::FunctionReference cb;
+  Napi::Reference<Napi::Int32Array> out;  // [token, events] pairs, filled before cb(n)
+  Napi::ObjectReference resource;
+  napi_async_context ctx = nullptr;
+  napi_env env = nullptr;
 };
+
+// One set per JS thread (the main thread, each worker): an environment lives on one thread.
+thread_local PollSet* tls_set = nullptr;
+
+void OnPollSet(uv_poll_t* h, int, int) {
+  auto* ps = static_cast<PollSet*>(h->data);
+  if (!ps) return;
+  Napi::Env env(ps->env);
+  Napi::HandleScope scope(env);
+  Napi::Int32Array out = ps->out.Value();
+  int cap = static_cast<int>(out.ElementLength() / 2);
+  if (cap > 256) cap = 256;
+  epoll_event evs[256];
+  int n;
+  do n = epoll_wait(ps->epfd, evs, cap, 0);
+  while (n < 0 && errno == EINTR);
+  if (n <= 0) return;
+  int32_t* o = out.Data();
+  for (int i = 0; i < n; i++) {
+    uint32_t e = evs[i].events;
+    int ev = 0;
+    if (e & EPOLLIN) ev |= 1;
+    if (e & EPOLLOUT) ev |= 2;
+    if (e & EPOLLRDHUP) ev |= 4;
+    if (e & (EPOLLHUP | EPOLLERR)) ev |= 7;
+    o[2 * i] = static_cast<int32_t>(evs[i].data.u32);
+    o[2 * i + 1] = ev;
+  }
+  napi_callback_scope cs = nullptr;
+  napi_open_callback_scope(ps->env, ps->resource.Value(), ps->ctx, &cs);
+  ps->cb.Call({Napi::Number::New(env, n)});
+  if (env.IsExceptionPending()) {
+    Napi::Error err = env.GetAndClearPendingException();
+    napi_fatal_exception(ps->env, err.Value());
+  }
+  napi_close_callback_scope(ps->env, cs);
+}
+
+// pollSetInit(cb, out: Int32Array) → 0 or -errno. Once per thread (a second call replaces nothing: -EEXIST).
+Napi::Value PollSetInit(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (tls_set) return Napi::Number::New(env, -EEXIST);
+  int epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (epfd < 0) return Napi::Number::New(env, -errno);
+  auto* ps = new PollSet();
+  ps->epfd = epfd;
+  ps->env = env;
+  ps->cb = Napi::Persistent(info[0].As<Napi::Function>());
+  ps->out = Napi::Persistent(info[1].As<Napi::Int32Array>());
+  Napi::Object resource = Napi::Object::New(env);
+  ps->resource = Napi::Persistent(resource);
+  napi_async_init(env, resource, Napi::String::New(env, "netcon.fdpass.poll"), &ps->ctx);
+  uv_loop_t* loop;
+  napi_get_uv_event_loop(env, &loop);
+  ps->handle = new uv_poll_t;
+  ps->handle->data = ps;
+  int r = uv_poll_init(loop, ps->handle, epfd);
+  if (r == 0) r = uv_poll_start(ps->handle, UV_READABLE, OnPollSet);
+  if (r != 0) {
+    close(epfd);
+    delete ps->handle;
+    ps->handle = nullptr;
+    delete ps;
+    return Napi::Number::New(env, r);
+  }
+  uv_unref(reinterpret_cast<uv_handle_t*>(ps->handle));
+  tls_set = ps;
+  napi_add_env_cleanup_hook(
+      env,
+      [](void* arg) {
+        // the environment is going away (process exit, a worker's end): release the epoll fd and handle
+        auto* p = static_cast<PollSet*>(arg);
+        if (tls_set == p) tls_set = nullptr;
+        if (p->ctx) napi_async_destroy(p->env, p->ctx);
+        uv_poll_stop(p->handle);
+        p->handle->data = nullptr;
+        uv_close(reinterpret_cast<uv_handle_t*>(p->handle), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+        close(p->epfd);
+        p->cb.Reset();
+        p->out.Reset();
+        p->resource.Reset();
+        delete p;
+      },
+      ps);
+  return Napi::Number::New(env, 0);
+}
+
+// pollSetCtl(op, fd, token, events) → 0 or -errno. op: 1 add, 2 remove, 3 change the events.
+Napi::Value PollSetCtl(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  PollSet* ps = tls_set;
+  if (!ps) return Napi::Number::New(env, -EBADF);
+  int op = ArgInt(info, 0), fd = ArgInt(info, 1), ev = ArgInt(info, 3);
+  epoll_event e{};
+  e.data.u32 = info[2].As<Napi::Number>().Uint32Value();
+  if (ev & 1) e.events |= EPOLLIN;
+  if (ev & 2) e.events |= EPOLLOUT;
+  if (ev & 4) e.events |= EPOLLRDHUP;
+  int eop = op == 1 ? EPOLL_CTL_ADD : op == 2 ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
+  if (epoll_ctl(ps->epfd, eop, fd, &e) < 0) {
+    // removing an fd already closed (the kernel dropped it then) still counts as removed
+    if (op == 2 && (errno == EBADF || errno == ENOENT)) {
+      if (--ps->registered == 0) uv_unref(reinterpret_cast<uv_handle_t*>(ps->handle));
+    }
+    return Napi::Number::New(env, -errno);
+  }
+  if (op == 1 && ps->registered++ == 0) uv_ref(reinterpret_cast<uv_handle_t*>(ps->handle));
+  if (op == 2 && --ps->registered == 0) uv_unref(reinterpret_cast<uv_handle_t*>(ps->handle));
+  return Napi::Number::New(env, 0);
+}
 
 netcon::Registrar reg("fdpass", [](Napi::Env env, Napi::Object exports) {
   exports.Set("socketpair", Napi::Function::New(env, Socketpair));
@@ -358,7 +381,8 @@ netcon::Registrar reg("fdpass", [](Napi::Env env, Napi::Object exports) {
   exports.Set("getsockoptInt", Napi::Function::New(env, GetSockOptInt));
   exports.Set("pollNow", Napi::Function::New(env, PollNow));
   exports.Set("peerPid", Napi::Function::New(env, PeerPid));
-  exports.Set("Poller", Poller::Define(env));
+  exports.Set("pollSetInit", Napi::Function::New(env, PollSetInit));
+  exports.Set("pollSetCtl", Napi::Function::New(env, PollSetCtl));
   exports.Set("SOCK_STREAM", Napi::Number::New(env, SOCK_STREAM));
   exports.Set("SOCK_SEQPACKET", Napi::Number::New(env, SOCK_SEQPACKET));
 });

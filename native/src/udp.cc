@@ -1,7 +1,7 @@
 // udp: batched UDP for the VL1 node's edge (service/daemon/udp-host.ts). A non-blocking socket per family,
 // sendmmsg for every datagram queued in one event-loop turn and recvmmsg for everything the kernel holds,
 // so a 2800-byte frame (two datagrams) no longer costs two syscalls and two JS callbacks per side.
-// Readiness comes from fdpass's Poller (a uv_poll_t). Every call returns a value >= 0 or -errno.
+// Readiness comes from the poll set (native/poller.ts). Every call returns a value >= 0 or -errno.
 //
 //   udpOpen(family 4|6, ip bytes (4|16), port, rcvbuf, sndbuf) → fd
 //   udpLocalPort(fd) → port

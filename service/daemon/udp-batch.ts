@@ -1,8 +1,9 @@
 // Batched UDP through the native addon (native/src/udp.cc): datagrams queued during one event-loop turn leave
-// in one sendmmsg (flushed in a microtask, never on a timer); a poll watcher on the socket reads everything the
-// kernel holds with recvmmsg, up to 64 datagrams per call. udp-host.ts falls back to node:dgram without it.
+// in one sendmmsg (flushed in a microtask, never on a timer); a poll watcher on the socket (native/poller.ts)
+// reads everything the kernel holds with recvmmsg, up to 64 datagrams per call. udp-host.ts falls back to node:dgram without it.
 import { constants } from 'node:os';
 import { native } from '../../native/index.js';
+import { Poller, type PollerHandle } from '../../native/poller.js';
 
 interface UdpPart {
   udpOpen(family: 4 | 6, ip: Uint8Array, port: number, rcvbuf: number, sndbuf: number): number;
@@ -18,14 +19,9 @@ interface UdpPart {
     max: number,
   ): number;
 }
-interface PollerHandle {
-  start(events: number): void;
-  close(): void;
-}
-type PollerCtor = new (fd: number, cb: (status: number, events: number) => void) => PollerHandle;
 
 const udp = native.udp as UdpPart | undefined;
-const fdpass = native.fdpass as { Poller: PollerCtor; close(fd: number): number } | undefined;
+const fdpass = native.fdpass as { close(fd: number): number } | undefined;
 
 /** True when the addon has the batched UDP part. */
 export const batchedUdpAvailable = udp !== undefined && fdpass !== undefined;
@@ -73,7 +69,7 @@ export class BatchSocket {
     readonly family: 4 | 6,
     private readonly onDatagram: DatagramHandler,
   ) {
-    this.poller = new fdpass!.Poller(fd, () => this.onReadable());
+    this.poller = new Poller(fd, () => this.onReadable());
     this.poller.start(1);
   }
 
