@@ -686,8 +686,12 @@ export class SocketTable {
     s.remote = { ...dst };
     s.state = State.CONNECTING;
     s.soError = 0;
-    this.watch(s, 0); // the pump reuses the poller
-    if (appFd >= 0) this.startFiller(s, appFd);
+    if (appFd >= 0) {
+      // the filler makes the app's end readable here: stop watching until the pump takes the poller over
+      this.watch(s, 0);
+      this.startFiller(s, appFd);
+    }
+    // a blocking connect (WAIT) keeps the watch: the app cannot write meanwhile, and its hang-up still counts
     const target: NetBackend = viaLoop ? this.loop : this.backend;
     try {
       s.pending = this.startConnect(target, s, local, dst);

@@ -1,4 +1,4 @@
-// Moves one TCP connection's bytes between the app's socketpair (the service's end, non-blocking)
+// Moves one TCP connection's bytes between the app's socketpair (the service's end, never blocking)
 // and a stack socket, with backpressure both ways and no polling:
 //  app → stack: read the fd only while the stack has send space; a partial write stops reading
 //               until onWritable.

@@ -39,8 +39,8 @@ Napi::Value Socketpair(const Napi::CallbackInfo& info) {
   int type = ArgInt(info, 0);  // SOCK_STREAM or SOCK_SEQPACKET
   int sv[2];
   if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv) < 0) return Napi::Number::New(env, -errno);
-  // The service's end (sv[1]) is non-blocking; the app's end keeps the blocking default.
-  fcntl(sv[1], F_SETFL, fcntl(sv[1], F_GETFL) | O_NONBLOCK);
+  // Both ends keep the blocking default, which the app's end needs: every call here on the service's end
+  // passes MSG_DONTWAIT (as it must for an end the app made and sent: RPC.md, SOCKET), so it needs no fcntl.
   auto arr = Napi::Array::New(env, 2);
   arr.Set(0u, Napi::Number::New(env, sv[0]));
   arr.Set(1u, Napi::Number::New(env, sv[1]));
