@@ -3,7 +3,7 @@
 // call from native code; registering or changing an fd is one epoll_ctl.
 //   const p = new Poller(fd, (status, events) => …);  p.start(EV_READ | EV_WRITE);  p.stop();  p.close();
 // Events: 1 readable, 2 writable, 4 peer hang-up; a hang-up or error wakes every registered event, as
-// libuv's uv_poll does. Level-triggered. close() (or stop()) must come before the fd is closed.
+// libuv's uv_poll does, and adds EV_SHUT (8) when both directions are shut. Level-triggered. close() (or stop()) must come before the fd is closed.
 import { nativePart } from './index.js';
 
 export interface PollerHandle {
@@ -18,6 +18,8 @@ interface PollSetPart {
   pollSetCtl(op: number, fd: number, token: number, events: number): number;
 }
 
+/** With the events of a wake-up: both directions of the fd are shut (EPOLLHUP; a socketpair's peer closed). */
+export const EV_SHUT = 8;
 const ADD = 1;
 const DEL = 2;
 const MOD = 3;
@@ -33,8 +35,8 @@ function dispatch(n: number): void {
     // a handler earlier in the batch may have stopped or closed this one
     const p = byToken.get(ready[2 * i]!);
     if (!p) continue;
-    const ev = ready[2 * i + 1]! & p.events;
-    if (ev) p.cb(0, ev);
+    const raw = ready[2 * i + 1]!;
+    if (raw & p.events) p.cb(0, raw & (p.events | EV_SHUT));
   }
 }
 

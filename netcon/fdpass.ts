@@ -1,10 +1,11 @@
 // Typed wrapper of the addon's fdpass part (native/src/fdpass.cc): raw fds, socketpairs, SCM_RIGHTS,
 // and the poll set's watcher (native/poller.ts). Every call returns >= 0 or -errno.
 import { native } from '../native/index.js';
-import { Poller, type PollerHandle } from '../native/poller.js';
+import { EV_SHUT, Poller, type PollerHandle } from '../native/poller.js';
 import { inReserve } from './fd-reserve.js';
 
 export type { PollerHandle };
+export { EV_SHUT };
 
 interface FdPass {
   socketpair(type: number): [number, number] | number;

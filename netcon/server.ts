@@ -152,6 +152,9 @@ export class RpcServer {
         return this.dropConn(conn);
       }
       this.stats.requests++;
+      // A library waits for each answer, except a TCP SOCKET's (RPC.md): after any other request the
+      // queue is empty, so no read only to hear EAGAIN (the poll is level-triggered should it not be).
+      const more = n >= 2 && this.buf[0] === Op.SOCKET && this.buf[1] === 0;
       const answer = this.handle(
         this.buf.subarray(0, n),
         fds,
@@ -163,11 +166,13 @@ export class RpcServer {
         conn.last,
       );
       for (const f of fds) if (f >= 0) fdpass.close(f); // fds the handler did not take
-      if (!answer) continue; // deferred
-      const { bytes, fd } = answer;
-      const r = fdpass.sendmsg(conn.fd, bytes, fd !== undefined ? [fd] : []);
-      if (fd !== undefined) fdpass.close(fd);
-      if (r < 0) return this.dropConn(conn);
+      if (answer) {
+        const { bytes, fd } = answer;
+        const r = fdpass.sendmsg(conn.fd, bytes, fd !== undefined ? [fd] : []);
+        if (fd !== undefined) fdpass.close(fd);
+        if (r < 0) return this.dropConn(conn);
+      } // else deferred
+      if (!more) return;
     }
   }
 

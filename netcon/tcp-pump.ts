@@ -7,7 +7,7 @@
 // The app closing its last reference (EOF with POLLHUP) closes the stack socket (or resets it
 // after SO_LINGER 0); EOF without POLLHUP (shutdown(SHUT_WR)) sends FIN. The stack's FIN becomes
 // shutdown(SHUT_WR) on the fd, the end of the connection closes the fd.
-import { EAGAIN, EV_READ, EV_WRITE, fdpass, POLLHUP, POLLIN, SHUT_WR } from './fdpass.js';
+import { EAGAIN, EV_READ, EV_SHUT, EV_WRITE, fdpass, POLLHUP, POLLIN, SHUT_WR } from './fdpass.js';
 import type { TcpSocket } from './stack-types.js';
 
 const readBuf = new Uint8Array(256 * 1024);
@@ -26,6 +26,8 @@ export class TcpPump {
   private outBytes = 0;
   private stash: Uint8Array | null = null;
   private appEof = false;
+  /** A wake-up reported both directions of the fd shut (EV_SHUT): the app closed its end. */
+  private appClosed = false;
   private shutSent = false;
   private stackEnd = false;
   private stackGone = false;
@@ -53,6 +55,7 @@ export class TcpPump {
 
   onEvent(events: number): void {
     if (this.finished) return;
+    if (events & EV_SHUT) this.appClosed = true;
     if (events & EV_WRITE) this.flushOut();
     if (events & ~EV_WRITE) this.pumpIn();
   }
@@ -117,6 +120,8 @@ export class TcpPump {
 
   private onAppEof(): void {
     this.appEof = true;
+    // closed, or only shut for writing (FIN)? The wake-up may have said; else ask the fd
+    if (this.appClosed) return this.onAppGone();
     const rev = fdpass.pollNow(this.fd, POLLIN);
     if (rev > 0 && rev & POLLHUP) return this.onAppGone();
     try {

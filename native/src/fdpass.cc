@@ -242,7 +242,8 @@ Napi::Value PeerPid(const Napi::CallbackInfo& info) {
 // one uv_poll_t. Registering an fd is one epoll_ctl, with no libuv handle, JS object or async context per
 // fd, and a wake-up hands JS every ready fd in one call (one callback scope, one microtask checkpoint).
 // Level-triggered, as uv_poll is. Events: 1 readable, 2 writable, 4 peer hang-up (EPOLLRDHUP); a hang-up
-// or error (EPOLLHUP, EPOLLERR) reports all three and JS keeps those the fd was registered for.
+// or error (EPOLLHUP, EPOLLERR) reports all three and JS keeps those the fd was registered for; 8 marks
+// EPOLLHUP itself (both directions shut), whatever was registered.
 struct PollSet {
   int epfd = -1;
   uv_poll_t* handle = nullptr;
@@ -260,17 +261,19 @@ thread_local PollSet* tls_set = nullptr;
 void OnPollSet(uv_poll_t* h, int, int) {
   auto* ps = static_cast<PollSet*>(h->data);
   if (!ps) return;
-  Napi::Env env(ps->env);
-  Napi::HandleScope scope(env);
-  Napi::Int32Array out = ps->out.Value();
-  int cap = static_cast<int>(out.ElementLength() / 2);
-  if (cap > 256) cap = 256;
   epoll_event evs[256];
   int n;
-  do n = epoll_wait(ps->epfd, evs, cap, 0);
+  do n = epoll_wait(ps->epfd, evs, 256, 0);
   while (n < 0 && errno == EINTR);
   if (n <= 0) return;
+  // Raw N-API from here: while a worker (or the process) is being torn down JS cannot run any more, and
+  // the call must fail quietly instead of throwing from a libuv callback.
+  napi_env env = ps->env;
+  napi_handle_scope hs;
+  if (napi_open_handle_scope(env, &hs) != napi_ok) return;
+  Napi::Int32Array out = ps->out.Value();
   int32_t* o = out.Data();
+  if (static_cast<size_t>(n) * 2 > out.ElementLength()) n = static_cast<int>(out.ElementLength() / 2);
   for (int i = 0; i < n; i++) {
     uint32_t e = evs[i].events;
     int ev = 0;
@@ -278,17 +281,22 @@ void OnPollSet(uv_poll_t* h, int, int) {
     if (e & EPOLLOUT) ev |= 2;
     if (e & EPOLLRDHUP) ev |= 4;
     if (e & (EPOLLHUP | EPOLLERR)) ev |= 7;
+    if (e & EPOLLHUP) ev |= 8;  // both directions are shut: for a socketpair, the peer has closed it
     o[2 * i] = static_cast<int32_t>(evs[i].data.u32);
     o[2 * i + 1] = ev;
   }
   napi_callback_scope cs = nullptr;
-  napi_open_callback_scope(ps->env, ps->resource.Value(), ps->ctx, &cs);
-  ps->cb.Call({Napi::Number::New(env, n)});
-  if (env.IsExceptionPending()) {
-    Napi::Error err = env.GetAndClearPendingException();
-    napi_fatal_exception(ps->env, err.Value());
+  if (napi_open_callback_scope(env, ps->resource.Value(), ps->ctx, &cs) == napi_ok) {
+    napi_value argv[1], undef, ret;
+    napi_create_int32(env, n, &argv[0]);
+    napi_get_undefined(env, &undef);
+    if (napi_call_function(env, undef, ps->cb.Value(), 1, argv, &ret) == napi_pending_exception) {
+      napi_value err;
+      if (napi_get_and_clear_last_exception(env, &err) == napi_ok) napi_fatal_exception(env, err);
+    }
+    napi_close_callback_scope(env, cs);
   }
-  napi_close_callback_scope(ps->env, cs);
+  napi_close_handle_scope(env, hs);
 }
 
 // pollSetInit(cb, out: Int32Array) → 0 or -errno. Once per thread (a second call replaces nothing: -EEXIST).
@@ -329,7 +337,10 @@ Napi::Value PollSetInit(const Napi::CallbackInfo& info) {
         if (p->ctx) napi_async_destroy(p->env, p->ctx);
         uv_poll_stop(p->handle);
         p->handle->data = nullptr;
-        uv_close(reinterpret_cast<uv_handle_t*>(p->handle), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+        // No close callback: Node unloads the addon when the last worker that loaded it ends, before libuv
+        // finishes closing, so a callback here would run unmapped code. The handle (a few dozen bytes, once
+        // per thread) is left to the process.
+        uv_close(reinterpret_cast<uv_handle_t*>(p->handle), nullptr);
         close(p->epfd);
         p->cb.Reset();
         p->out.Reset();

@@ -5,7 +5,7 @@
 import test from 'ava';
 import { execa } from 'execa';
 import { Poller } from '../../native/poller.js';
-import { EV_HUP, EV_READ, EV_WRITE, fdpass } from '../../netcon/fdpass.js';
+import { EV_HUP, EV_READ, EV_SHUT, EV_WRITE, fdpass } from '../../netcon/fdpass.js';
 
 const one = Uint8Array.of(1);
 
@@ -70,7 +70,7 @@ test('level-triggered; stop and start; writable; a hang-up wakes the registered 
   events.length = 0;
   fdpass.close(app);
   await next();
-  t.is(events[0], EV_READ | EV_HUP, 'the peer closed');
+  t.is(events[0], EV_READ | EV_HUP | EV_SHUT, 'the peer closed: both directions shut');
   p.close();
   fdpass.close(svc);
 });
@@ -110,4 +110,23 @@ test('a watched fd keeps the process alive until its event; an empty poll set do
   const r = await execa('node', ['--input-type=module', '-e', script], { timeout: 20_000, reject: false });
   t.is(r.exitCode, 0, r.stderr);
   t.deepEqual(r.stdout.split('\n'), ['event', 'exit'], 'the event came, then the process ended by itself');
+});
+
+test('a worker thread that ends with a watched fd and an event pending leaves the process unharmed', async (t) => {
+  // Node unloads the addon when such a worker ends; the poll set must not call into it afterwards
+  const worker = `
+    const { fdpass, EV_READ } = await import('${new URL('../../netcon/fdpass.js', import.meta.url).href}');
+    const [a, b] = fdpass.socketpair(fdpass.SOCK_STREAM);
+    new fdpass.Poller(b, () => {}).start(EV_READ);
+    fdpass.write(a, Uint8Array.of(1), 0, 1);
+    setTimeout(() => process.exit(0), 20);
+  `;
+  const main = `
+    import { Worker } from 'node:worker_threads';
+    const w = new Worker(${JSON.stringify(worker)}, { eval: true });
+    w.on('exit', (c) => console.log('worker exit', c));
+  `;
+  const r = await execa('node', ['--input-type=module', '-e', main], { timeout: 20_000, reject: false });
+  t.is(r.exitCode, 0, r.stderr);
+  t.is(r.stdout, 'worker exit 0');
 });
