@@ -79,17 +79,25 @@ test('a poller closed by a handler earlier in the same batch is not called', asy
   const ps = pairs(2);
   const calls: number[] = [];
   const pollers: Poller[] = [];
+  let first: () => void = () => {};
+  const called = new Promise<void>((r) => {
+    first = r;
+  });
   for (const [i, [, svc]] of ps.entries()) {
     pollers.push(
       new Poller(svc, () => {
         calls.push(i);
         for (const p of pollers) p.close(); // whichever runs first closes both
+        first();
       }),
     );
   }
   for (const p of pollers) p.start(EV_READ);
+  // both bytes are written before the loop polls again: one wake-up reports both fds
   for (const [app] of ps) fdpass.write(app, one, 0, 1);
-  await new Promise((r) => setTimeout(r, 50));
+  await called;
+  // the rest of that batch, and any later turn, must not call the closed poller
+  for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
   t.is(calls.length, 1);
   for (const [a, b] of ps) {
     fdpass.close(a);
