@@ -3,7 +3,9 @@
  * sides, blocking sockets, one connection). The server prints "ready" once listening and serves connections
  * one after another. The client prints one JSON line: the percentiles of the round trips in microseconds
  * and 100 quantiles (q[i] = the i-th percentile, i = 1..100) for a CDF; the first WARMUP rounds (default 200)
- * are not counted. */
+ * are not counted. With NC_PINGPONG_TRACE=FILE the client also writes each counted round to FILE, one line
+ * each: its start on CLOCK_MONOTONIC and its duration, in microseconds (to line slow rounds up with a
+ * scheduler trace, such as perf sched timehist). */
 #include <netinet/tcp.h>
 #include <time.h>
 #include <unistd.h>
@@ -71,12 +73,24 @@ int main(int argc, char **argv) {
   setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   double *v = calloc((size_t)rounds, sizeof(double));
   CHECK(v != NULL, "calloc");
+  const char *trace = getenv("NC_PINGPONG_TRACE");
+  double *start = trace ? calloc((size_t)rounds, sizeof(double)) : NULL;
+  CHECK(!trace || start != NULL, "calloc");
   char b = 'x';
   for (long i = -warmup; i < rounds; i++) {
     double t0 = now_us();
     CHECK(write(s, &b, 1) == 1, "write");
     CHECK(read(s, &b, 1) == 1, "read");
-    if (i >= 0) v[i] = now_us() - t0;
+    if (i < 0) continue;
+    v[i] = now_us() - t0;
+    if (start) start[i] = t0;
+  }
+  if (trace) {
+    FILE *f = fopen(trace, "w");
+    CHECK(f != NULL, "%s", trace);
+    for (long i = 0; i < rounds; i++) fprintf(f, "%.1f %.1f\n", start[i], v[i]);
+    CHECK(fclose(f) == 0, "%s", trace);
+    free(start);
   }
   close(s);
   double sum = 0;
