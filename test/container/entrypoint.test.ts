@@ -321,7 +321,11 @@ test('one service for many containers: NETCON_NODES runs the host, NETCON_HOSTED
     const m = /network [0-9a-f]{16} is up \((10\.147\.20\.\d+)/.exec(serverErr);
     return m?.[1];
   });
-  t.true(serverErr.includes(`${join(hostdir, a!, `nc_${cluster.nwid}`)}\n`), serverErr);
+  // the app's own line comes after the entrypoint's "is up" (sh prints it once started): wait for it too
+  const socketLine = `${join(hostdir, a!, `nc_${cluster.nwid}`)}\n`;
+  await waitFor('app A to print its ZT_NC_NETWORK', 30_000, async () =>
+    serverErr.includes(socketLine) ? true : undefined,
+  );
   const fetchOnce = () =>
     execa(ENTRY, [cluster.nwid, '--', 'curl', '-sf', '--max-time', '5', `http://${ip}:8080/hello.txt`], {
       env: appEnv(b!),

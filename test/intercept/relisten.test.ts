@@ -41,8 +41,14 @@ test.after.always(async () => {
 
 test('a server closing its listener and listening again on the port (SO_REUSEADDR, iperf3 -s between tests)', async (t) => {
   const server = inNs(host.a, PY, ['-c', SERVER], { reject: false, all: true });
+  // whole lines only: a line may arrive in pieces (print writes its arguments one by one when unbuffered)
   const lines: string[] = [];
-  server.all?.on('data', (d: Buffer) => lines.push(...String(d).trim().split('\n')));
+  let partial = '';
+  server.all?.on('data', (d: Buffer) => {
+    const parts = (partial + String(d)).split('\n');
+    partial = parts.pop()!;
+    lines.push(...parts.map((l) => l.trim()));
+  });
   const waitFor = async (line: string) => {
     for (let i = 0; i < 100 && !lines.includes(line); i++) await new Promise((r) => setTimeout(r, 50));
     t.true(lines.includes(line), `server: ${lines.join(' | ')}`);
