@@ -84,6 +84,19 @@ export function inNs(network: string | null, cmd: string, args: string[], opts: 
   return execa('unshare', ['-n', '--', cmd, ...args], { ...opts, env, extendEnv: true, detached: true } as Options);
 }
 
+/**
+ * Appends each whole line a child writes to `into` (trimmed). A line may arrive in pieces: python3 with
+ * PYTHONUNBUFFERED=1 writes each argument of print() on its own, and a reader can see them apart.
+ */
+export function collectLines(stream: NodeJS.ReadableStream | null | undefined, into: string[]): void {
+  let partial = '';
+  stream?.on('data', (d: Buffer) => {
+    const parts = (partial + String(d)).split('\n');
+    partial = parts.pop()!;
+    into.push(...parts.map((l) => l.trim()));
+  });
+}
+
 /** Waits until `probe` resolves true (polls a condition an external program creates, e.g. a listening port). */
 export async function waitFor(probe: () => Promise<boolean> | boolean, ms = 10000, what = 'condition'): Promise<void> {
   const t0 = Date.now();

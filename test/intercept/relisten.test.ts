@@ -3,7 +3,7 @@
 // that binds the same local port again while its last connection is in TIME_WAIT. python3 on both sides,
 // preloaded on the two stacks.
 import test from 'ava';
-import { A4, inNs, type NetconHost, startHost } from '../../testkit/intercept.js';
+import { A4, collectLines, inNs, type NetconHost, startHost } from '../../testkit/intercept.js';
 
 const PY = '/usr/bin/python3';
 let host: NetconHost;
@@ -41,14 +41,8 @@ test.after.always(async () => {
 
 test('a server closing its listener and listening again on the port (SO_REUSEADDR, iperf3 -s between tests)', async (t) => {
   const server = inNs(host.a, PY, ['-c', SERVER], { reject: false, all: true });
-  // whole lines only: a line may arrive in pieces (print writes its arguments one by one when unbuffered)
   const lines: string[] = [];
-  let partial = '';
-  server.all?.on('data', (d: Buffer) => {
-    const parts = (partial + String(d)).split('\n');
-    partial = parts.pop()!;
-    lines.push(...parts.map((l) => l.trim()));
-  });
+  collectLines(server.all, lines);
   const waitFor = async (line: string) => {
     for (let i = 0; i < 100 && !lines.includes(line); i++) await new Promise((r) => setTimeout(r, 50));
     t.true(lines.includes(line), `server: ${lines.join(' | ')}`);

@@ -2,7 +2,18 @@
 // service stops.
 import { join } from 'node:path';
 import test from 'ava';
-import { A4, B4, CTESTS, freePort, groupCpuSeconds, inNs, kill, startHost, waitFor } from '../../testkit/intercept.js';
+import {
+  A4,
+  B4,
+  CTESTS,
+  collectLines,
+  freePort,
+  groupCpuSeconds,
+  inNs,
+  kill,
+  startHost,
+  waitFor,
+} from '../../testkit/intercept.js';
 
 test('service stop: open connections see ECONNRESET and EPIPE, new sockets fail with ENETDOWN', async (t) => {
   const host = await startHost();
@@ -47,7 +58,7 @@ test('service killed: a UDP server gets ENETDOWN once, then waits without spinni
   const host = await startHost();
   const server = inNs(host.a, '/usr/bin/python3', ['-c', UDP_SERVER, String(freePort())], { reject: false });
   const out: string[] = [];
-  server.stdout?.on('data', (d: Buffer) => out.push(...String(d).trim().split('\n')));
+  collectLines(server.stdout, out);
   try {
     await waitFor(() => out.includes('bound'), 10000, 'the UDP server');
     await host.crash();
