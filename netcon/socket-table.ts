@@ -412,7 +412,7 @@ export class SocketTable {
     if (this.nextId > 0x7fffffff) this.nextId = 1;
     s.icmp = icmp;
     s.fd = mine;
-    this.register(s, appEnd, own ? own.ino : fdpass.inode(appEnd));
+    this.register(s, appEnd, own?.ino);
     this.watch(s, EV_READ); // UDP: datagrams; TCP: to notice the app closing it
     return appEnd >= 0 ? { result: s.id, sock: s, fd: appEnd } : { result: s.id, sock: s };
   }

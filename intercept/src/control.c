@@ -189,6 +189,23 @@ static int send_locked(struct ctl *c, const uint8_t *req, size_t reqlen, int fd_
   return n;
 }
 
+int first_passed_fd(struct msghdr *mh) {
+  int first = -1;
+  for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+    if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
+    int k = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+    for (int i = 0; i < k; i++) {
+      int f;
+      memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+      if (first < 0)
+        first = f;
+      else
+        real.close(f);
+    }
+  }
+  return first;
+}
+
 /* With c->mu held: receives one answer; an attached fd goes to *fd_out (close-on-exec) if fd_out is
  * not NULL, else is closed. The answer's length, or -errno (the connection is then dropped). */
 static int recv_locked(struct ctl *c, uint8_t *resp, size_t cap, int *fd_out) {
@@ -211,18 +228,11 @@ static int recv_locked(struct ctl *c, uint8_t *resp, size_t cap, int *fd_out) {
     ctl_drop(c);
     return n;
   }
-  for (struct cmsghdr *cm = CMSG_FIRSTHDR(&rm); cm; cm = CMSG_NXTHDR(&rm, cm)) {
-    if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
-    int k = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-    for (int i = 0; i < k; i++) {
-      int f;
-      memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-      if (fd_out && *fd_out < 0)
-        *fd_out = f;
-      else
-        real.close(f);
-    }
-  }
+  int f = first_passed_fd(&rm);
+  if (fd_out)
+    *fd_out = f;
+  else if (f >= 0)
+    real.close(f);
   return (int)r;
 }
 

@@ -232,6 +232,8 @@ void atfork_prepare(void);
 void atfork_parent(void);
 void atfork_child(void);
 int high_fd_base(void);
+/* The first fd that came with a received message (SCM_RIGHTS), or -1; any others are closed. */
+int first_passed_fd(struct msghdr *mh);
 int rpc(const uint8_t *req, size_t reqlen, int fd_in, uint8_t *resp, size_t cap, int *fd_out);
 /* Sends a SOCKET request for the app's end `fd` (inode ino) with the service's end fd_in, without
  * waiting for the answer; returns this thread's slot (the entry's owed_slot) or -errno. */

@@ -60,19 +60,7 @@ int do_accept(int fd, struct sockaddr *addr, socklen_t *alen, int flags, int is4
   mh.msg_controllen = sizeof(cb.b);
   ssize_t n = real.recvmsg(fd, &mh, (flags & SOCK_CLOEXEC) ? MSG_CMSG_CLOEXEC : 0);
   if (n < 0) return -1; /* EAGAIN, EINTR …: as the kernel said */
-  int nfd = -1;
-  for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-    for (int i = 0; i < k; i++) {
-      int f;
-      memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-      if (nfd < 0)
-        nfd = f;
-      else
-        real.close(f);
-    }
-  }
+  int nfd = first_passed_fd(&mh);
   struct nc_accept acc;
   if (n == 0 && nfd < 0) {
     /* The listening pair hung up: the service went away (park the listener, so that nothing spins,
