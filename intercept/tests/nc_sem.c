@@ -817,19 +817,25 @@ static void t_fork(void) {
   close(s);
 }
 
-static void t_exec(void) {
-  int s = tcp_connect(peer, tport);
+/* Runs this program again as `mode` in a forked child, with socket s (also as stdin, like sshd, if
+ * as_stdin), and checks that the child succeeded. */
+static void exec_self(const char *mode, int s, int as_stdin) {
   pid_t pid = fork();
   if (pid == 0) {
     char fd[16];
     snprintf(fd, sizeof(fd), "%d", s);
-    dup2(s, 0); /* like sshd: the socket as stdin */
-    execl(argv0, argv0, "exec_child", peer, fd, (char *)NULL);
+    if (as_stdin) dup2(s, 0);
+    execl(argv0, argv0, mode, peer, fd, (char *)NULL);
     _exit(127);
   }
   int st;
   waitpid(pid, &st, 0);
   CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exec'ed child ok (%d)", st);
+}
+
+static void t_exec(void) {
+  int s = tcp_connect(peer, tport);
+  exec_self("exec_child", s, 1);
   roundtrip(s, "parent after exec");
   close(s);
 }
@@ -922,15 +928,7 @@ static void t_fresh(void) {
   close(s);
   /* exec with a fresh socket: the new program connects it */
   s = fresh_socket(&ss, &l);
-  pid = fork();
-  if (pid == 0) {
-    char fd[16];
-    snprintf(fd, sizeof(fd), "%d", s);
-    execl(argv0, argv0, "fresh_child", peer, fd, (char *)NULL);
-    _exit(127);
-  }
-  waitpid(pid, &st, 0);
-  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exec'ed child ok (%d)", st);
+  exec_self("fresh_child", s, 0);
   roundtrip(s, "parent after exec");
   close(s);
 }
