@@ -30,7 +30,6 @@ import {
   RX_QUEUE_SIZE,
 } from './constants.js';
 import { type Decoded, type DropReason, fail, ok } from './result.js';
-import { Slab } from './slab.js';
 import { readAddress, readU64 } from './wire.js';
 
 export interface FragmentHeader {
@@ -130,21 +129,39 @@ export interface ReassemblerOptions {
   readonly maxPacketLength?: number;
 }
 
+/**
+ * One incomplete packet. Its pieces are copied into `buf` one after another as they arrive (`at`/`len` say
+ * where each is; -1: not yet), so in the usual order, head first, the packet assembles in place. buf grows
+ * as pieces come (a spray of small fragment sets holds little) and is kept when the set is reused.
+ */
 interface Pending {
-  readonly created: number;
-  head: Uint8Array | undefined;
+  id: bigint;
+  created: number;
   /** Known once a fragment has arrived (0 before). */
   total: number;
-  readonly pieces: (Uint8Array | undefined)[];
   received: number;
+  /** Bytes held: also where the next piece goes in buf. */
   bytes: number;
+  buf: Uint8Array;
+  readonly at: Int32Array;
+  readonly len: Int32Array;
 }
 
 const PENDING: ReassemblyResult = { kind: 'pending' };
+/** Sets kept for reuse once their packet completed or was dropped, with their buffers. */
+const SPARE_SETS = 4;
+const EMPTY = new Uint8Array(0);
 
+/**
+ * Reassembly without an allocation per packet: each incomplete packet holds a buffer, taken from a few spare
+ * ones, and a complete packet is handed back in one of them. That packet is lent:
+ * it stays valid until the next call to addHead or addFragment (Node.processWirePacket copies what it keeps).
+ */
 export class Reassembler {
   private readonly sets = new Map<bigint, Pending>();
-  private readonly slab = new Slab();
+  private readonly spare: Pending[] = [];
+  /** Where a packet whose pieces came out of order is put together (lazily). */
+  private out: Uint8Array | undefined;
   private readonly maxPending: number;
   private readonly timeout: number;
   private readonly maxPacketLength: number;
@@ -169,33 +186,30 @@ export class Reassembler {
     return n;
   }
 
-  /**
-   * The head of a fragmented packet (flag 0x40): its whole datagram. Copied when it has to wait for the
-   * rest; the caller may reuse it.
-   */
+  /** The head of a fragmented packet (flag 0x40): its whole datagram. Copied; the caller may reuse it. */
   addHead(now: number, datagram: Uint8Array): ReassemblyResult {
     if (datagram.length < PACKET_MIN_LENGTH) return this.drop('too-short');
     const id = readU64(datagram, 0);
     const s = this.slot(now, id);
-    if (s.head !== undefined) return PENDING; // duplicate
-    return this.store(id, s, 0, datagram);
+    if (s.at[0]! >= 0) return PENDING; // duplicate
+    return this.store(s, 0, datagram);
   }
 
-  /** A fragment addressed to us (decoded with decodeFragment). Its data is copied when it has to wait. */
+  /** A fragment addressed to us (decoded with decodeFragment). Its data is copied; the caller may reuse it. */
   addFragment(now: number, f: FragmentHeader): ReassemblyResult {
     const s = this.slot(now, f.packetId);
     if (s.total !== 0 && s.total !== f.total) return this.drop('bad-fragment');
     s.total = f.total;
-    if (s.pieces[f.number] !== undefined) return PENDING; // duplicate
-    return this.store(f.packetId, s, f.number, f.data);
+    if (s.at[f.number]! >= 0) return PENDING; // duplicate
+    return this.store(s, f.number, f.data);
   }
 
   /** Drops sets older than the timeout; returns how many. */
   expire(now: number): number {
     let n = 0;
-    for (const [id, s] of this.sets) {
+    for (const s of this.sets.values()) {
       if (now - s.created < this.timeout) break; // insertion order is age order
-      this.sets.delete(id);
+      this.release(s);
       this.count('fragment-timeout');
       n++;
     }
@@ -213,39 +227,68 @@ export class Reassembler {
     let s = this.sets.get(id);
     if (s === undefined) {
       if (this.sets.size >= this.maxPending) {
-        const oldest = this.sets.keys().next().value as bigint;
-        this.sets.delete(oldest);
+        this.release(this.sets.values().next().value as Pending);
         this.count('fragment-evicted');
       }
-      s = { created: now, head: undefined, total: 0, pieces: [], received: 0, bytes: 0 };
+      s = this.spare.pop() ?? {
+        id,
+        created: now,
+        total: 0,
+        received: 0,
+        bytes: 0,
+        buf: EMPTY,
+        at: new Int32Array(MAX_PACKET_FRAGMENTS),
+        len: new Int32Array(MAX_PACKET_FRAGMENTS),
+      };
+      s.id = id;
+      s.created = now;
+      s.total = 0;
+      s.received = 0;
+      s.bytes = 0;
+      s.at.fill(-1);
       this.sets.set(id, s);
     }
     return s;
   }
 
-  private store(id: bigint, s: Pending, index: number, bytes: Uint8Array): ReassemblyResult {
+  /** Forgets a set; its buffer is kept for another (while a complete packet in it is lent, nothing writes it). */
+  private release(s: Pending): void {
+    this.sets.delete(s.id);
+    if (this.spare.length < SPARE_SETS) this.spare.push(s);
+  }
+
+  private store(s: Pending, index: number, bytes: Uint8Array): ReassemblyResult {
     if (s.bytes + bytes.length > this.maxPacketLength) {
-      this.sets.delete(id);
+      this.release(s);
       return this.drop('fragment-too-long');
     }
+    const need = s.bytes + bytes.length;
+    if (need > s.buf.length) {
+      const grown = new Uint8Array(Math.min(this.maxPacketLength, Math.max(2 * need, 2 * s.buf.length, 256)));
+      grown.set(s.buf.subarray(0, s.bytes));
+      s.buf = grown;
+    }
+    s.buf.set(bytes, s.bytes);
+    s.at[index] = s.bytes;
+    s.len[index] = bytes.length;
     s.bytes += bytes.length;
     s.received++;
-    const complete = s.total !== 0 && s.received === s.total && (index === 0 || s.head !== undefined);
-    // A piece that completes the packet is assembled straight from the caller's buffer; one that waits is copied.
-    const piece = complete ? bytes : bytes.slice();
-    if (index === 0) s.head = piece;
-    else s.pieces[index] = piece;
-    if (!complete || s.head === undefined) return PENDING;
-    this.sets.delete(id);
-    const packet = this.slab.take(s.bytes);
-    packet.set(s.head, 0);
-    let pos = s.head.length;
-    for (let i = 1; i < s.total; i++) {
-      const p = s.pieces[i]!;
-      packet.set(p, pos);
-      pos += p.length;
+    if (s.total === 0 || s.received !== s.total || s.at[0]! < 0) return PENDING;
+    this.release(s);
+    let pos = 0;
+    let inOrder = true;
+    for (let i = 0; i < s.total && inOrder; i++) {
+      inOrder = s.at[i] === pos;
+      pos += s.len[i]!;
     }
-    return { kind: 'complete', packet };
+    if (inOrder) return { kind: 'complete', packet: s.buf.subarray(0, s.bytes) };
+    this.out ??= new Uint8Array(this.maxPacketLength);
+    pos = 0;
+    for (let i = 0; i < s.total; i++) {
+      this.out.set(s.buf.subarray(s.at[i]!, s.at[i]! + s.len[i]!), pos);
+      pos += s.len[i]!;
+    }
+    return { kind: 'complete', packet: this.out.subarray(0, pos) };
   }
 
   private count(reason: DropReason): void {

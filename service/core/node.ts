@@ -182,7 +182,11 @@ export class Node {
 
   // ---- Public API -------------------------------------------------------------------------------------------
 
-  /** A datagram arrived on `localSocket` from `remote`. The buffer may be modified in place. Never throws. */
+  /**
+   * A datagram arrived on `localSocket` from `remote`. Never throws. The buffer is lent for the call: it may be
+   * modified in place, and the host reuses it once the call returns (the daemon's receive slots are refilled
+   * by the next recvmmsg), so whatever the node keeps past the call it copies.
+   */
   processWirePacket(now: number, localSocket: LocalSocket, remote: InetAddress, data: Uint8Array): void {
     try {
       this.onDatagram(now, localSocket, remote, data);
@@ -388,7 +392,7 @@ export class Node {
 
   private onPacket(now: number, ls: LocalSocket, remote: InetAddress, b: Uint8Array, h: PacketHeader): void {
     if (h.cipher === 0 && (b[PACKET_IDX_VERB]! & VERB_MASK) === Verb.HELLO)
-      return this.incoming.onHello(now, ls, remote, b, h);
+      return this.incoming.onHello(now, ls, remote, b.slice(), h); // rare, and keeps parts (identity, worlds)
     const peer = this.topology.peers.get(h.source);
     if (!peer) {
       if (this.rxQueue.length >= RX_QUEUE_SIZE) {
@@ -401,7 +405,13 @@ export class Node {
     }
     const opened = openPacket(peer.key, b);
     if (!opened.ok) return this.drop(opened.reason);
-    this.incoming.dispatch(now, ls, remote, peer, opened.value);
+    let p = opened.value;
+    // The datagram is lent (processWirePacket). Unicast frames, the data path, are handed on in place: their
+    // handlers copy what they keep (a frame into the stack, one waiting for credentials). Every other verb
+    // gets its own copy, as control traffic is kept in many places (identities, credentials, config chunks,
+    // a controller's request, a user message); a decompressed payload is its own buffer already.
+    if (!p.compressed && p.verb !== Verb.FRAME && p.verb !== Verb.EXT_FRAME) p = { ...p, payload: p.payload.slice() };
+    this.incoming.dispatch(now, ls, remote, peer, p);
   }
 
   // ---- Relaying -------------------------------------------------------------------------------------------------

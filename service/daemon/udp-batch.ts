@@ -43,6 +43,7 @@ function errnoError(syscall: string, neg: number, where: string): NodeJS.ErrnoEx
   return e;
 }
 
+/** A received datagram: `data` and `addrs` are lent for the call (reused by the next read). */
 export type DatagramHandler = (data: Uint8Array, addrs: Uint8Array, addrOffset: number, port: number) => void;
 
 export class BatchSocket {
@@ -124,24 +125,21 @@ export class BatchSocket {
         if (n < 0) this.errors++;
         return;
       }
-      // The batch is copied into one new buffer and each datagram handed over as a view of it: the node may
-      // keep what it is given (decoded credentials, queued packets), and one allocation per batch costs far
-      // less than one per datagram (each is an off-heap ArrayBuffer the collector must track).
-      let total = 0;
-      for (let k = 0; k < n; k++) total += this.recvMeta[4 * k + 2] === 0 ? this.recvMeta[4 * k]! : 0;
-      const block = new Uint8Array(total);
-      let pos = 0;
+      // Each datagram is handed over in place, a view of its receive slot: the node copies what it keeps
+      // (Node.processWirePacket lends it for the call), and the slot is refilled by the next recvmmsg.
       for (let k = 0; k < n && !this.closed; k++) {
-        const len = this.recvMeta[4 * k]!;
-        if (this.recvMeta[4 * k + 2] !== 0) {
+        const m = 4 * k;
+        if (this.recvMeta[m + 2] !== 0) {
           this.errors++;
           continue;
         }
         const off = k * SLOT;
-        block.set(this.recvData.subarray(off, off + len), pos);
-        const datagram = block.subarray(pos, pos + len);
-        pos += len;
-        this.onDatagram(datagram, this.recvAddrs, 16 * k, this.recvMeta[4 * k + 1]!);
+        this.onDatagram(
+          this.recvData.subarray(off, off + this.recvMeta[m]!),
+          this.recvAddrs,
+          16 * k,
+          this.recvMeta[m + 1]!,
+        );
       }
       if (n < MAX_BATCH) return;
     }

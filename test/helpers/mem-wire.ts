@@ -78,6 +78,9 @@ export class MemWire {
           const k = `${formatInetAddress(q.from)}>${q.to}`;
           this.traffic.set(k, (this.traffic.get(k) ?? 0) + 1);
           dest.node.processWirePacket(this.now, 0, q.from, q.data);
+          // The datagram was lent for the call, as the daemon's receive slots are (reused by the next
+          // recvmmsg): whatever the node kept of it must have been copied.
+          q.data.fill(0xee);
         }
         continue;
       }

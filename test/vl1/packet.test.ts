@@ -252,6 +252,24 @@ test('reassembly memory is bounded: slot count, per-packet size, timeout with ti
   t.is(slow.pending, 1);
 });
 
+test('reassembly allocates nothing per packet: each complete packet is lent in a reused buffer, in either order', (t) => {
+  const r = new Reassembler();
+  const frag = (b: Uint8Array) => (decodeFragment(b) as { ok: true; value: never }).value;
+  const buffers = new Set<ArrayBufferLike>();
+  for (let i = 0; i < 6; i++) {
+    const p = bigPacket(2766);
+    const [head, tail] = splitPacket(p) as [Uint8Array, Uint8Array];
+    // Head first (the usual order: assembled where it is stored) or the fragment first (put together apart).
+    const first = i % 2 === 0 ? r.addHead(i, head) : r.addFragment(i, frag(tail));
+    t.is(first.kind, 'pending');
+    const done = i % 2 === 0 ? r.addFragment(i, frag(tail)) : r.addHead(i, head);
+    if (done.kind !== 'complete') return t.fail(done.kind);
+    t.is(toHex(done.packet), toHex(p));
+    buffers.add(done.packet.buffer);
+  }
+  t.is(buffers.size, 2, 'one buffer for in-order packets, one for the others');
+});
+
 test('buildPacket sets the fragmented flag from the MTU before armoring', (t) => {
   const small = buildPacket({
     packetId: 1n,
