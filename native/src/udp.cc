@@ -5,13 +5,16 @@
 //
 //   udpOpen(family 4|6, ip bytes (4|16), port, rcvbuf, sndbuf) → fd
 //   udpLocalPort(fd) → port
-//   udpSendBatch(fd, family, data, meta Int32Array, addrs, count) → datagrams that could not be sent
-//       meta per datagram: [offset in data, length, port, ttl (-1: default)]; addrs: 16 bytes per datagram
+//   udpSendBatch(fd, family, data, meta Int32Array, addrs, count, stats Int32Array, gso 0|1)
+//       → datagrams that could not be sent
+//       meta per datagram: [offset in data, length, port, ttl (-1: default)]; addrs: 16 bytes per datagram;
+//       stats: [messages handed to the kernel (added to), 1 if the kernel refused segmentation]
 //   udpRecvBatch(fd, family, data, slot, meta Int32Array, addrs, max) → datagrams read (0: none waiting)
 //       datagram i is at data[i * slot], meta per datagram: [length, port, truncated 0|1]; addrs as above
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -95,60 +98,132 @@ bool SendWithTtl(int fd, int family, const uint8_t* p, size_t len, const sockadd
   return ok;
 }
 
-Napi::Value SendBatch(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int fd = ArgInt(info, 0), family = ArgInt(info, 1);
-  uint8_t *data, *metaBytes, *addrs;
-  size_t dlen, mlen, alen;
-  if (!Bytes(info[2], &data, &dlen) || !Bytes(info[3], &metaBytes, &mlen) || !Bytes(info[4], &addrs, &alen))
-    return Napi::Number::New(env, -EINVAL);
-  unsigned count = static_cast<unsigned>(ArgInt(info, 5));
-  auto* meta = reinterpret_cast<const int32_t*>(metaBytes);
-  if (count * 16u > mlen || count * 16u > alen) return Napi::Number::New(env, -EINVAL);
-  unsigned failed = 0, i = 0;
+// Datagrams to one destination, of one length (the last may be shorter) and contiguous in data leave as one
+// message with UDP_SEGMENT: the kernel carries them as one buffer through UDP and IP and cuts them at the
+// device (UDP GSO, Linux 4.18). Both pieces of a fragmented frame are cut to one length (fragment.ts) for this.
+constexpr unsigned kMaxSegments = 64;
+constexpr size_t kMaxGsoBytes = 65000;
+
+struct Out {
   mmsghdr msgs[kBatch];
   iovec iov[kBatch];
   sockaddr_storage sas[kBatch];
+  alignas(cmsghdr) char ctl[kBatch][CMSG_SPACE(sizeof(uint16_t))];
+  unsigned first[kBatch];  // the first datagram of each message
+  unsigned segs[kBatch];   // datagrams in each message
+  size_t seg[kBatch];      // their length (the last may be shorter)
+};
+
+void SetSegment(Out& o, unsigned n) {
+  msghdr& h = o.msgs[n].msg_hdr;
+  h.msg_control = o.ctl[n];
+  h.msg_controllen = sizeof(o.ctl[n]);
+  cmsghdr* c = CMSG_FIRSTHDR(&h);
+  c->cmsg_level = SOL_UDP;
+  c->cmsg_type = UDP_SEGMENT;
+  c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+  uint16_t size = static_cast<uint16_t>(o.seg[n]);
+  memcpy(CMSG_DATA(c), &size, sizeof(size));
+}
+
+// udpSendBatch(fd, family, data, meta, addrs, count, stats Int32Array(2), gso 0|1) → datagrams not sent.
+// stats: [0] messages handed to the kernel, [1] set to 1 when the kernel refused segmentation (the datagrams
+// then went one by one; the caller stops asking for it).
+Napi::Value SendBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = ArgInt(info, 0), family = ArgInt(info, 1);
+  uint8_t *data, *metaBytes, *addrs, *statBytes;
+  size_t dlen, mlen, alen, slen;
+  if (!Bytes(info[2], &data, &dlen) || !Bytes(info[3], &metaBytes, &mlen) || !Bytes(info[4], &addrs, &alen) ||
+      !Bytes(info[6], &statBytes, &slen) || slen < 8)
+    return Napi::Number::New(env, -EINVAL);
+  unsigned count = static_cast<unsigned>(ArgInt(info, 5));
+  bool gso = ArgInt(info, 7) != 0;
+  auto* meta = reinterpret_cast<const int32_t*>(metaBytes);
+  auto* stats = reinterpret_cast<int32_t*>(statBytes);
+  if (count * 16u > mlen || count * 16u > alen) return Napi::Number::New(env, -EINVAL);
+  for (unsigned k = 0; k < count; k++) {
+    const int32_t* m = meta + 4 * k;
+    if (m[0] < 0 || m[1] < 0 || static_cast<size_t>(m[0]) + static_cast<size_t>(m[1]) > dlen)
+      return Napi::Number::New(env, -EINVAL);
+  }
+  unsigned failed = 0, i = 0;
+  static thread_local Out o;
   while (i < count) {
-    // Gather up to kBatch datagrams with the default TTL; one with its own TTL goes alone.
-    unsigned n = 0;
-    while (i + n < count && n < kBatch) {
-      const int32_t* m = meta + 4 * (i + n);
+    // Gather up to kBatch messages with the default TTL; a datagram with its own TTL goes alone.
+    unsigned n = 0, next = i;
+    while (next < count && n < kBatch) {
+      const int32_t* m = meta + 4 * next;
       size_t off = static_cast<size_t>(m[0]), len = static_cast<size_t>(m[1]);
-      if (off + len > dlen) return Napi::Number::New(env, -EINVAL);
-      socklen_t sl = Fill(family, addrs + 16 * (i + n), m[2], &sas[n]);
       if (m[3] >= 0) {
         if (n > 0) break;
-        if (!SendWithTtl(fd, family, data + off, len, &sas[0], sl, m[3])) failed++;
-        i++;
+        sockaddr_storage ss;
+        socklen_t sl = Fill(family, addrs + 16 * next, m[2], &ss);
+        if (!SendWithTtl(fd, family, data + off, len, &ss, sl, m[3])) failed++;
+        next++;
+        i = next;
         continue;
       }
-      iov[n] = {data + off, len};
-      memset(&msgs[n], 0, sizeof(mmsghdr));
-      msgs[n].msg_hdr.msg_name = &sas[n];
-      msgs[n].msg_hdr.msg_namelen = sl;
-      msgs[n].msg_hdr.msg_iov = &iov[n];
-      msgs[n].msg_hdr.msg_iovlen = 1;
+      if (gso && n > 0) {
+        unsigned p = n - 1;
+        iovec& v = o.iov[p];
+        const int32_t* pm = meta + 4 * o.first[p];
+        bool sameDest = pm[2] == m[2] && memcmp(addrs + 16 * o.first[p], addrs + 16 * next, 16) == 0;
+        bool fits = len > 0 && len <= o.seg[p] && o.segs[p] < kMaxSegments && v.iov_len + len <= kMaxGsoBytes;
+        bool lastWasFull = v.iov_len == o.seg[p] * o.segs[p];
+        if (sameDest && fits && lastWasFull && static_cast<uint8_t*>(v.iov_base) + v.iov_len == data + off) {
+          v.iov_len += len;
+          o.segs[p]++;
+          next++;
+          continue;
+        }
+      }
+      socklen_t sl = Fill(family, addrs + 16 * next, m[2], &o.sas[n]);
+      o.iov[n] = {data + off, len};
+      memset(&o.msgs[n], 0, sizeof(mmsghdr));
+      o.msgs[n].msg_hdr.msg_name = &o.sas[n];
+      o.msgs[n].msg_hdr.msg_namelen = sl;
+      o.msgs[n].msg_hdr.msg_iov = &o.iov[n];
+      o.msgs[n].msg_hdr.msg_iovlen = 1;
+      o.first[n] = next;
+      o.segs[n] = 1;
+      o.seg[n] = len;
       n++;
+      next++;
     }
+    for (unsigned k = 0; k < n; k++)
+      if (o.segs[k] > 1) SetSegment(o, k);
+    stats[0] += static_cast<int32_t>(n);
     unsigned done = 0;
     while (done < n) {
-      int r = sendmmsg(fd, msgs + done, n - done, 0);
+      int r = sendmmsg(fd, o.msgs + done, n - done, 0);
       if (r < 0) {
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
           // Socket buffer full: the rest of this batch is dropped (UDP may drop; the peers retransmit).
-          failed += n - done;
+          for (unsigned k = done; k < n; k++) failed += o.segs[k];
           done = n;
           break;
         }
-        failed++;  // this one datagram was refused (unreachable, bad address…): skip it
-        done++;
+        int e = errno;
+        unsigned k = done++;
+        if (o.segs[k] > 1 && (e == EIO || e == EINVAL || e == EMSGSIZE)) {
+          // Segmentation refused (no checksum offload, a path MTU below the segment …): one by one instead.
+          stats[1] = 1;
+          for (unsigned d = 0; d < o.segs[k]; d++) {
+            const int32_t* m = meta + 4 * (o.first[k] + d);
+            if (sendto(fd, data + m[0], static_cast<size_t>(m[1]), 0,
+                       reinterpret_cast<const sockaddr*>(&o.sas[k]), o.msgs[k].msg_hdr.msg_namelen) < 0)
+              failed++;
+          }
+          continue;
+        }
+        failed += o.segs[k];  // this datagram was refused (unreachable, bad address…): skip it
         continue;
       }
       done += static_cast<unsigned>(r);
     }
-    i += n;
+    i = next;
   }
   return Napi::Number::New(env, failed);
 }

@@ -1,7 +1,8 @@
 // Fragmentation and reassembly (PROTOCOL-VL1.md §3.5).
 //
-// A packet longer than the path MTU is armored once, as a whole, with flag 0x40 set; its first `mtu` bytes go
-// out as the head (a normal, truncated packet), the rest as fragments of at most mtu-16 data bytes:
+// A packet longer than the path MTU is armored once, as a whole, with flag 0x40 set; its first bytes go out as
+// the head (a normal, truncated packet), the rest as fragments (ZeroTier One sends an `mtu`-byte head and
+// fragments of mtu-16 data bytes; we cut pieces of one length, see emitPieces):
 //
 //    0                   8          13     14        15     16
 //   +-------------------+----------+------+---------+------+------------------------+
@@ -76,10 +77,14 @@ export function fragmentCount(len: number, mtu = DEFAULT_PHYSMTU): number {
 }
 
 /**
- * Hands an armored packet's pieces to `emit` in order: the head as a view of its first `mtu` bytes, then the
+ * Hands an armored packet's pieces to `emit` in order: the head as a view of the packet's first bytes, then the
  * fragments, each built in `scratch` (reused for the next one: emit must copy what it keeps) or, without a
  * scratch buffer, in a new buffer. The packet must have been built with flag 0x40 (packet.ts buildPacket
  * does it from the same mtu) and must fit in 7 pieces; violating either is a programming error and throws.
+ *
+ * The pieces are cut to one length (the last may be shorter), none longer than `mtu`: where ZeroTier One sends
+ * an `mtu`-byte head and the rest, we send two halves, so that a run of equal frames is a run of equal datagrams,
+ * which leave in one message (UDP GSO, udp-batch.ts). Receivers join the pieces whatever their lengths.
  */
 export function emitPieces(
   armored: Uint8Array,
@@ -91,9 +96,11 @@ export function emitPieces(
   if (total === 1) return emit(armored);
   if (total > MAX_PACKET_FRAGMENTS) throw new RangeError(`splitPacket: ${armored.length} bytes need ${total} pieces`);
   if ((armored[PACKET_IDX_FLAGS]! & FLAG_FRAGMENTED) === 0) throw new RangeError('splitPacket: flag 0x40 not set');
-  emit(armored.subarray(0, mtu));
-  const chunk = mtu - FRAGMENT_HEADER_LENGTH;
-  let pos = mtu;
+  // Every piece as long as the head: head + (total - 1) × (head - 16) ≥ the packet.
+  const head = Math.ceil((armored.length + (total - 1) * FRAGMENT_HEADER_LENGTH) / total);
+  emit(armored.subarray(0, head));
+  const chunk = head - FRAGMENT_HEADER_LENGTH;
+  let pos = head;
   for (let no = 1; no < total; no++) {
     const n = Math.min(chunk, armored.length - pos);
     const len = FRAGMENT_HEADER_LENGTH + n;

@@ -8,7 +8,16 @@ import { Poller, type PollerHandle } from '../../native/poller.js';
 interface UdpPart {
   udpOpen(family: 4 | 6, ip: Uint8Array, port: number, rcvbuf: number, sndbuf: number): number;
   udpLocalPort(fd: number): number;
-  udpSendBatch(fd: number, family: 4 | 6, data: Uint8Array, meta: Int32Array, addrs: Uint8Array, n: number): number;
+  udpSendBatch(
+    fd: number,
+    family: 4 | 6,
+    data: Uint8Array,
+    meta: Int32Array,
+    addrs: Uint8Array,
+    n: number,
+    stats: Int32Array,
+    gso: number,
+  ): number;
   udpRecvBatch(
     fd: number,
     family: 4 | 6,
@@ -49,6 +58,14 @@ export type DatagramHandler = (data: Uint8Array, addrs: Uint8Array, addrOffset: 
 export class BatchSocket {
   /** Datagrams that could not be sent or were too long to receive. */
   errors = 0;
+  /**
+   * Runs of datagrams to one destination and of one length leave as one message the kernel cuts (UDP GSO);
+   * off for good once the kernel refuses it (then they went one by one).
+   */
+  segmentation = true;
+  /** [datagrams sent, messages they left in] since the socket opened. */
+  readonly sent = [0, 0];
+  private readonly sendStats = new Int32Array(2);
   private readonly poller: PollerHandle;
   private readonly sendData = new Uint8Array(SEND_BYTES);
   private readonly sendMeta = new Int32Array(4 * MAX_BATCH);
@@ -114,8 +131,23 @@ export class BatchSocket {
     this.sendCount = 0;
     this.sendBytes = 0;
     if (this.closed) return;
-    const failed = udp!.udpSendBatch(this.fd, this.family, this.sendData, this.sendMeta, this.sendAddrs, n);
+    const st = this.sendStats;
+    st[0] = 0;
+    st[1] = 0;
+    const failed = udp!.udpSendBatch(
+      this.fd,
+      this.family,
+      this.sendData,
+      this.sendMeta,
+      this.sendAddrs,
+      n,
+      st,
+      this.segmentation ? 1 : 0,
+    );
     this.errors += failed < 0 ? n : failed;
+    this.sent[0] += n;
+    this.sent[1] += st[0]!;
+    if (st[1] !== 0) this.segmentation = false;
   }
 
   private onReadable(): void {

@@ -177,14 +177,23 @@ function bigPacket(len: number, mtu = 1432): Uint8Array {
   );
 }
 
-test('fragmentation: 2766 bytes → 1432-byte head + 1350-byte fragment (as in the capture), reassembled', (t) => {
+test('fragmentation: 2766 bytes → two 1391-byte pieces (ZeroTier One cuts 1432 + 1350; receivers join any cut), reassembled', (t) => {
   const p = bigPacket(2766);
   t.is(p[18], 0x58, 'suite 3 + fragmented');
   t.is(fragmentCount(2766), 2);
   const pieces = splitPacket(p);
   t.deepEqual(
     pieces.map((x) => x.length),
-    [1432, 1350],
+    [1391, 1391],
+  );
+  // Equal cuts up to 7 pieces, none longer than the MTU, the last one shorter when the bytes do not divide.
+  t.deepEqual(
+    splitPacket(bigPacket(2767)).map((x) => x.length),
+    [1392, 1391],
+  );
+  t.deepEqual(
+    splitPacket(bigPacket(9928)).map((x) => x.length),
+    [1432, 1432, 1432, 1432, 1432, 1432, 1432],
   );
   t.is(toHex(pieces[1]!.subarray(0, 16)), `${toHex(p.subarray(0, 8))}caf2d0093eff2100`);
   const r = new Reassembler();

@@ -1,14 +1,19 @@
 // The UDP edge with the addon's batched sockets (sendmmsg/recvmmsg) and with node:dgram: two nodes in this
 // process exchange fragmented USER_MESSAGEs over IPv4 and IPv6 loopback, each edge against the other, and
-// the NAT junk packet (own TTL) leaves through the batched socket without counting an error.
+// the NAT junk packet (own TTL) leaves through the batched socket without counting an error. Runs of equal
+// datagrams leave as one segmented message (UDP GSO), and one by one where the kernel refuses that.
 
 import { createSocket } from 'node:dgram';
+import { join } from 'node:path';
 import test from 'ava';
+import { execa } from 'execa';
 import { parseInetAddress } from '../../service/core/inet-address.js';
 import { makeWorld, WORLD_ID_EARTH, WORLD_TYPE_PLANET } from '../../service/core/world.js';
 import { batchedUdpAvailable } from '../../service/daemon/udp-batch.js';
 import { UdpNode } from '../../service/daemon/udp-host.js';
 import { newIdentity, newKeyPair } from '../../service/random.js';
+import { ROOT } from '../../tools/cluster.js';
+import { type SegmentsReport, sendRuns } from '../helpers/udp-segments.js';
 
 const idA = newIdentity();
 const idB = newIdentity();
@@ -96,4 +101,43 @@ test('the junk packet (TTL 2) leaves the batched IPv4 socket', async (t) => {
   );
   t.deepEqual([...(await got)], [1, 2, 3, 4]);
   t.is(u.sendErrors, 0);
+});
+
+// The expected arrivals of sendRuns (test/helpers/udp-segments.ts): each receiver's datagrams in the order sent.
+const RUNS_EXPECTED: [number, number, number][] = [
+  ...[0, 1, 2, 3, 4].map((i) => [0, 1391, i] as [number, number, number]),
+  [0, 600, 5],
+  [1, 1391, 6],
+  [1, 1391, 7],
+  ...[8, 9, 10, 11].map((i) => [0, 1391, i] as [number, number, number]),
+];
+const byReceiver = (got: [number, number, number][]) => [0, 1].map((k) => got.filter((g) => g[0] === k));
+
+test('runs of equal datagrams to one destination leave as one message each (UDP GSO) and arrive intact, in order', async (t) => {
+  if (!batchedUdpAvailable) return t.pass('the addon has no batched UDP');
+  const r = await sendRuns();
+  t.deepEqual(byReceiver(r.got), byReceiver(RUNS_EXPECTED));
+  // 5 × 1391 + 600 (a shorter datagram may end a run), 2 × 1391 to the other receiver, 4 × 1391: 3 messages.
+  t.deepEqual(r.sent, [12, 3]);
+  t.true(r.segmentation);
+  t.is(r.errors, 0);
+});
+
+test('where the kernel refuses to segment (loopback MTU 1280 < 1391), the datagrams go one by one and segmentation stays off', async (t) => {
+  if (!batchedUdpAvailable) return t.pass('the addon has no batched UDP');
+  if (process.getuid?.() !== 0) return t.pass('needs root for a network namespace; skipped');
+  const helper = join(ROOT, 'dist', 'test', 'helpers', 'udp-segments.js');
+  const r = await execa(
+    'unshare',
+    ['-n', 'sh', '-c', `ip link set lo up mtu 1280 && "${process.execPath}" "${helper}"`],
+    {
+      reject: false,
+      timeout: 60_000,
+    },
+  );
+  t.is(r.exitCode, 0, r.stderr);
+  const report = JSON.parse(r.stdout) as SegmentsReport;
+  t.deepEqual(byReceiver(report.got), byReceiver(RUNS_EXPECTED));
+  t.false(report.segmentation);
+  t.is(report.errors, 0);
 });
