@@ -31,10 +31,12 @@ import {
   RX_QUEUE_SIZE,
 } from './constants.js';
 import { type Decoded, type DropReason, fail, ok } from './result.js';
-import { readAddress, readU64 } from './wire.js';
+import { readAddress, readU32 } from './wire.js';
 
 export interface FragmentHeader {
-  readonly packetId: bigint;
+  /** The packet ID (wire bytes 0-7) as two unsigned 32-bit halves: numbers, not a BigInt, on the data path. */
+  readonly idHigh: number;
+  readonly idLow: number;
   readonly destination: number;
   /** Pieces including the head (2..7 accepted). */
   readonly total: number;
@@ -55,7 +57,8 @@ export function decodeFragment(b: Uint8Array): Decoded<FragmentHeader> {
   const number = n & 0x0f;
   if (total < 2 || total > MAX_PACKET_FRAGMENTS || number < 1 || number >= total) return fail('bad-fragment');
   return ok({
-    packetId: readU64(b, 0),
+    idHigh: readU32(b, 0),
+    idLow: readU32(b, 4),
     destination: readAddress(b, FRAGMENT_IDX_DEST),
     total,
     number,
@@ -142,7 +145,8 @@ export interface ReassemblerOptions {
  * as pieces come (a spray of small fragment sets holds little) and is kept when the set is reused.
  */
 interface Pending {
-  id: bigint;
+  idHigh: number;
+  idLow: number;
   created: number;
   /** Known once a fragment has arrived (0 before). */
   total: number;
@@ -165,7 +169,8 @@ const EMPTY = new Uint8Array(0);
  * it stays valid until the next call to addHead or addFragment (Node.processWirePacket copies what it keeps).
  */
 export class Reassembler {
-  private readonly sets = new Map<bigint, Pending>();
+  /** Incomplete packets, oldest first (at most maxPending: a scan is cheaper than hashing a 64-bit ID). */
+  private readonly sets: Pending[] = [];
   private readonly spare: Pending[] = [];
   /** Where a packet whose pieces came out of order is put together (lazily). */
   private out: Uint8Array | undefined;
@@ -183,28 +188,27 @@ export class Reassembler {
 
   /** Incomplete packets held now. */
   get pending(): number {
-    return this.sets.size;
+    return this.sets.length;
   }
 
   /** Bytes held in incomplete packets now. */
   get bytesHeld(): number {
     let n = 0;
-    for (const s of this.sets.values()) n += s.bytes;
+    for (const s of this.sets) n += s.bytes;
     return n;
   }
 
   /** The head of a fragmented packet (flag 0x40): its whole datagram. Copied; the caller may reuse it. */
   addHead(now: number, datagram: Uint8Array): ReassemblyResult {
     if (datagram.length < PACKET_MIN_LENGTH) return this.drop('too-short');
-    const id = readU64(datagram, 0);
-    const s = this.slot(now, id);
+    const s = this.slot(now, readU32(datagram, 0), readU32(datagram, 4));
     if (s.at[0]! >= 0) return PENDING; // duplicate
     return this.store(s, 0, datagram);
   }
 
   /** A fragment addressed to us (decoded with decodeFragment). Its data is copied; the caller may reuse it. */
   addFragment(now: number, f: FragmentHeader): ReassemblyResult {
-    const s = this.slot(now, f.packetId);
+    const s = this.slot(now, f.idHigh, f.idLow);
     if (s.total !== 0 && s.total !== f.total) return this.drop('bad-fragment');
     s.total = f.total;
     if (s.at[f.number]! >= 0) return PENDING; // duplicate
@@ -214,53 +218,59 @@ export class Reassembler {
   /** Drops sets older than the timeout; returns how many. */
   expire(now: number): number {
     let n = 0;
-    for (const s of this.sets.values()) {
-      if (now - s.created < this.timeout) break; // insertion order is age order
-      this.release(s);
+    while (n < this.sets.length && now - this.sets[n]!.created >= this.timeout) n++;
+    if (n === 0) return 0;
+    for (const s of this.sets.splice(0, n)) {
+      this.keep(s);
       this.count('fragment-timeout');
-      n++;
     }
     return n;
   }
 
   /** When the oldest incomplete set times out, or undefined if none is held. */
   nextDeadline(): number | undefined {
-    for (const s of this.sets.values()) return s.created + this.timeout;
-    return undefined;
+    const s = this.sets[0];
+    return s === undefined ? undefined : s.created + this.timeout;
   }
 
-  private slot(now: number, id: bigint): Pending {
-    this.expire(now);
-    let s = this.sets.get(id);
-    if (s === undefined) {
-      if (this.sets.size >= this.maxPending) {
-        this.release(this.sets.values().next().value as Pending);
-        this.count('fragment-evicted');
-      }
-      s = this.spare.pop() ?? {
-        id,
-        created: now,
-        total: 0,
-        received: 0,
-        bytes: 0,
-        buf: EMPTY,
-        at: new Int32Array(MAX_PACKET_FRAGMENTS),
-        len: new Int32Array(MAX_PACKET_FRAGMENTS),
-      };
-      s.id = id;
-      s.created = now;
-      s.total = 0;
-      s.received = 0;
-      s.bytes = 0;
-      s.at.fill(-1);
-      this.sets.set(id, s);
+  private slot(now: number, idHigh: number, idLow: number): Pending {
+    if (this.sets.length > 0 && now - this.sets[0]!.created >= this.timeout) this.expire(now);
+    for (const s of this.sets) if (s.idLow === idLow && s.idHigh === idHigh) return s;
+    if (this.sets.length >= this.maxPending) {
+      this.keep(this.sets.shift()!);
+      this.count('fragment-evicted');
     }
+    const s = this.spare.pop() ?? {
+      idHigh,
+      idLow,
+      created: now,
+      total: 0,
+      received: 0,
+      bytes: 0,
+      buf: EMPTY,
+      at: new Int32Array(MAX_PACKET_FRAGMENTS),
+      len: new Int32Array(MAX_PACKET_FRAGMENTS),
+    };
+    s.idHigh = idHigh;
+    s.idLow = idLow;
+    s.created = now;
+    s.total = 0;
+    s.received = 0;
+    s.bytes = 0;
+    s.at.fill(-1);
+    this.sets.push(s);
     return s;
   }
 
-  /** Forgets a set; its buffer is kept for another (while a complete packet in it is lent, nothing writes it). */
+  /** Forgets a set. */
   private release(s: Pending): void {
-    this.sets.delete(s.id);
+    const i = this.sets.indexOf(s);
+    if (i >= 0) this.sets.splice(i, 1);
+    this.keep(s);
+  }
+
+  /** Keeps a forgotten set's buffer for another (while a complete packet in it is lent, nothing writes it). */
+  private keep(s: Pending): void {
     if (this.spare.length < SPARE_SETS) this.spare.push(s);
   }
 
