@@ -10,7 +10,9 @@
 //       meta per datagram: [offset in data, length, port, ttl (-1: default)]; addrs: 16 bytes per datagram;
 //       stats: [messages handed to the kernel (added to), 1 if the kernel refused segmentation]
 //   udpRecvBatch(fd, family, data, slot, meta Int32Array, addrs, max) → datagrams read (0: none waiting)
-//       datagram i is at data[i * slot], meta per datagram: [length, port, truncated 0|1]; addrs as above
+//       message i is at data[i * slot], meta per message: [length, port, truncated 0|1, segment size]; a
+//       message with a segment size (UDP GRO) is that many equal datagrams (the last may be shorter) from one
+//       sender; 0: one datagram. addrs as above
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -67,6 +69,9 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   if (family == 6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
   if (rcv > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
   if (snd > 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &snd, sizeof(snd));
+  // Runs of equal datagrams may arrive as one (UDP GRO, Linux 5.0): udpRecvBatch says their segment size.
+  // Without it (an older kernel) every datagram arrives alone, which the caller handles the same way.
+  setsockopt(fd, IPPROTO_UDP, UDP_GRO, &one, sizeof(one));
   sockaddr_storage ss;
   socklen_t sl = Fill(family, ip, port, &ss);
   if (bind(fd, reinterpret_cast<sockaddr*>(&ss), sl) < 0) {
@@ -243,6 +248,7 @@ Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
   mmsghdr msgs[kBatch];
   iovec iov[kBatch];
   sockaddr_storage sas[kBatch];
+  alignas(cmsghdr) char ctl[kBatch][CMSG_SPACE(sizeof(int))];
   for (unsigned k = 0; k < max; k++) {
     iov[k] = {data + k * slot, slot};
     memset(&msgs[k], 0, sizeof(mmsghdr));
@@ -250,6 +256,8 @@ Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
     msgs[k].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
     msgs[k].msg_hdr.msg_iov = &iov[k];
     msgs[k].msg_hdr.msg_iovlen = 1;
+    msgs[k].msg_hdr.msg_control = ctl[k];
+    msgs[k].msg_hdr.msg_controllen = sizeof(ctl[k]);
   }
   int r;
   do {
@@ -260,6 +268,14 @@ Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
     int32_t* m = meta + 4 * k;
     m[0] = static_cast<int32_t>(msgs[k].msg_len);
     m[2] = (msgs[k].msg_hdr.msg_flags & MSG_TRUNC) ? 1 : 0;
+    m[3] = 0;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msgs[k].msg_hdr); c != nullptr; c = CMSG_NXTHDR(&msgs[k].msg_hdr, c)) {
+      if (c->cmsg_level == IPPROTO_UDP && c->cmsg_type == UDP_GRO) {
+        int size;
+        memcpy(&size, CMSG_DATA(c), sizeof(size));
+        m[3] = size;
+      }
+    }
     if (family == 4) {
       auto* sa = reinterpret_cast<sockaddr_in*>(&sas[k]);
       m[1] = ntohs(sa->sin_port);

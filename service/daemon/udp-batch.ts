@@ -36,8 +36,13 @@ const fdpass = native.fdpass as { close(fd: number): number } | undefined;
 export const batchedUdpAvailable = udp !== undefined && fdpass !== undefined;
 
 const MAX_BATCH = 64;
-/** Receive slots: larger than any ZeroTier datagram (ZT_MAX_PACKET_LENGTH is 10 KB); longer ones are dropped. */
-const SLOT = 16384;
+/** Messages read per recvmmsg. */
+const RECV_BATCH = 32;
+/**
+ * Receive slots: one message may be a run of datagrams the kernel joined (UDP GRO, up to 64 KB); a single
+ * datagram is at most ZT_MAX_PACKET_LENGTH (10 KB). Longer ones are dropped.
+ */
+const SLOT = 65536;
 const SEND_BYTES = 256 * 1024;
 /** Batches read per wake-up before yielding to the rest of the event loop. */
 const READS_PER_WAKE = 16;
@@ -65,6 +70,8 @@ export class BatchSocket {
   segmentation = true;
   /** [datagrams sent, messages they left in] since the socket opened. */
   readonly sent = [0, 0];
+  /** [datagrams received, messages they arrived in (UDP GRO joins runs)] since the socket opened. */
+  readonly received = [0, 0];
   private readonly sendStats = new Int32Array(2);
   private readonly poller: PollerHandle;
   private readonly sendData = new Uint8Array(SEND_BYTES);
@@ -73,9 +80,9 @@ export class BatchSocket {
   private sendCount = 0;
   private sendBytes = 0;
   private flushQueued = false;
-  private readonly recvData = new Uint8Array(SLOT * MAX_BATCH);
-  private readonly recvMeta = new Int32Array(4 * MAX_BATCH);
-  private readonly recvAddrs = new Uint8Array(16 * MAX_BATCH);
+  private readonly recvData = new Uint8Array(SLOT * RECV_BATCH);
+  private readonly recvMeta = new Int32Array(4 * RECV_BATCH);
+  private readonly recvAddrs = new Uint8Array(16 * RECV_BATCH);
   private closed = false;
   private readonly flushNow = (): void => {
     this.flushQueued = false;
@@ -152,7 +159,7 @@ export class BatchSocket {
 
   private onReadable(): void {
     for (let round = 0; round < READS_PER_WAKE && !this.closed; round++) {
-      const n = udp!.udpRecvBatch(this.fd, this.family, this.recvData, SLOT, this.recvMeta, this.recvAddrs, MAX_BATCH);
+      const n = udp!.udpRecvBatch(this.fd, this.family, this.recvData, SLOT, this.recvMeta, this.recvAddrs, RECV_BATCH);
       if (n <= 0) {
         if (n < 0) this.errors++;
         return;
@@ -165,15 +172,17 @@ export class BatchSocket {
           this.errors++;
           continue;
         }
-        const off = k * SLOT;
-        this.onDatagram(
-          this.recvData.subarray(off, off + this.recvMeta[m]!),
-          this.recvAddrs,
-          16 * k,
-          this.recvMeta[m + 1]!,
-        );
+        const start = k * SLOT;
+        const end = start + this.recvMeta[m]!;
+        const port = this.recvMeta[m + 1]!;
+        const seg = this.recvMeta[m + 3]! > 0 ? this.recvMeta[m + 3]! : end - start;
+        this.received[0] += Math.ceil((end - start) / seg);
+        this.received[1]++;
+        for (let at = start; at < end && !this.closed; at += seg) {
+          this.onDatagram(this.recvData.subarray(at, Math.min(at + seg, end)), this.recvAddrs, 16 * k, port);
+        }
       }
-      if (n < MAX_BATCH) return;
+      if (n < RECV_BATCH) return;
     }
   }
 

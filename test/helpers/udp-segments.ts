@@ -1,13 +1,15 @@
 // Sends runs of datagrams from one batched UDP socket (service/daemon/udp-batch.ts) to others on 127.0.0.1 and
 // prints what left and what arrived, as one JSON line. Run in this process by test/vl1/udp-batch.test.ts, and in
 // a network namespace whose loopback MTU is below the datagrams (where the kernel refuses to segment them).
-//   node udp-segments.js   → {"sent":[datagrams, messages],"segmentation":bool,"errors":n,"got":[[to, len, first byte]…]}
+//   node udp-segments.js   → {"sent":[datagrams, messages],"received":[[datagrams, messages]×2],"segmentation":bool,"errors":n,"got":[[to, len, first byte]…]}
 import { BatchSocket } from '../../service/daemon/udp-batch.js';
 
 const LO = new Uint8Array([127, 0, 0, 1]);
 
 export interface SegmentsReport {
   sent: number[];
+  /** Per receiver: [datagrams, messages they arrived in]. */
+  received: number[][];
   segmentation: boolean;
   errors: number;
   /** Arrivals in order: [receiver 0|1, length, first byte]. */
@@ -36,7 +38,7 @@ export async function sendRuns(): Promise<SegmentsReport> {
   tx.flush();
   const t0 = Date.now();
   while (got.length < plan.length && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 5));
-  const report = { sent: [...tx.sent], segmentation: tx.segmentation, errors: tx.errors, got };
+  const report = { sent: [...tx.sent], received: rx.map((r) => [...r.received]), segmentation: tx.segmentation, errors: tx.errors, got };
   for (const s of [tx, ...rx]) s.close();
   return report;
 }

@@ -1,7 +1,8 @@
 // The UDP edge with the addon's batched sockets (sendmmsg/recvmmsg) and with node:dgram: two nodes in this
 // process exchange fragmented USER_MESSAGEs over IPv4 and IPv6 loopback, each edge against the other, and
 // the NAT junk packet (own TTL) leaves through the batched socket without counting an error. Runs of equal
-// datagrams leave as one segmented message (UDP GSO), and one by one where the kernel refuses that.
+// datagrams leave as one segmented message (UDP GSO), and one by one where the kernel refuses that; joined
+// runs that arrive as one message (UDP GRO) are handed to the node datagram by datagram.
 
 import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
@@ -113,12 +114,17 @@ const RUNS_EXPECTED: [number, number, number][] = [
 ];
 const byReceiver = (got: [number, number, number][]) => [0, 1].map((k) => got.filter((g) => g[0] === k));
 
-test('runs of equal datagrams to one destination leave as one message each (UDP GSO) and arrive intact, in order', async (t) => {
+test('runs of equal datagrams to one destination leave as one message each (UDP GSO), arrive as one (GRO) and are handed on intact, in order', async (t) => {
   if (!batchedUdpAvailable) return t.pass('the addon has no batched UDP');
   const r = await sendRuns();
   t.deepEqual(byReceiver(r.got), byReceiver(RUNS_EXPECTED));
   // 5 × 1391 + 600 (a shorter datagram may end a run), 2 × 1391 to the other receiver, 4 × 1391: 3 messages.
   t.deepEqual(r.sent, [12, 3]);
+  // The receivers (UDP GRO on) got each run as one message, as loopback passes it on uncut.
+  t.deepEqual(r.received, [
+    [10, 2],
+    [2, 1],
+  ]);
   t.true(r.segmentation);
   t.is(r.errors, 0);
 });
