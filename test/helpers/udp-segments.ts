@@ -38,7 +38,13 @@ export async function sendRuns(): Promise<SegmentsReport> {
   tx.flush();
   const t0 = Date.now();
   while (got.length < plan.length && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 5));
-  const report = { sent: [...tx.sent], received: rx.map((r) => [...r.received]), segmentation: tx.segmentation, errors: tx.errors, got };
+  const report = {
+    sent: [...tx.sent],
+    received: rx.map((r) => [...r.received]),
+    segmentation: tx.segmentation,
+    errors: tx.errors,
+    got,
+  };
   for (const s of [tx, ...rx]) s.close();
   return report;
 }
