@@ -13,8 +13,9 @@ APT_PACKAGES=(
   # real programs the tests run under the intercept
   curl nginx-light apache2 redis-server redis-tools openssh-server openssh-client iperf3 iproute2 iputils-ping python3
   # docker-test (its namespace runner uses the host's programs): a UDP service, a DNS client, JSON in shell;
-  # strace for the names tests (no query may leave through the host's network)
-  dnsmasq-base bind9-dnsutils jq strace
+  # strace for the names tests (no query may leave through the host's network); iptables and ethtool for the
+  # loss test (test/faults/loss.test.ts)
+  dnsmasq-base bind9-dnsutils jq strace iptables ethtool
 )
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
