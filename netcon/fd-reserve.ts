@@ -30,9 +30,14 @@ export function raiseFdLimit(): { soft: number; hard: number } {
   return r;
 }
 
+/** True when `fd` lies inside the reserve (nothing counted: see inReserve). */
+export function withinReserve(fd: number): boolean {
+  return fd >= fdReserve.soft - FD_RESERVE;
+}
+
 /** True (and counted) when `fd` lies inside the reserve: the caller closes it and answers EMFILE. */
 export function inReserve(fd: number): boolean {
-  if (fd < fdReserve.soft - FD_RESERVE) return false;
+  if (!withinReserve(fd)) return false;
   fdReserve.refused++;
   fdReserve.onRefused?.(fd, fdReserve.soft);
   return true;

@@ -215,7 +215,8 @@ export class RpcServer {
         own = { fd: fds[0]!, ino: Number(ino) };
       }
       const r = t.socket(family, type, protocol, own);
-      if (own && r.result > 0) fds[0] = -1; // the table owns it now
+      // the table owns it now; a refused one is left to the caller, maybe moved to another number (reapFor)
+      if (own) fds[0] = r.result > 0 ? -1 : own.fd;
       if (r.result > 0) last.id = r.result;
       return answer(r);
     }

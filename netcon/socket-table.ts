@@ -4,7 +4,7 @@
 // (mem-net.ts); other destinations use the network's stack. Requests are answered synchronously;
 // outcomes that take time (TCP connect) are signalled through the app's fd (intercept/RPC.md).
 import type { NetBackend, PendingConnect } from './backend.js';
-import { inReserve } from './fd-reserve.js';
+import { inReserve, withinReserve } from './fd-reserve.js';
 import {
   AF_UNIX,
   EAGAIN,
@@ -290,6 +290,23 @@ export class SocketTable {
     return false;
   }
 
+  /**
+   * The service's end of a new socket lies in the fd reserve. The app may have closed sockets an instant ago
+   * (its closes free fds in the app at once): their hang-ups are visible on our ends even if their events have
+   * not been handled yet. Handles them now, and if that freed fds, moves `own` to the lowest free one.
+   */
+  private reapFor(own: { fd: number }): void {
+    let freed = 0;
+    for (const o of [...this.socks.values()]) if (!o.closed && o.fd >= 0 && this.hungUp(o)) freed++;
+    if (freed === 0) return;
+    const low = fdpass.dup(own.fd);
+    if (low < 0) return;
+    if (low < own.fd) {
+      fdpass.close(own.fd);
+      own.fd = low;
+    } else fdpass.close(low);
+  }
+
   /** Handles a pending hang-up of the app's end now; true if the socket is gone. */
   private hungUp(o: Sock): boolean {
     if (o.fd < 0) return o.closed;
@@ -401,6 +418,7 @@ export class SocketTable {
         fdpass.getsockoptInt(own.fd, SOL_SOCKET, SO_DOMAIN) === AF_UNIX &&
         fdpass.getsockoptInt(own.fd, SOL_SOCKET, SO_TYPE) === fdpass.SOCK_STREAM;
       if (type !== 1 || !unixStream || !(own.ino > 0) || this.byIno.has(own.ino)) return { result: -Errno.EINVAL };
+      if (withinReserve(own.fd)) this.reapFor(own);
       if (inReserve(own.fd)) return { result: -Errno.EMFILE };
       mine = own.fd;
     } else {

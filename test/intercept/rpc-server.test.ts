@@ -1,6 +1,9 @@
 // The RPC server drops what it cannot decode with an errno answer, never throws: random and
-// truncated requests, unknown ops, unknown socket ids, bodies too short for their op.
+// truncated requests, unknown ops, unknown socket ids, bodies too short for their op. The app's own pairs, and
+// the fd reserve with sockets the app has just closed.
 import test from 'ava';
+import { native } from '../../native/index.js';
+import { FD_RESERVE, fdReserve } from '../../netcon/fd-reserve.js';
 import { fdpass } from '../../netcon/fdpass.js';
 import { MemNet } from '../../netcon/mem-net.js';
 import { decodeResponse, Errno, encodeRequest, encodeSocketBody, ID_LAST, Op, State } from '../../netcon/rpc-codec.js';
@@ -117,4 +120,42 @@ test('rpc server: an own pair that is not a Unix stream socket, an inode in use,
   }
   for (const f of [app, sqA, sqB, stA, stB]) fdpass.close(f);
   s.table.closeAll();
+});
+
+test('rpc server: at the fd reserve, sockets the app closed an instant ago are reaped before a new one is refused', (t) => {
+  // The reserve starts 24 fds above the lowest free one, so a few pairs reach it.
+  const base = fdpass.dup(0);
+  fdpass.close(base);
+  const soft = fdReserve.soft;
+  fdReserve.soft = base + FD_RESERVE + 24;
+  const placeholders: number[] = [];
+  const apps: number[] = [];
+  const s = server();
+  t.teardown(() => {
+    fdReserve.soft = soft;
+    s.table.closeAll();
+    for (const f of [...placeholders, ...apps]) fdpass.close(f);
+  });
+  const last = { id: 0 };
+  // The app's own socketpair() (the fd reserve is the service's, not the app's).
+  const rawPair = (native.fdpass as { socketpair(type: number): [number, number] }).socketpair;
+  const open = () => {
+    const [app, svc] = rawPair(fdpass.SOCK_STREAM);
+    apps.push(app);
+    const fds = [svc];
+    const r = answer(s, ownPair(fdpass.inode(app)), fds, last).result;
+    if (fds[0]! >= 0) fdpass.close(fds[0]!);
+    return r;
+  };
+  let made = 0;
+  while (open() > 0) made++;
+  t.true(made >= 8, `${made} sockets before the reserve`);
+  // The app closes them all; the service has not handled the hang-ups yet (no turn of the event loop). In a
+  // real app the freed numbers are the app's own: here placeholders take them, so the next pair lands in the
+  // reserve as the service's end does in a service whose table is full.
+  for (const f of apps.splice(0)) fdpass.close(f);
+  for (let i = 0; i < made + 1; i++) placeholders.push(fdpass.dup(0));
+  const again = open();
+  t.true(again > 0, `errno ${-again} after the app closed its sockets`);
+  t.true(fdReserve.refused >= 1);
 });
