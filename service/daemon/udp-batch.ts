@@ -1,6 +1,8 @@
 // Batched UDP through the native addon (native/src/udp.cc): datagrams queued during one event-loop turn leave
-// in one sendmmsg (flushed in a microtask, never on a timer); a poll watcher on the socket (native/poller.ts)
-// reads everything the kernel holds with recvmmsg, up to 64 datagrams per call. udp-host.ts falls back to node:dgram without it.
+// in one sendmmsg (flushed in a microtask, never on a timer), runs of equal ones to one destination as one
+// message the kernel cuts (UDP GSO); a poll watcher on the socket (native/poller.ts) reads everything the
+// kernel holds with recvmmsg, up to 32 messages per call, each one datagram or a run the kernel joined (UDP
+// GRO). udp-host.ts falls back to node:dgram without it.
 import { constants } from 'node:os';
 import { native } from '../../native/index.js';
 import { Poller, type PollerHandle } from '../../native/poller.js';
