@@ -9,7 +9,7 @@
 //       → datagrams that could not be sent
 //       meta per datagram: [offset in data, length, port, ttl (-1: default)]; addrs: 16 bytes per datagram;
 //       stats: [messages handed to the kernel (added to), 1 if the kernel refused segmentation]
-//   udpRecvBatch(fd, family, data, slot, meta Int32Array, addrs, max) → datagrams read (0: none waiting)
+//   udpRecvBatch(fd, family, data, slot, meta Int32Array, addrs, max) → messages read (0: none waiting)
 //       message i is at data[i * slot], meta per message: [length, port, truncated 0|1, segment size]; a
 //       message with a segment size (UDP GRO) is that many equal datagrams (the last may be shorter) from one
 //       sender; 0: one datagram. addrs as above
