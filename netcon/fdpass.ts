@@ -2,7 +2,7 @@
 // and the poll set's watcher (native/poller.ts). Every call returns >= 0 or -errno.
 import { native } from '../native/index.js';
 import { EV_SHUT, Poller, type PollerHandle } from '../native/poller.js';
-import { inReserve } from './fd-reserve.js';
+import { inReserve, reclaim } from './fd-reserve.js';
 
 export type { PollerHandle };
 export { EV_SHUT };
@@ -33,22 +33,28 @@ const EMFILE = 24;
 
 /**
  * The addon's calls, with the fd reserve applied where fds are made for apps (fd-reserve.ts): a
- * socketpair or an accepted control connection that would eat into the reserve is closed and -EMFILE.
+ * socketpair or an accepted control connection that would eat into the reserve, even after the reapers
+ * freed what they could, is closed and -EMFILE.
  */
 export const fdpass: FdPass & { Poller: typeof Poller } = {
   ...raw,
   Poller,
   socketpair(type: number): [number, number] | number {
     const p = raw.socketpair(type);
-    if (typeof p === 'number' || !inReserve(Math.max(p[0], p[1]))) return p;
-    raw.close(p[0]);
-    raw.close(p[1]);
+    if (typeof p === 'number') return p;
+    reclaim(p);
+    if (!inReserve(Math.max(p[0]!, p[1]!))) return p;
+    raw.close(p[0]!);
+    raw.close(p[1]!);
     return -EMFILE;
   },
   accept(fd: number): number {
     const c = raw.accept(fd);
-    if (c < 0 || !inReserve(c)) return c;
-    raw.close(c);
+    if (c < 0) return c;
+    const kept = [c];
+    reclaim(kept);
+    if (!inReserve(kept[0]!)) return kept[0]!;
+    raw.close(kept[0]!);
     return -EMFILE;
   },
 };

@@ -215,7 +215,7 @@ export class RpcServer {
         own = { fd: fds[0]!, ino: Number(ino) };
       }
       const r = t.socket(family, type, protocol, own);
-      // the table owns it now; a refused one is left to the caller, maybe moved to another number (reapFor)
+      // the table owns it now; a refused one is left to the caller, maybe moved to another number (reclaim)
       if (own) fds[0] = r.result > 0 ? -1 : own.fd;
       if (r.result > 0) last.id = r.result;
       return answer(r);

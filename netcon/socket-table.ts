@@ -4,7 +4,7 @@
 // (mem-net.ts); other destinations use the network's stack. Requests are answered synchronously;
 // outcomes that take time (TCP connect) are signalled through the app's fd (intercept/RPC.md).
 import type { NetBackend, PendingConnect } from './backend.js';
-import { inReserve, withinReserve } from './fd-reserve.js';
+import { addReaper, inReserve, reclaim } from './fd-reserve.js';
 import {
   AF_UNIX,
   EAGAIN,
@@ -202,6 +202,8 @@ export class SocketTable {
   private reattached = new Map<number, { sock: Sock; appFd: number; timer: NodeJS.Timeout }>();
   readonly loop: MemHost = loopbackHost();
   readonly drops: Record<string, number> = {};
+  /** Unregisters the table's reaper from the fd reserve (registered with the first socket). */
+  private unreap: (() => void) | undefined;
 
   constructor(readonly backend: NetBackend) {
     backend.onIcmpEchoReply = (from, msg) => this.onIcmpEchoReply(from, msg);
@@ -291,20 +293,13 @@ export class SocketTable {
   }
 
   /**
-   * The service's end of a new socket lies in the fd reserve. The app may have closed sockets an instant ago
-   * (its closes free fds in the app at once): their hang-ups are visible on our ends even if their events have
-   * not been handled yet. Handles them now, and if that freed fds, moves `own` to the lowest free one.
+   * The fd reserve's reaper (fd-reserve.ts), registered while the table holds sockets: handles the hang-ups
+   * already visible on the app's ends, whose events the loop has not handled yet. Returns the fds it freed.
    */
-  private reapFor(own: { fd: number }): void {
+  private reap(): number {
     let freed = 0;
     for (const o of [...this.socks.values()]) if (!o.closed && o.fd >= 0 && this.hungUp(o)) freed++;
-    if (freed === 0) return;
-    const low = fdpass.dup(own.fd);
-    if (low < 0) return;
-    if (low < own.fd) {
-      fdpass.close(own.fd);
-      own.fd = low;
-    } else fdpass.close(low);
+    return freed;
   }
 
   /** Handles a pending hang-up of the app's end now; true if the socket is gone. */
@@ -321,6 +316,7 @@ export class SocketTable {
 
   private register(s: Sock, appFd: number, ino = fdpass.inode(appFd)): void {
     this.socks.set(s.id, s);
+    this.unreap ??= addReaper(() => this.reap());
     if (ino > 0) {
       s.ino = ino;
       this.byIno.set(ino, s);
@@ -394,6 +390,8 @@ export class SocketTable {
   closeAll(): void {
     for (const ino of [...this.reattached.keys()]) this.forgetReattached(ino);
     for (const s of [...this.socks.values()]) this.release(s);
+    this.unreap?.();
+    this.unreap = undefined;
     for (const g of this.groups.values()) for (const l of g.listeners) l.close();
     this.groups.clear();
   }
@@ -418,7 +416,9 @@ export class SocketTable {
         fdpass.getsockoptInt(own.fd, SOL_SOCKET, SO_DOMAIN) === AF_UNIX &&
         fdpass.getsockoptInt(own.fd, SOL_SOCKET, SO_TYPE) === fdpass.SOCK_STREAM;
       if (type !== 1 || !unixStream || !(own.ino > 0) || this.byIno.has(own.ino)) return { result: -Errno.EINVAL };
-      if (withinReserve(own.fd)) this.reapFor(own);
+      const kept = [own.fd];
+      reclaim(kept);
+      own.fd = kept[0]!;
       if (inReserve(own.fd)) return { result: -Errno.EMFILE };
       mine = own.fd;
     } else {
@@ -473,6 +473,12 @@ export class SocketTable {
     }
     const pair = fdpass.socketpair(fdpass.SOCK_SEQPACKET);
     if (typeof pair === 'number') return { result: pair };
+    if (s.closed) {
+      // the fd reserve's reaper found the app had closed this very socket
+      fdpass.close(pair[0]);
+      fdpass.close(pair[1]);
+      return { result: -Errno.EBADF };
+    }
     const err = this.joinGroup(s);
     if (err) {
       fdpass.close(pair[0]);
@@ -597,8 +603,10 @@ export class SocketTable {
     }
     const l = live[g.next++ % live.length]!;
     const pair = fdpass.socketpair(fdpass.SOCK_STREAM);
-    if (typeof pair === 'number') {
-      this.drop('socketpair');
+    if (typeof pair === 'number' || l.closed) {
+      // no fd, or the fd reserve's reaper found the app had closed the listener
+      if (typeof pair === 'number') this.drop('socketpair');
+      else for (const f of pair) fdpass.close(f);
       sock.abort();
       return;
     }

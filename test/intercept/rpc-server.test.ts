@@ -1,7 +1,11 @@
 // The RPC server drops what it cannot decode with an errno answer, never throws: random and
 // truncated requests, unknown ops, unknown socket ids, bodies too short for their op. The app's own pairs, and
-// the fd reserve with sockets the app has just closed.
-import test from 'ava';
+// the fd reserve with sockets the app has just closed (each of the reserve's three refusal points).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test, { type ExecutionContext } from 'ava';
+import { execa } from 'execa';
 import { native } from '../../native/index.js';
 import { FD_RESERVE, fdReserve } from '../../netcon/fd-reserve.js';
 import { fdpass } from '../../netcon/fdpass.js';
@@ -122,8 +126,18 @@ test('rpc server: an own pair that is not a Unix stream socket, an inode in use,
   s.table.closeAll();
 });
 
-test('rpc server: at the fd reserve, sockets the app closed an instant ago are reaped before a new one is refused', (t) => {
-  // The reserve starts 24 fds above the lowest free one, so a few pairs reach it.
+/**
+ * A service whose table reaches the fd reserve, whose app then closes every socket without a turn of the event
+ * loop (their hang-ups are visible, not yet handled). In a real app the freed numbers are the app's own: here
+ * placeholders take them, so the service's next fd lands in the reserve as it does in a service whose table is
+ * full. The reserve starts 24 fds above the lowest free one, so a few pairs reach it.
+ */
+function atReserveAfterClose(t: ExecutionContext): {
+  s: RpcServer;
+  last: { id: number };
+  openOwn: () => number;
+  nothingRefused: () => void;
+} {
   const base = fdpass.dup(0);
   fdpass.close(base);
   const soft = fdReserve.soft;
@@ -139,7 +153,7 @@ test('rpc server: at the fd reserve, sockets the app closed an instant ago are r
   const last = { id: 0 };
   // The app's own socketpair() (the fd reserve is the service's, not the app's).
   const rawPair = (native.fdpass as { socketpair(type: number): [number, number] }).socketpair;
-  const open = () => {
+  const openOwn = () => {
     const [app, svc] = rawPair(fdpass.SOCK_STREAM);
     apps.push(app);
     const fds = [svc];
@@ -148,14 +162,57 @@ test('rpc server: at the fd reserve, sockets the app closed an instant ago are r
     return r;
   };
   let made = 0;
-  while (open() > 0) made++;
+  while (openOwn() > 0) made++;
   t.true(made >= 8, `${made} sockets before the reserve`);
-  // The app closes them all; the service has not handled the hang-ups yet (no turn of the event loop). In a
-  // real app the freed numbers are the app's own: here placeholders take them, so the next pair lands in the
-  // reserve as the service's end does in a service whose table is full.
+  const refused = fdReserve.refused;
   for (const f of apps.splice(0)) fdpass.close(f);
   for (let i = 0; i < made + 1; i++) placeholders.push(fdpass.dup(0));
-  const again = open();
+  const nothingRefused = () => t.is(fdReserve.refused, refused, 'nothing refused after the app closed its sockets');
+  return { s, last, openOwn, nothingRefused };
+}
+
+test("rpc server: at the fd reserve, a TCP socket (the app's pair) is served once the sockets the app just closed are reaped", (t) => {
+  const { openOwn, nothingRefused } = atReserveAfterClose(t);
+  const again = openOwn();
   t.true(again > 0, `errno ${-again} after the app closed its sockets`);
-  t.true(fdReserve.refused >= 1);
+  nothingRefused();
 });
+
+test("rpc server: at the fd reserve, a UDP socket (the service's pair) is served once the sockets the app just closed are reaped", (t) => {
+  const { s, last, nothingRefused } = atReserveAfterClose(t);
+  const r = answer(s, encodeRequest(Op.SOCKET, 0, 0, Uint8Array.from([4, 2, 0, 0, 0, 0, 0, 0])), [], last);
+  t.true(r.result > 0, `errno ${-r.result} after the app closed its sockets`);
+  t.not(r.fd, undefined, "the app's end is in the answer");
+  nothingRefused();
+});
+
+test('rpc server: at the fd reserve, a new control connection is accepted once the sockets the app just closed are reaped', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'nc-reserve-'));
+  const path = join(dir, 'nc_test');
+  const listener = fdpass.listenSeqpacket(path, 8);
+  t.true(listener >= 0, `listen: errno ${-listener}`);
+  // A client in another process, connected (in the backlog) before the table fills.
+  const client = execa('python3', ['-c', CONNECT_AND_HOLD, path], { buffer: false, reject: false });
+  t.teardown(() => {
+    client.kill();
+    fdpass.close(listener);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await new Promise<void>((resolve, reject) => {
+    client.stdout?.on('data', (d) => String(d).includes('connected') && resolve());
+    client.then((r) => reject(new Error(`client exited: ${r.stderr ?? ''}`)), reject);
+  });
+  const { nothingRefused } = atReserveAfterClose(t);
+  const c = fdpass.accept(listener);
+  t.true(c >= 0, `errno ${-c} after the app closed its sockets`);
+  if (c >= 0) fdpass.close(c);
+  nothingRefused();
+});
+
+const CONNECT_AND_HOLD = `
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(sys.argv[1])
+print("connected", flush=True)
+sys.stdin.read()
+`;
