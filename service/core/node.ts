@@ -42,7 +42,7 @@ import type { Identity } from './identity.js';
 import { IncomingHandlers } from './incoming.js';
 import type { InetAddress } from './inet-address.js';
 import { ANY_SOCKET, type Host, type Vl2Handler } from './node-host.js';
-import { classifyDatagram, openPacket, type PacketHeader, packetIdOf, sealHello, sealPacket } from './packet.js';
+import { classifyDatagram, openPacket, type PacketHeader, sealHello, sealPacket } from './packet.js';
 import { type LocalSocket, type Path, pathKey } from './path.js';
 import { Peer } from './peer.js';
 import { type CachedPeer, encodeCachedPeer } from './peer-cache.js';
@@ -476,7 +476,7 @@ export class Node {
       peer.suite(),
       this.mtu,
     );
-    this.replies.expect(packetIdOf(pkt));
+    this.replies.expect(pkt);
     this.transmit(now, route.localSocket, route.remote, pkt, route);
     return true;
   }
@@ -496,7 +496,7 @@ export class Node {
       peer.suite(),
       this.mtu,
     );
-    this.replies.expect(packetIdOf(pkt));
+    this.replies.expect(pkt);
     this.transmit(now, ls, remote, pkt, peer.findPath(ls, remote));
   }
 
@@ -541,7 +541,7 @@ export class Node {
       tailOffset,
       this.mtu,
     );
-    this.replies.expect(packetIdOf(pkt));
+    this.replies.expect(pkt);
     peer.lastHelloSent = now;
     if (remote) {
       this.transmit(now, ls, remote, pkt, peer.findPath(ls, remote));

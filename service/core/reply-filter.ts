@@ -8,9 +8,9 @@ export class ReplyFilter {
   private readonly next = new Uint8Array(BUCKETS);
   private readonly filled = new Uint8Array(BUCKETS);
 
-  /** Remembers a sent packet by its wire bytes 0-7. */
-  expect(wireId: bigint): void {
-    const top = Number(wireId >> 32n);
+  /** Remembers a sent packet by the upper half of its wire ID (bytes 0-3, read without making a BigInt). */
+  expect(pkt: Uint8Array): void {
+    const top = ((pkt[0]! << 24) | (pkt[1]! << 16) | (pkt[2]! << 8) | pkt[3]!) >>> 0;
     const bucket = top & 0xff;
     const slot = this.next[bucket]!;
     this.ids[bucket * PER_BUCKET + slot] = top;

@@ -29,15 +29,24 @@ export const BROADCAST_MAC: Mac = 0xffffffffffff;
 const TWO40 = 0x10000000000;
 
 export function networkMacPrefix(nwid: bigint): number {
-  const f = (Number(nwid & 0xffn) & 0xfe) | 0x02;
-  return f === 0x52 ? 0x32 : f;
+  return macParts(nwid).prefix;
 }
 
-/** The 40-bit XOR mask: nwid bytes 6,5,4,3,2 (bits 8..47 in little-endian byte order). */
-function xorMask(nwid: bigint): number {
-  let m = 0;
-  for (let i = 1; i <= 5; i++) m = m * 256 + Number((nwid >> BigInt(8 * i)) & 0xffn);
-  return m;
+// Every frame in and out maps a MAC to a member address or back, always for the same few networks: the
+// network's prefix and XOR mask are kept for the last network asked about, since working them out of the
+// 64-bit ID makes several BigInts (it was a tenth of what a member allocated per round trip).
+let lastNwid = -1n;
+let lastParts = { prefix: 0, mask: 0 };
+
+function macParts(nwid: bigint): { prefix: number; mask: number } {
+  if (nwid === lastNwid) return lastParts;
+  const f = (Number(nwid & 0xffn) & 0xfe) | 0x02;
+  // the 40-bit XOR mask: nwid bytes 6,5,4,3,2 (bits 8..47 in little-endian byte order)
+  let mask = 0;
+  for (let i = 1; i <= 5; i++) mask = mask * 256 + Number((nwid >> BigInt(8 * i)) & 0xffn);
+  lastParts = { prefix: f === 0x52 ? 0x32 : f, mask };
+  lastNwid = nwid;
+  return lastParts;
 }
 
 function xor40(a: number, b: number): number {
@@ -48,13 +57,15 @@ function xor40(a: number, b: number): number {
 
 /** The MAC a member with this address has on this network. */
 export function macFromAddress(address: Address, nwid: bigint): Mac {
-  return networkMacPrefix(nwid) * TWO40 + xor40(address, xorMask(nwid));
+  const m = macParts(nwid);
+  return m.prefix * TWO40 + xor40(address, m.mask);
 }
 
 /** The member address behind a MAC of this network, or undefined if the MAC is not one of its members'. */
 export function addressFromMac(mac: Mac, nwid: bigint): Address | undefined {
-  if (Math.floor(mac / TWO40) !== networkMacPrefix(nwid)) return undefined;
-  return xor40(mac % TWO40, xorMask(nwid));
+  const m = macParts(nwid);
+  if (Math.floor(mac / TWO40) !== m.prefix) return undefined;
+  return xor40(mac % TWO40, m.mask);
 }
 
 export function isMulticastMac(mac: Mac): boolean {
