@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { execa } from 'execa';
+import { SERVICE_NODE_FLAGS, withServiceFlags } from '../../service/cli/service-main.js';
 
 const root = join(import.meta.dirname, '..', '..', '..');
 const service = join(root, 'zerotier-netcon-service');
@@ -63,6 +64,32 @@ test('first start creates the home folder with safe modes; info and listpeers an
   const again = await startDetached(home);
   t.is(again.r.exitCode, 0, again.r.stderr);
   t.is(readFileSync(join(home, 'identity.public'), 'utf8'), id, 'the identity never changes across restarts');
+});
+
+test('the service runs with its node flags, through the launcher and when plain node starts it with -d', async (t) => {
+  const homes = [freshHome(), freshHome()];
+  t.teardown(async () => {
+    for (const h of homes) {
+      await stop(h);
+      rmSync(h, { recursive: true, force: true });
+    }
+  });
+  const viaLauncher = await startDetached(homes[0]!);
+  t.is(viaLauncher.r.exitCode, 0, viaLauncher.r.stderr);
+  const plain = await execa(
+    process.execPath,
+    [join(root, 'bin', 'zerotier-netcon-service.js'), '-d', `-p${nextPort++}`, homes[1]!],
+    {
+      reject: false,
+    },
+  );
+  t.is(plain.exitCode, 0, plain.stderr);
+  for (const h of homes) {
+    const pid = readFileSync(join(h, 'zerotier-one.pid'), 'utf8').trim();
+    const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    for (const f of SERVICE_NODE_FLAGS) t.true(args.includes(f), `${f} in ${args.join(' ')}`);
+  }
+  t.deepEqual(withServiceFlags(['--min-semi-space-size=32', '--inspect']), ['--min-semi-space-size=32', '--inspect']);
 });
 
 test('a second service on the same home is refused and says why', async (t) => {
