@@ -15,11 +15,14 @@ import { Lab, type LabMember } from './lib/netns-lab.js';
 import { report } from './result.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3000);
-// Rounds first run and not counted, on every side alike. Our services are long-running JavaScript: fresh, their
-// first 1-2 s of round trips have many more slow ones (over 1 ms) than later, while V8 is still optimizing the
-// path (TurboFan's work shows in their profiles then). That is start-up, not the path: 200 rounds (80 ms) left it
-// in p99 (2.6-2.7 ms against 0.9 ms after 3,000).
-const WARMUP = Number(process.env.BENCH_WARMUP ?? 3000);
+// Rounds first run and not counted, on every side alike: the measured rounds are the steady state of a
+// long-running service. Our services are JavaScript, and V8 tiers their data path up while it runs: a trace
+// (--trace-opt, --trace-deopt) of each service showed TurboFan still compiling it after 3,000 rounds (flushRx
+// 29 ms, drainOut 26 ms, send 19 ms, onDatagram 15 ms, sealPacket 12 ms of compiling, on V8's helper threads),
+// through the measured rounds, and a few functions deoptimized and compiled again there. On 2 cores those
+// helper threads take the cores the round trip needs: after 3,000 rounds p99 was 930 µs, after 20,000 it was
+// 356-385 µs, with the same median. 20,000 rounds (3 s of ours) leave the compiling done before the count, bar a function or two.
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 20000);
 const PORT = 5301;
 const PINGPONG = join(ROOT, 'intercept', 'build', 'tests', 'nc_pingpong');
 const log = (m: string) => process.stderr.write(`${m}\n`);
