@@ -37,6 +37,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { execa } from 'execa';
 import { generateIdentities } from '../service/bulk-identities.js';
+import { withServiceFlags } from '../service/cli/service-main.js';
 import { formatIdentity, type Identity, parseIdentity } from '../service/core/identity.js';
 import { parseInetAddress } from '../service/core/inet-address.js';
 import { encodeCachedPeer } from '../service/core/peer-cache.js';
@@ -118,8 +119,9 @@ class Host {
     port: number,
   ) {
     this.port = port;
-    // BENCH_NODE_FLAGS: extra node flags for the nodes' process (e.g. --cpu-prof to see where idle time goes).
-    const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+    // BENCH_NODE_FLAGS: extra node flags for the nodes' process (e.g. --cpu-prof to see where idle time goes),
+    // with the service's own, which its launcher gives (the young generation's size shows in RSS).
+    const flags = withServiceFlags((process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean));
     const logFd = openSync(join(dir, '..', `${basename(dir)}.log`), 'a');
     this.child = spawn(
       process.execPath,
