@@ -21,7 +21,8 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3000);
 // 29 ms, drainOut 26 ms, send 19 ms, onDatagram 15 ms, sealPacket 12 ms of compiling, on V8's helper threads),
 // through the measured rounds, and a few functions deoptimized and compiled again there. On 2 cores those
 // helper threads take the cores the round trip needs: after 3,000 rounds p99 was 930 µs, after 20,000 it was
-// 356-385 µs, with the same median. 20,000 rounds (3 s of ours) leave the compiling done before the count, bar a function or two.
+// 356-385 µs, with the same median. 20,000 rounds (3 s of ours) leave the compiling done before the count, bar
+// a function or two.
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 20000);
 const PORT = 5301;
 const PINGPONG = join(ROOT, 'intercept', 'build', 'tests', 'nc_pingpong');
