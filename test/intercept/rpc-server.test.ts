@@ -161,10 +161,12 @@ function atReserveAfterClose(t: ExecutionContext): {
     if (fds[0]! >= 0) fdpass.close(fds[0]!);
     return r;
   };
+  const before = fdReserve.refused;
   let made = 0;
   while (openOwn() > 0) made++;
   t.true(made >= 8, `${made} sockets before the reserve`);
   const refused = fdReserve.refused;
+  t.true(refused > before, 'the table filled up to the reserve, which refused the next socket');
   for (const f of apps.splice(0)) fdpass.close(f);
   for (let i = 0; i < made + 1; i++) placeholders.push(fdpass.dup(0));
   const nothingRefused = () => t.is(fdReserve.refused, refused, 'nothing refused after the app closed its sockets');
