@@ -12,24 +12,6 @@
 
 #include "nctest.h"
 
-static double now_us(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
-}
-
-static int cmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double pct(const double *v, long n, double p) {
-  long i = (long)(p / 100.0 * (double)n + 0.5) - 1;
-  if (i < 0) i = 0;
-  if (i >= n) i = n - 1;
-  return v[i];
-}
-
 static void serve(int c) {
   char b;
   for (;;) {
@@ -93,15 +75,7 @@ int main(int argc, char **argv) {
     free(start);
   }
   close(s);
-  double sum = 0;
-  for (long i = 0; i < rounds; i++) sum += v[i];
-  qsort(v, (size_t)rounds, sizeof(double), cmp);
-  printf("{\"rounds\":%ld,\"mean\":%.1f,\"min\":%.1f,\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,"
-         "\"max\":%.1f,\"q\":[",
-         rounds, sum / (double)rounds, v[0], pct(v, rounds, 50), pct(v, rounds, 90), pct(v, rounds, 99),
-         pct(v, rounds, 99.9), v[rounds - 1]);
-  for (int q = 1; q <= 100; q++) printf("%s%.1f", q > 1 ? "," : "", pct(v, rounds, q));
-  printf("]}\n");
+  print_latencies(v, rounds);
   free(v);
   return 0;
 }

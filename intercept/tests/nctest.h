@@ -40,6 +40,38 @@ static inline socklen_t mkaddr(struct sockaddr_storage *ss, const char *ip, int 
   return sizeof(*s);
 }
 
+static inline double now_us(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
+}
+
+static inline int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* The p-th percentile of n sorted values. */
+static inline double pct(const double *v, long n, double p) {
+  long i = (long)(p / 100.0 * (double)n + 0.5) - 1;
+  if (i < 0) i = 0;
+  if (i >= n) i = n - 1;
+  return v[i];
+}
+
+/* Sorts n round trips (µs) and prints one JSON line: mean, min, percentiles, max, and q, the 100
+ * percentiles (q[i] = the i-th, i = 1..100) for a CDF. */
+static inline void print_latencies(double *v, long n) {
+  double sum = 0;
+  for (long i = 0; i < n; i++) sum += v[i];
+  qsort(v, (size_t)n, sizeof(double), cmp_double);
+  printf("{\"rounds\":%ld,\"mean\":%.1f,\"min\":%.1f,\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,"
+         "\"max\":%.1f,\"q\":[",
+         n, sum / (double)n, v[0], pct(v, n, 50), pct(v, n, 90), pct(v, n, 99), pct(v, n, 99.9), v[n - 1]);
+  for (int q = 1; q <= 100; q++) printf("%s%.1f", q > 1 ? "," : "", pct(v, n, q));
+  printf("]}\n");
+}
+
 static inline const char *fmtaddr(const struct sockaddr_storage *ss, char *buf, size_t n) {
   char ip[64];
   int port;
