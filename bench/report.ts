@@ -2,7 +2,8 @@
 // Draws SVG plots from the newest JSON line of each benchmark kept in bench/results/<bench>.jsonl:
 //   bench/results/vl2-throughput.svg  throughput against parallel streams: netcon and ZeroTier One (the kernel veth
 //                                     too when ZeroTier One was not measured; else its figures in the subtitle);
-//   bench/results/vl2-latency.svg     round-trip CDFs: netcon, ZeroTier One, kernel veth (log time axis);
+//   bench/results/vl2-latency.svg     round-trip CDFs: netcon, ZeroTier One, kernel veth, and the floor of
+//                                     netcon's design (C relays, when measured) (log time axis);
 //   bench/results/density.svg         RSS per node against the number of nodes in one host process (the newest
 //                                     run for each --nodes), against ZeroTier One's one node per process.
 // No dependencies: the SVG is written by hand. Prints what it drew; exits 1 when there is nothing to draw.
@@ -12,8 +13,18 @@ import { RESULTS } from './result.js';
 
 type Series = { name: string; points: [number, number][] };
 
-const COLORS: Record<string, string> = { netcon: '#1f77b4', zeroTierOne: '#d62728', kernel: '#7f7f7f' };
-const LABELS: Record<string, string> = { netcon: 'netcon', zeroTierOne: 'ZeroTier One 1.14', kernel: 'kernel (veth)' };
+const COLORS: Record<string, string> = {
+  netcon: '#1f77b4',
+  zeroTierOne: '#d62728',
+  kernel: '#7f7f7f',
+  floor: '#9467bd',
+};
+const LABELS: Record<string, string> = {
+  netcon: 'netcon',
+  zeroTierOne: 'ZeroTier One 1.14',
+  kernel: 'kernel (veth)',
+  floor: "design's floor (C)",
+};
 const W = 720;
 const H = 440;
 const M = { l: 70, r: 170, t: 40, b: 55 };

@@ -4,11 +4,15 @@
 // a veth pair (bench/lib/netns-lab.ts). Measured in the same run, in turn:
 //   - kernel: the same ping-pong over the veth pair itself (kernel TCP, no ZeroTier at all);
 //   - ZeroTier One (with ZT_ONE_BIN): two real nodes with kernel taps, the program native on each tap;
-//   - netcon: two of our services, the program under the intercept on each.
+//   - netcon: two of our services, the program under the intercept on each;
+//   - the floor of netcon's design (intercept/tests/nc_floor.c pingpong): two C relays doing nothing but
+//     forward, apps on socketpairs, UDP between the relays: the same six wake-ups a round trip costs us, with
+//     no TCP/IP stack, crypto or runtime. No implementation of the design gets below it on the same machine.
 // value = our median round trip (µs); baseline = ZeroTier One's median (else the kernel's). Lower is better,
 // so `ratio` (value / baseline) is the fraction of the baseline's time we take: the target is ≤ 0.8 for the
 // median and ≤ 1.5 for p99 against ZeroTier One.
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { ZT_ONE_BIN } from '../testkit/zerotier-one.js';
 import { ROOT, waitFor } from '../tools/cluster.js';
 import { Lab, type LabMember } from './lib/netns-lab.js';
@@ -26,6 +30,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3000);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 20000);
 const PORT = 5301;
 const PINGPONG = join(ROOT, 'intercept', 'build', 'tests', 'nc_pingpong');
+const FLOOR = join(ROOT, 'intercept', 'build', 'tests', 'nc_floor');
 const log = (m: string) => process.stderr.write(`${m}\n`);
 
 export interface Latency {
@@ -95,6 +100,8 @@ try {
 } finally {
   await lab.close();
 }
+const least = JSON.parse((await execa(FLOOR, ['pingpong', String(ROUNDS), String(WARMUP)])).stdout) as Latency;
+show('design floor', least);
 const base = zt1 ?? kernel;
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
 report({
@@ -108,8 +115,9 @@ report({
   baselineP99: base.p99,
   p99Ratio: r3(ours.p99 / base.p99),
   kernel: { p50: kernel.p50, p99: kernel.p99 },
+  floor: { p50: least.p50, p99: least.p99, ratio: r3(least.p50 / base.p50), p99Ratio: r3(least.p99 / base.p99) },
   ...(zt1 ? { zeroTierOne: { p50: zt1.p50, p99: zt1.p99 } } : {}),
   rounds: ROUNDS,
   warmup: WARMUP,
-  cdf: { netcon: ours.q, kernel: kernel.q, ...(zt1 ? { zeroTierOne: zt1.q } : {}) },
+  cdf: { netcon: ours.q, kernel: kernel.q, ...(zt1 ? { zeroTierOne: zt1.q } : {}), floor: least.q },
 });
