@@ -11,6 +11,12 @@ export interface PollerHandle {
   start(events: number): void;
   stop(): void;
   close(): void;
+  /**
+   * close() without a system call, right before the fd is closed, for an fd no other fd or process shares
+   * (a socketpair end the service made and kept): closing its last reference takes it out of the epoll set.
+   * Never for an fd an app sent: the app may still hold its open file, which would stay registered.
+   */
+  closeUnshared(): void;
 }
 
 interface PollSetPart {
@@ -23,7 +29,11 @@ export const EV_SHUT = 8;
 const ADD = 1;
 const DEL = 2;
 const MOD = 3;
+const CLOSING = 4; // no epoll_ctl: the fd's close takes it out of the set
 const BATCH = 256;
+
+/** epoll_ctl calls made (ADD, MOD, DEL), for tests. */
+export const pollSetStats = { ctl: 0 };
 
 let part: PollSetPart | undefined;
 const ready = new Int32Array(BATCH * 2);
@@ -76,6 +86,7 @@ export class Poller implements PollerHandle {
     if (ev === 0) return this.stop();
     const adding = this.events === 0;
     const token = adding ? freeToken() : this.token;
+    pollSetStats.ctl++;
     const r = set().pollSetCtl(adding ? ADD : MOD, this.fd, token, ev);
     if (r < 0) throw new Error(`netcon: cannot watch fd ${this.fd} (errno ${-r})`);
     if (adding) {
@@ -87,6 +98,7 @@ export class Poller implements PollerHandle {
 
   stop(): void {
     if (this.events === 0) return;
+    pollSetStats.ctl++;
     set().pollSetCtl(DEL, this.fd, this.token, 0);
     byToken.delete(this.token);
     this.events = 0;
@@ -94,6 +106,16 @@ export class Poller implements PollerHandle {
 
   close(): void {
     this.stop();
+    this.closed = true;
+  }
+
+  closeUnshared(): void {
+    if (this.events !== 0) {
+      set().pollSetCtl(CLOSING, this.fd, this.token, 0); // counted out, so an empty set lets the process end
+      // the token goes at once: an event of this fd already fetched in the batch finds no poller
+      byToken.delete(this.token);
+      this.events = 0;
+    }
     this.closed = true;
   }
 }

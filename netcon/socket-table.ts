@@ -85,6 +85,8 @@ export class Sock {
   local: SockAddr | null = null;
   remote: SockAddr | null = null;
   fd = -1;
+  /** fd is a pair end this table made and never sent (not the one an app sent): only the service has it. */
+  unshared = false;
   ino = 0;
   poller: PollerHandle | null = null;
   opts: Opts = {
@@ -339,9 +341,11 @@ export class SocketTable {
     s.poller.start(events);
   }
 
-  private unwatch(s: Sock): void {
+  /** Stops watching s.fd. closing: the fd is closed next, so an unshared one needs no epoll_ctl. */
+  private unwatch(s: Sock, closing = false): void {
     if (s.poller) {
-      s.poller.close();
+      if (closing && s.unshared) s.poller.closeUnshared();
+      else s.poller.close();
       s.poller = null;
     }
   }
@@ -356,7 +360,7 @@ export class SocketTable {
       s.soError ||= Errno.ECONNABORTED;
       w();
     }
-    this.unwatch(s);
+    this.unwatch(s, true); // s.fd is closed below (by the pump's end, if it has one)
     s.pending?.abort();
     s.pending = null;
     this.endFiller(s, false);
@@ -430,6 +434,7 @@ export class SocketTable {
     if (this.nextId > 0x7fffffff) this.nextId = 1;
     s.icmp = icmp;
     s.fd = mine;
+    s.unshared = !own;
     this.register(s, appEnd, own?.ino);
     this.watch(s, EV_READ); // UDP: datagrams; TCP: to notice the app closing it
     return appEnd >= 0 ? { result: s.id, sock: s, fd: appEnd } : { result: s.id, sock: s };
@@ -486,9 +491,10 @@ export class SocketTable {
       return { result: err };
     }
     // the stream pair made at socket() is replaced by the listening pair
-    this.unwatch(s);
+    this.unwatch(s, true);
     fdpass.close(s.fd);
     s.fd = pair[1];
+    s.unshared = true;
     this.setIno(s, pair[0]);
     s.backlog = backlog;
     s.state = State.LISTENING;
@@ -615,6 +621,7 @@ export class SocketTable {
     c.local = sock.local;
     c.remote = sock.remote;
     c.fd = pair[1];
+    c.unshared = true;
     c.opts.nodelay = l.opts.nodelay;
     c.opts.keepalive = l.opts.keepalive;
     c.opts.reuseaddr = l.opts.reuseaddr;
@@ -672,6 +679,7 @@ export class SocketTable {
     }
     s.pump = new TcpPump(s.fd, sock, {
       watch: (ev) => this.watch(s, ev),
+      unwatchForClose: () => this.unwatch(s, true),
       abortive: () => s.opts.linger0,
       done: (err) => {
         if (err) {

@@ -15,6 +15,8 @@ const readBuf = new Uint8Array(256 * 1024);
 export interface PumpOwner {
   /** Watch the fd for these events (EV_READ | EV_WRITE), 0 = none. */
   watch(events: number): void;
+  /** The pump is about to close the fd: stop watching it for good. */
+  unwatchForClose(): void;
   /** SO_LINGER 0 was set: an app close resets the connection. */
   abortive(): boolean;
   /** The pump is finished and has closed the fd; err is set if the connection failed. */
@@ -228,7 +230,7 @@ export class TcpPump {
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
-    this.owner.watch(0);
+    this.owner.unwatchForClose();
     fdpass.close(this.fd);
     this.owner.done(this.stackErr);
   }

@@ -357,6 +357,11 @@ Napi::Value PollSetCtl(const Napi::CallbackInfo& info) {
   PollSet* ps = tls_set;
   if (!ps) return Napi::Number::New(env, -EBADF);
   int op = ArgInt(info, 0), fd = ArgInt(info, 1), ev = ArgInt(info, 3);
+  // 4: the fd leaves the set by its close (an fd nobody else holds): no epoll_ctl, but no longer counted
+  if (op == 4) {
+    if (ps->registered > 0 && --ps->registered == 0) uv_unref(reinterpret_cast<uv_handle_t*>(ps->handle));
+    return Napi::Number::New(env, 0);
+  }
   epoll_event e{};
   e.data.u32 = info[2].As<Napi::Number>().Uint32Value();
   if (ev & 1) e.events |= EPOLLIN;

@@ -1,11 +1,12 @@
 // What a client's connection costs in requests to the service (RPC.md): socket() sends SOCKET without
 // waiting for its answer, connect() follows at once naming ID_LAST (one wait for both answers), and the
 // EOF of an orderly close is told apart from a reset without asking. The accepting side asks nothing per
-// connection. Real programs under the preload; the servers and lwIP stacks run in this process so their
+// connection, and the service makes three epoll_ctl calls for it. Real programs under the preload; the servers and lwIP stacks run in this process so their
 // counters can be read.
 import { join } from 'node:path';
 import test from 'ava';
 import { execa } from 'execa';
+import { pollSetStats } from '../../native/poller.js';
 import { RpcServer } from '../../netcon/server.js';
 import { A4, CTESTS, freePort, kill, preloadEnv, tmp, waitFor } from '../../testkit/intercept.js';
 import { lwipPair } from '../../testkit/lwip-pair.js';
@@ -38,6 +39,7 @@ test('a client connection costs two requests and one wait; accepting costs none'
   });
   await waitFor(() => ready, 10000, 'the server to listen');
   const serverSetup = sa.stats.requests; // socket, setsockopt, bind, listen
+  const ctlBefore = pollSetStats.ctl;
   const client = await execa(
     join(CTESTS, 'nc_connbench'),
     ['client', A4, String(port), '0', '1', String(CONNECTIONS)],
@@ -49,4 +51,8 @@ test('a client connection costs two requests and one wait; accepting costs none'
   t.is(sb.stats.pipelined, CONNECTIONS, 'every CONNECT went before the SOCKET answer was read');
   t.is(sa.stats.requests, serverSetup, 'accept() and close() ask nothing');
   t.is(sb.stats.badRequests + sa.stats.badRequests, 0);
+  // the client's pair (an end the app sent: added, and removed before its close) and the accepted pair
+  // (an end only the service has: added, and left by its close alone); 4 when every close removed first
+  const ctl = (pollSetStats.ctl - ctlBefore) / CONNECTIONS;
+  t.true(ctl <= 3.1, `epoll_ctl calls per connection: ${ctl}`);
 });

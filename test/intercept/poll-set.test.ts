@@ -2,9 +2,10 @@
 // wake-up delivers every ready fd in one call from native code, before any microtask runs. Level-triggered
 // like uv_poll; stop/close take effect at once, also for events already fetched in the same batch; a
 // hang-up wakes the registered events; an empty set does not keep the process alive.
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import test from 'ava';
 import { execa } from 'execa';
-import { Poller } from '../../native/poller.js';
+import { Poller, pollSetStats } from '../../native/poller.js';
 import { EV_HUP, EV_READ, EV_SHUT, EV_WRITE, fdpass } from '../../netcon/fdpass.js';
 
 const one = Uint8Array.of(1);
@@ -105,6 +106,49 @@ test('a poller closed by a handler earlier in the same batch is not called', asy
   }
 });
 
+/** The fds registered in this process's epoll instances, as the kernel lists them (/proc/self/fdinfo). */
+function epollTargets(): number[] {
+  const out: number[] = [];
+  for (const fd of readdirSync('/proc/self/fd')) {
+    let link = '';
+    try {
+      link = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      continue; // the directory's own fd, gone
+    }
+    if (link !== 'anon_inode:[eventpoll]') continue;
+    for (const m of readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8').matchAll(/^tfd:\s+(\d+)/gm)) out.push(Number(m[1]));
+  }
+  return out;
+}
+
+test('closeUnshared: an fd only we hold leaves the epoll set by its close alone, with no epoll_ctl', (t) => {
+  const [[app, svc]] = pairs(1) as [[number, number]];
+  const p = new Poller(svc, () => t.fail('no event after closeUnshared'));
+  p.start(EV_READ);
+  t.true(epollTargets().includes(svc));
+  const calls = pollSetStats.ctl;
+  p.closeUnshared();
+  t.is(pollSetStats.ctl, calls, 'no system call');
+  t.true(epollTargets().includes(svc), 'registered until the close');
+  fdpass.close(svc);
+  t.false(epollTargets().includes(svc), 'the close of the last reference took it out');
+  fdpass.close(app);
+
+  // Why only unshared fds: another reference to the open file (a dup here; an app's copy of an end it
+  // sent) keeps the registration after the close, under the closed fd's number.
+  const [[app2, svc2]] = pairs(1) as [[number, number]];
+  const copy = fdpass.dup(svc2);
+  const q = new Poller(svc2, () => {});
+  q.start(EV_READ);
+  q.closeUnshared();
+  fdpass.close(svc2);
+  t.true(epollTargets().includes(svc2), 'still registered: the dup holds the file');
+  fdpass.close(copy);
+  t.false(epollTargets().includes(svc2));
+  fdpass.close(app2);
+});
+
 test('a watched fd keeps the process alive until its event; an empty poll set does not', async (t) => {
   // the byte is written before the loop starts: only a loop kept alive by the registration delivers it
   const script = `
@@ -118,6 +162,21 @@ test('a watched fd keeps the process alive until its event; an empty poll set do
   const r = await execa('node', ['--input-type=module', '-e', script], { timeout: 20_000, reject: false });
   t.is(r.exitCode, 0, r.stderr);
   t.deepEqual(r.stdout.split('\n'), ['event', 'exit'], 'the event came, then the process ended by itself');
+});
+
+test('a poller closed by closeUnshared no longer keeps the process alive', async (t) => {
+  const script = `
+    import { fdpass, EV_READ } from '${new URL('../../netcon/fdpass.js', import.meta.url).href}';
+    const [a, b] = fdpass.socketpair(fdpass.SOCK_STREAM);
+    const p = new fdpass.Poller(b, () => {});
+    p.start(EV_READ);
+    p.closeUnshared();
+    fdpass.close(b);
+    process.on('exit', () => console.log('exit'));
+  `;
+  const r = await execa('node', ['--input-type=module', '-e', script], { timeout: 20_000, reject: false });
+  t.false(r.timedOut, 'the process ended by itself');
+  t.is(r.stdout, 'exit', r.stderr);
 });
 
 test('a worker thread that ends with a watched fd and an event pending leaves the process unharmed', async (t) => {

@@ -45,6 +45,7 @@ async function rig(): Promise<Rig> {
       if (!poller) poller = new fdpass.Poller(svc, (_s, e) => pump.onEvent(e));
       poller.start(ev);
     },
+    unwatchForClose: () => poller?.close(),
     abortive: () => false,
     done: (err) => {
       poller?.close();
