@@ -15,17 +15,11 @@ static long count; /* per thread; 0: until SECONDS have passed */
 static long total;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 static void *client(void *arg) {
   (void)arg;
-  double end = now() + secs;
+  double end = now_s() + secs;
   long n = 0;
-  while (count ? n < count : now() < end) {
+  while (count ? n < count : now_s() < end) {
     int s = socket(ss.ss_family, SOCK_STREAM, 0);
     CHECK(s >= 0, "socket");
     CHECK(connect(s, (struct sockaddr *)&ss, sl) == 0, "connect");
@@ -60,9 +54,9 @@ int main(int argc, char **argv) {
   int threads = argc > 5 ? atoi(argv[5]) : 1;
   count = argc > 6 ? atol(argv[6]) : 0;
   pthread_t t[64];
-  double t0 = now();
+  double t0 = now_s();
   for (int i = 0; i < threads && i < 64; i++) pthread_create(&t[i], NULL, client, NULL);
   for (int i = 0; i < threads && i < 64; i++) pthread_join(t[i], NULL);
-  printf("connections %ld seconds %.3f\n", total, now() - t0);
+  printf("connections %ld seconds %.3f\n", total, now_s() - t0);
   return 0;
 }

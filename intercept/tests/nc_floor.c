@@ -67,12 +67,6 @@ static double secs;
 static long total;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 static void *client(void *arg) {
   int c = *(int *)arg;
   double end = now_s() + secs;

@@ -40,6 +40,12 @@ static inline socklen_t mkaddr(struct sockaddr_storage *ss, const char *ip, int 
   return sizeof(*s);
 }
 
+static inline double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
 static inline double now_us(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
