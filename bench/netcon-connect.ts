@@ -1,7 +1,8 @@
 // New connections per second (connect + accept + close, the server closing first) through two
 // netcon stacks, against the same programs over the kernel's loopback. Beside them, the floor of the design
 // (intercept/tests/nc_floor.c): a C service doing only the socketpairs, fd passing and epoll each connection
-// needs, no TCP/IP stack. No implementation of this design gets above the floor on the same machine.
+// needs, no TCP/IP stack. No implementation of this design gets above the floor on the same machine with the
+// same client threads: each connection costs it at least the floor's work and wake-ups.
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { A4, CTESTS, inNs, kill, startHost } from '../testkit/intercept.js';
