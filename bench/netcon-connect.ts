@@ -48,7 +48,9 @@ const value = await netcon();
 const memBackend = await netcon('mem');
 const least = await floor();
 process.stdout.write(
-  `kernel loopback: ${base.toFixed(0)} conn/s, netcon (lwIP): ${value.toFixed(0)} conn/s, netcon (in-memory net): ${memBackend.toFixed(0)} conn/s, the design's floor: ${least.toFixed(0)} conn/s (${(least / base).toFixed(3)} of the kernel's)\n`,
+  `kernel loopback: ${base.toFixed(0)} conn/s, netcon (lwIP): ${value.toFixed(0)} conn/s, ` +
+    `netcon (in-memory net): ${memBackend.toFixed(0)} conn/s, ` +
+    `the design's floor: ${least.toFixed(0)} conn/s (${(least / base).toFixed(3)} of the kernel's)\n`,
 );
 report({
   bench: 'netcon-connect',

@@ -1,8 +1,8 @@
 // What a client's connection costs in requests to the service (RPC.md): socket() sends SOCKET without
 // waiting for its answer, connect() follows at once naming ID_LAST (one wait for both answers), and the
 // EOF of an orderly close is told apart from a reset without asking. The accepting side asks nothing per
-// connection, and the service makes three epoll_ctl calls for it. Real programs under the preload; the servers and lwIP stacks run in this process so their
-// counters can be read.
+// connection, and the service makes three epoll_ctl calls for it. Real programs under the preload; the
+// servers and lwIP stacks run in this process so their counters can be read.
 import { join } from 'node:path';
 import test from 'ava';
 import { execa } from 'execa';
